@@ -1,0 +1,76 @@
+"""Settings from the environment, read once. Every variable, its default and meaning is here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+from chalicelib.errors import ConfigError
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str = "nurture"
+    base_url: str = "http://127.0.0.1:8000"
+    park_queue_url: str = ""
+    event_retention_days: int = 400
+    link_max_age_days: int = 3650
+    scanner_click_seconds: int = 10
+    machine_open_seconds: int = 2
+    topics: tuple[str, ...] = ("product", "newsletter", "offers", "events")
+    signature_tolerance_seconds: int = 300
+    # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
+    signing_keys: str = field(default="", repr=False)
+    signing_keys_secret: str = ""
+    api_keys: str = field(default="", repr=False)
+    api_keys_secret: str = ""
+
+
+_ENV = {
+    "table": "NURTURE_TABLE",
+    "base_url": "NURTURE_BASE_URL",
+    "park_queue_url": "NURTURE_PARK_QUEUE_URL",
+    "event_retention_days": "NURTURE_EVENT_RETENTION_DAYS",
+    "link_max_age_days": "NURTURE_LINK_MAX_AGE_DAYS",
+    "scanner_click_seconds": "NURTURE_SCANNER_CLICK_SECONDS",
+    "machine_open_seconds": "NURTURE_MACHINE_OPEN_SECONDS",
+    "topics": "NURTURE_TOPICS",
+    "signature_tolerance_seconds": "NURTURE_SIGNATURE_TOLERANCE_SECONDS",
+    "signing_keys": "NURTURE_SIGNING_KEYS",
+    "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
+    "api_keys": "NURTURE_API_KEYS",
+    "api_keys_secret": "NURTURE_API_KEYS_SECRET",
+}
+
+
+def from_environ(environ: dict[str, str]) -> Settings:
+    """Build settings from `environ`; unset variables keep the documented defaults."""
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        raw = environ.get(var)
+        if raw is None:
+            continue
+        default = getattr(Settings, name)
+        if isinstance(default, int):
+            values[name] = _int(var, raw)
+        elif isinstance(default, tuple):
+            values[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+        else:
+            values[name] = raw
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@cache
+def settings() -> Settings:
+    """The process-wide settings (read once per Lambda container)."""
+    return from_environ(dict(os.environ))
+
+
+def _int(var: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{var}: expected an integer, got {raw!r}") from None

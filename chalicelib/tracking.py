@@ -1,0 +1,174 @@
+"""Recipient use-cases: open, click, unsubscribe and preferences.
+
+Open and click verify the token and make one write, with no reads. A bad token records
+nothing. A failed write is parked, never surfaced to the recipient.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chalicelib import classify, store
+from chalicelib.config import DAY, Settings
+from chalicelib.errors import BadToken, InvalidInput
+from chalicelib.links import UnsafeDestination, check_destination
+from chalicelib.parking import Parking, commit
+from chalicelib.tokens import Claims, Keyring, Purpose, verify
+
+REASON_LABELS = (
+    ("too_many", "I get too many emails"),
+    ("not_relevant", "The content is not relevant to me"),
+    ("never_signed_up", "I never signed up"),
+    ("other", "Another reason"),
+)
+REASONS = tuple(value for value, _ in REASON_LABELS)
+PAUSE_DAYS = (0, 30, 60, 90)
+MAX_REASON_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Tracker:
+    settings: Settings
+    keys: Callable[[], Keyring]
+    table: store.Table
+    parking: Parking
+    clock: Callable[[], float] = time.time
+
+    def open(self, token: str, user_agent: str) -> None:
+        """Record an open if the token is genuine; the caller serves the GIF regardless."""
+        try:
+            claims = self._verify(token, Purpose.OPEN)
+        except BadToken:
+            return
+        now = self.clock()
+        verdict = classify.classify_open(
+            user_agent, now - claims.issued_at, self.settings.machine_open_seconds
+        )
+        self._record(claims, "opened", now, verdict)
+
+    def click(self, token: str, method: str, user_agent: str) -> str:
+        """Record a click and return the exact destination the token signs."""
+        claims = self._verify(token, Purpose.CLICK)
+        try:
+            url = check_destination(claims.url or "")
+        except UnsafeDestination as exc:
+            raise BadToken(f"destination {exc}") from exc
+        now = self.clock()
+        verdict = classify.classify_click(
+            method, user_agent, now - claims.issued_at, self.settings.scanner_click_seconds
+        )
+        self._record(claims, "clicked", now, verdict, link=claims.link, method=method.upper())
+        return url
+
+    def unsubscribe_claims(self, token: str) -> Claims:
+        """Claims of a genuine unsubscribe token (unsubscribe links never expire)."""
+        return verify(token, Purpose.UNSUBSCRIBE, self.keys())
+
+    def unsubscribe(
+        self, claims: Claims, method: str, user_agent: str, reason: str = "", reason_text: str = ""
+    ) -> None:
+        """Unsubscribe now and audit how; repeating it is a no-op."""
+        now = self.clock()
+        kind = classify.classify_click("POST", user_agent, now - claims.issued_at, 0).kind
+        event = self._event(
+            claims,
+            "unsubscribed",
+            now,
+            None,
+            method=method,
+            reason=reason or None,
+            reason_text=reason_text or None,
+            agent=kind,
+        )
+        commit(self.table, self.parking, store.unsubscribe_write(event))
+
+    def apply_preferences(self, claims: Claims, form: dict[str, list[str]], user_agent: str) -> str:
+        """Apply the preference page's form; return what was done (`unsubscribed`/`updated`)."""
+        action = _one(form, "action")
+        if action == "unsubscribe":
+            reason = _one(form, "reason", "")
+            if reason and reason not in REASONS:
+                raise InvalidInput("reason", f"must be one of {', '.join(REASONS)}")
+            text = _one(form, "reason_text", "").strip()
+            if len(text) > MAX_REASON_TEXT:
+                raise InvalidInput("reason_text", f"must be at most {MAX_REASON_TEXT} characters")
+            self.unsubscribe(claims, "page", user_agent, reason, text)
+            return "unsubscribed"
+        if action != "update":
+            raise InvalidInput("action", "must be 'unsubscribe' or 'update'")
+        topics = form.get("topics", [])
+        unknown = sorted(set(topics) - set(self.settings.topics))
+        if unknown:
+            raise InvalidInput("topics", f"unknown topic {unknown[0]!r}")
+        pause = _one(form, "pause_days", "0")
+        if pause not in {str(d) for d in PAUSE_DAYS}:
+            raise InvalidInput("pause_days", f"must be one of {PAUSE_DAYS}")
+        now = self.clock()
+        until = iso(now + int(pause) * DAY) if int(pause) else None
+        commit(
+            self.table,
+            self.parking,
+            store.preferences_write(claims.contact_id, topics, until, iso(now)),
+        )
+        return "updated"
+
+    def _verify(self, token: str, purpose: Purpose) -> Claims:
+        claims = verify(token, purpose, self.keys())
+        if self.clock() - claims.issued_at > self.settings.link_max_age_days * DAY:
+            raise BadToken("link expired")
+        return claims
+
+    def _record(
+        self,
+        claims: Claims,
+        kind: str,
+        now: float,
+        verdict: classify.Verdict,
+        **attrs: store.Scalar,
+    ) -> None:
+        event = self._event(
+            claims,
+            kind,
+            now,
+            self.expiry(now),
+            verdict=verdict.kind,
+            verdict_reason=verdict.reason,
+            **attrs,
+        )
+        commit(self.table, self.parking, store.event_write(event))
+
+    def _event(
+        self, claims: Claims, kind: str, now: float, expires_at: int | None, **attrs: store.Scalar
+    ) -> store.Event:
+        return store.Event(
+            claims.contact_id,
+            kind,
+            iso(now),
+            secrets.token_hex(8),
+            claims.send_id,
+            attrs,
+            expires_at,
+        )
+
+    def expiry(self, now: float) -> int:
+        return int(now) + self.settings.event_retention_days * DAY
+
+
+def _one(form: dict[str, list[str]], name: str, default: str | None = None) -> str:
+    values = form.get(name)
+    if not values:
+        if default is None:
+            raise InvalidInput(name, "is required")
+        return default
+    if len(values) > 1:
+        raise InvalidInput(name, "was given more than once")
+    return values[0]
+
+
+def iso(epoch: float) -> str:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=epoch)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,97 @@
+"""Shared fixtures. moto is imported and configured before anything creates a boto3 client."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    NURTURE_TABLE="nurture-test",
+    NURTURE_BASE_URL="https://t.example.test",
+    NURTURE_PARK_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/nurture-park",
+    NURTURE_SIGNING_KEYS=json.dumps(
+        {
+            "active": "k2",
+            "keys": {
+                "k1": base64.b64encode(b"old-key-0123456789abcdef").decode(),
+                "k2": base64.b64encode(b"new-key-0123456789abcdef").decode(),
+            },
+        }
+    ),
+    NURTURE_API_KEYS=json.dumps(
+        {
+            "api_keys": {"ci": "api-key-0123456789abcdef"},
+            "conversion_secrets": ["conv-secret-0123456789abcdef"],
+        }
+    ),
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import services
+from chalicelib.store import Table
+from chalicelib.tokens import Claims, Keyring, Purpose, sign
+
+CONVERSION_SECRET = "conv-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A fresh moto account with the table and the park queue; clients are reused."""
+    with mock_aws():
+        services.table().create()
+        services.client("sqs").create_queue(QueueName="nurture-park")
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> Table:
+    return services.table()
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return services.keyring()
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[Client]:
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def token_for(
+    purpose: Purpose,
+    contact: str = "alice",
+    send: str = "send-1",
+    *,
+    age: float = 3600,
+    link: int | None = None,
+    url: str | None = None,
+) -> str:
+    """A genuine token for a message sent `age` seconds ago."""
+    issued = int(time.time() - age)
+    return sign(Claims(purpose, contact, send, issued, link, url), services.keyring())
+
+
+def events_of(table: Table, contact: str = "alice", kind: str | None = None) -> list[dict]:
+    return [e for e in table.events(contact) if kind is None or e["type"] == kind]
+
+
+def headers(response: Any) -> dict[str, str]:
+    """Response headers by lower-case name (HTTP header names are case-insensitive)."""
+    return {name.lower(): value for name, value in response.headers.items()}

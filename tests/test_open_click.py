@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.store import Table
+from chalicelib.tokens import Purpose
+from chalicelib.web import PIXEL
+from tests.conftest import events_of, headers, token_for
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari"
+ACCEPTS = [
+    None,
+    "image/*",
+    "*/*",
+    "image/webp,*/*",
+    "image/avif,image/webp,*/*;q=0.8",
+    "text/html",
+    "application/json",
+    "image/png",
+]
+
+
+def flip_last(token: str) -> str:
+    return token[:-1] + ("B" if token[-1] == "A" else "A")
+
+
+def gif_size(body: bytes) -> tuple[int, int]:
+    assert body[:6] == b"GIF89a" and body.endswith(b";")
+    return int.from_bytes(body[6:8], "little"), int.from_bytes(body[8:10], "little")
+
+
+@pytest.mark.parametrize("accept", ACCEPTS)
+def test_pixel_answers_every_accept_header(
+    client: Client, table: Table, accept: str | None
+) -> None:
+    sent = {"user-agent": BROWSER} | ({"accept": accept} if accept else {})
+    response = client.http.get(f"/o/{token_for(Purpose.OPEN)}", headers=sent)
+    assert response.status_code == 200
+    assert headers(response)["content-type"] == "image/gif"
+    assert "no-store" in headers(response)["cache-control"]
+    assert response.body == PIXEL and gif_size(response.body) == (1, 1)
+    [opened] = events_of(table, kind="opened")
+    assert (opened["verdict"], opened["send_id"]) == ("human", "send-1")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "x",
+        "not-a-token.at-all",
+        "A" * 5000,
+        token_for(Purpose.CLICK, link=0, url="https://e.x/"),
+        flip_last(token_for(Purpose.OPEN)),
+        token_for(Purpose.OPEN) + "%00",
+    ],
+)
+def test_pixel_with_bad_token_serves_gif_and_records_nothing(
+    client: Client, table: Table, token: str
+) -> None:
+    response = client.http.get(f"/o/{token}")
+    assert response.status_code in (200, 403, 404)  # "" does not reach the route at all
+    if token:
+        assert response.status_code == 200 and response.body == PIXEL
+    assert events_of(table) == []
+
+
+@pytest.mark.parametrize(
+    ("agent", "verdict", "reason"),
+    [
+        ("Mozilla/5.0", "machine", "apple_mpp"),
+        (
+            "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0"
+            " (via ggpht.com GoogleImageProxy)",
+            "machine",
+            "google_image_proxy",
+        ),
+        (
+            "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
+            "machine",
+            "yahoo_image_proxy",
+        ),
+        ("", "unknown", "no_user_agent"),
+        (BROWSER, "human", "mail_client"),
+    ],
+)
+def test_opens_are_classified_with_reason(
+    client: Client, table: Table, agent: str, verdict: str, reason: str
+) -> None:
+    client.http.get(f"/o/{token_for(Purpose.OPEN)}", headers={"user-agent": agent})
+    [opened] = events_of(table, kind="opened")
+    assert (opened["verdict"], opened["verdict_reason"]) == (verdict, reason)
+    assert not {"ip", "source_ip", "user_agent"} & set(opened)
+
+
+def test_open_seconds_after_send_is_machine(client: Client, table: Table) -> None:
+    client.http.get(f"/o/{token_for(Purpose.OPEN, age=0)}", headers={"user-agent": BROWSER})
+    [opened] = events_of(table, kind="opened")
+    assert opened["verdict_reason"] == "seconds_after_send"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example/p?id=7&utm_source=mail#reviews",
+        "http://EXAMPLE.com/%7Euser?q=a%20b",
+        "https://example.com/path;params?x=1&x=2&empty=#",
+    ],
+)
+def test_click_redirects_to_exact_signed_destination(
+    client: Client, table: Table, url: str
+) -> None:
+    token = token_for(Purpose.CLICK, link=2, url=url)
+    response = client.http.get(f"/c/{token}", headers={"user-agent": BROWSER})
+    assert response.status_code == 302
+    assert headers(response)["location"] == url
+    [clicked] = events_of(table, kind="clicked")
+    assert (clicked["verdict"], clicked["link"], clicked["send_id"]) == ("human", 2, "send-1")
+
+
+def test_tampered_click_token_gets_404_page_and_no_redirect(client: Client, table: Table) -> None:
+    token = token_for(Purpose.CLICK, link=0, url="https://example.com/")
+    for bad in (
+        token[:-2] + ("AA" if token[-2:] != "AA" else "BB"),
+        token[:20],
+        token_for(Purpose.OPEN),
+        token_for(Purpose.UNSUBSCRIBE),
+    ):
+        response = client.http.get(f"/c/{bad}")
+        assert response.status_code == 404
+        assert "location" not in headers(response)
+        assert headers(response)["content-type"].startswith("text/html")
+        assert b"not valid" in response.body
+    assert events_of(table) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "file:///etc/passwd",
+        "//evil.example/",
+        "https:/no-host",
+        "https://ok.example/\\evil",
+    ],
+)
+def test_signed_non_http_destination_never_redirects(
+    client: Client, table: Table, url: str
+) -> None:
+    response = client.http.get(f"/c/{token_for(Purpose.CLICK, link=0, url=url)}")
+    assert response.status_code == 404 and "location" not in headers(response)
+    assert events_of(table) == []
+
+
+def test_expired_click_token_is_refused(client: Client, table: Table) -> None:
+    token = token_for(Purpose.CLICK, link=0, url="https://example.com/", age=3651 * 86400)
+    assert client.http.get(f"/c/{token}").status_code == 404
+
+
+def test_head_redirects_but_is_a_scanner_click(client: Client, table: Table) -> None:
+    token = token_for(Purpose.CLICK, link=1, url="https://example.com/")
+    response = client.http.head(f"/c/{token}", headers={"user-agent": BROWSER})
+    assert response.status_code == 302
+    [clicked] = events_of(table, kind="clicked")
+    assert (clicked["verdict"], clicked["verdict_reason"]) == ("scanner", "head_request")
+
+
+@pytest.mark.parametrize(
+    ("agent", "age", "reason"),
+    [
+        ("Mozilla/5.0 (compatible; Mimecast URL Protect)", 3600, "mimecast"),
+        (BROWSER, 1, "seconds_after_send"),
+        ("python-requests/2.32", 3600, "non_browser_agent"),
+    ],
+)
+def test_scanner_clicks_still_redirect_and_are_marked(
+    client: Client, table: Table, agent: str, age: float, reason: str
+) -> None:
+    token = token_for(Purpose.CLICK, link=1, url="https://example.com/", age=age)
+    assert client.http.get(f"/c/{token}", headers={"user-agent": agent}).status_code == 302
+    [clicked] = events_of(table, kind="clicked")
+    assert (clicked["verdict"], clicked["verdict_reason"]) == ("scanner", reason)
+
+
+def test_huge_query_string_is_a_fast_client_answer(client: Client, table: Table) -> None:
+    token = token_for(Purpose.OPEN)
+    response = client.http.get(f"/o/{token}?{'x' * 20000}=1")
+    assert response.status_code == 200 and response.body == PIXEL
