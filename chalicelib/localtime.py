@@ -414,19 +414,19 @@ def next_send_time(
     start = _ceil_minute(after.astimezone(UTC))
     local = start.astimezone(zone)
     today, minute = local.date(), local.hour * 60 + local.minute
-    blocked = _blocked_day_reason(window, holidays, today)
-    if not blocked:
+    reasons = [_blocked_day_reason(window, holidays, today)]
+    if not reasons[0]:
+        reasons[0] = _time_of_day_reason(window, minute)
         for interval in window.intervals:
             if interval[0] <= minute < interval[1]:
                 return Slot(start, local)
             if minute < interval[0]:
                 slot = _interval_start(zone, today, interval, start)
                 if slot is not None:
-                    reason = _time_of_day_reason(window, minute)
-                    return Slot(slot.utc, slot.local, _distinct(reason, *slot.reasons))
-        blocked = _time_of_day_reason(window, minute)
+                    return Slot(slot.utc, slot.local, _distinct(reasons[0], *slot.reasons))
+                reasons.append("dst_gap_skipped")
     later = _first_slot_from(zone, window, holidays, today + timedelta(days=1))
-    return Slot(later.utc, later.local, _distinct(blocked, *later.reasons))
+    return Slot(later.utc, later.local, _distinct(*reasons, *later.reasons))
 
 
 # ---------------------------------------------------------------- EventBridge Scheduler
