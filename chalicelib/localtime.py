@@ -360,9 +360,8 @@ def _interval_start(
     start, end = interval
     wall = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
     utc = wall.astimezone(UTC)
-    if (
-        not_before is not None and utc < not_before
-    ):  # only in a fall-back overlap already half passed: take the 2nd pass
+    if not_before is not None and utc < not_before:
+        # Only inside a fall-back overlap whose first pass is already over: take the second.
         utc = wall.replace(fold=1).astimezone(UTC)
     local = utc.astimezone(zone)
     minute = local.hour * 60 + local.minute
@@ -405,6 +404,8 @@ def next_send_time(
     holidays: HolidayCalendar | None = None,
 ) -> Slot:
     """The earliest whole minute at or after ``after`` inside ``window`` in ``zone``.
+
+    DST gaps and overlaps follow the module's policy (shift by the gap, first occurrence).
 
     Calling it again with ``after=slot.utc`` returns the same slot. Raises NoSendTimeError when
     nothing within MAX_SEARCH_DAYS fits (e.g. a calendar where every day is a holiday).
