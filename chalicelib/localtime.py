@@ -1,0 +1,471 @@
+"""Local-time maths for send times: which zone a contact lives in and when a step may go out.
+
+Everything here is pure: the current time, zones, windows and holiday calendars are passed in,
+so the scheduler edge (EventBridge Scheduler, DynamoDB due buckets) stays thin and this stays
+testable without AWS. Slots are whole UTC minutes, the precision EventBridge Scheduler honours.
+
+DST policy (promise 8), fixed so every planner run gives the same instant:
+- a window start inside a spring-forward gap resolves like ``fold=0``: it is shifted forward by
+  the gap length (02:30 on 2026-03-08 in America/New_York becomes 03:30 EDT), reason
+  ``dst_gap_shifted``; if the shift lands outside that window interval the interval is skipped;
+- a window start inside a fall-back overlap resolves to its first occurrence (``fold=0``), so a
+  contact gets one send, never two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+
+ZoneSource = Literal["contact", "country", "sequence", "utc"]
+K = TypeVar("K")
+
+MAX_SEARCH_DAYS = 400
+MINUTES_PER_DAY = 24 * 60
+_GEOGRAPHIC_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+_AT_EXPRESSION = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
+
+# Most populous zone per ISO-3166 alpha-2 country: a guess only used when the contact has none.
+COUNTRY_DEFAULT_ZONES: dict[str, str] = {
+    "AE": "Asia/Dubai",
+    "AR": "America/Argentina/Buenos_Aires",
+    "AT": "Europe/Vienna",
+    "AU": "Australia/Sydney",
+    "BD": "Asia/Dhaka",
+    "BE": "Europe/Brussels",
+    "BG": "Europe/Sofia",
+    "BR": "America/Sao_Paulo",
+    "CA": "America/Toronto",
+    "CH": "Europe/Zurich",
+    "CL": "America/Santiago",
+    "CN": "Asia/Shanghai",
+    "CO": "America/Bogota",
+    "CZ": "Europe/Prague",
+    "DE": "Europe/Berlin",
+    "DK": "Europe/Copenhagen",
+    "EE": "Europe/Tallinn",
+    "EG": "Africa/Cairo",
+    "ES": "Europe/Madrid",
+    "FI": "Europe/Helsinki",
+    "FR": "Europe/Paris",
+    "GB": "Europe/London",
+    "GR": "Europe/Athens",
+    "HK": "Asia/Hong_Kong",
+    "HR": "Europe/Zagreb",
+    "HU": "Europe/Budapest",
+    "ID": "Asia/Jakarta",
+    "IE": "Europe/Dublin",
+    "IL": "Asia/Jerusalem",
+    "IN": "Asia/Kolkata",
+    "IS": "Atlantic/Reykjavik",
+    "IT": "Europe/Rome",
+    "JP": "Asia/Tokyo",
+    "KE": "Africa/Nairobi",
+    "KR": "Asia/Seoul",
+    "LK": "Asia/Colombo",
+    "LT": "Europe/Vilnius",
+    "LU": "Europe/Luxembourg",
+    "LV": "Europe/Riga",
+    "MA": "Africa/Casablanca",
+    "MX": "America/Mexico_City",
+    "MY": "Asia/Kuala_Lumpur",
+    "NG": "Africa/Lagos",
+    "NL": "Europe/Amsterdam",
+    "NO": "Europe/Oslo",
+    "NP": "Asia/Kathmandu",
+    "NZ": "Pacific/Auckland",
+    "PE": "America/Lima",
+    "PH": "Asia/Manila",
+    "PK": "Asia/Karachi",
+    "PL": "Europe/Warsaw",
+    "PT": "Europe/Lisbon",
+    "RO": "Europe/Bucharest",
+    "RS": "Europe/Belgrade",
+    "RU": "Europe/Moscow",
+    "SA": "Asia/Riyadh",
+    "SE": "Europe/Stockholm",
+    "SG": "Asia/Singapore",
+    "SI": "Europe/Ljubljana",
+    "SK": "Europe/Bratislava",
+    "TH": "Asia/Bangkok",
+    "TR": "Europe/Istanbul",
+    "TW": "Asia/Taipei",
+    "UA": "Europe/Kyiv",
+    "US": "America/New_York",
+    "UY": "America/Montevideo",
+    "VN": "Asia/Ho_Chi_Minh",
+    "ZA": "Africa/Johannesburg",
+}
+
+
+class NoSendTimeError(ValueError):
+    """No instant within MAX_SEARCH_DAYS satisfies the window: planning must not loop forever."""
+
+
+# ---------------------------------------------------------------- zones
+
+
+@lru_cache(maxsize=1)
+def canonical_zone_names() -> frozenset[str]:
+    """IANA keys we accept: geographic ``Area/Location`` keys of the bundled tzdata, plus UTC.
+
+    Rejected on purpose: POSIX-style and legacy names (``EST5EDT``, ``EST``, ``US/Eastern``,
+    ``GMT``), ``Etc/GMT+3`` (its sign is inverted, a classic marketer trap) and ``Factory``.
+    """
+    listing = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    names = {line.strip() for line in listing.splitlines()}
+    return frozenset(n for n in names if n.partition("/")[0] in _GEOGRAPHIC_AREAS) | {"UTC"}
+
+
+def validate_zone(name: object) -> ZoneInfo:
+    """Return the zone for a canonical IANA key, or raise ValueError naming the bad value."""
+    if not isinstance(name, str) or name not in canonical_zone_names():
+        raise ValueError(
+            f"invalid time zone {name!r}: expected a canonical IANA name such as 'Europe/Riga'"
+        )
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError as err:  # listed by tzdata but unreadable: broken install
+        raise ValueError(f"invalid time zone {name!r}: no zone data found") from err
+
+
+def validate_schedule_timezone(name: object) -> str:
+    """Check a ScheduleExpressionTimezone ourselves, since moto accepts any string."""
+    return validate_zone(name).key
+
+
+@dataclass(frozen=True)
+class ResolvedZone:
+    """The zone a contact's sends use, and which link of the fallback chain supplied it."""
+
+    zone: ZoneInfo
+    name: str
+    source: ZoneSource
+    notes: tuple[str, ...] = ()
+
+
+def _zone_or_none(name: object) -> ZoneInfo | None:
+    try:
+        return validate_zone(name)
+    except ValueError:
+        return None
+
+
+def resolve_zone(contact_tz: object, country: object, sequence_tz: object) -> ResolvedZone:
+    """Pick contact → country default → sequence default → UTC; never the server's own zone.
+
+    A given but unusable value is skipped and noted (``invalid_contact_zone``,
+    ``unknown_country``, ``invalid_sequence_zone``); a missing one (None) is skipped silently.
+    A ``utc`` source means we know nothing about the contact (promise 9's ``no_timezone``).
+    """
+    code = country.strip().upper() if isinstance(country, str) else ""
+    chain: tuple[tuple[ZoneSource, object, object, str], ...] = (
+        ("contact", contact_tz, contact_tz, "invalid_contact_zone"),
+        ("country", country, COUNTRY_DEFAULT_ZONES.get(code), "unknown_country"),
+        ("sequence", sequence_tz, sequence_tz, "invalid_sequence_zone"),
+    )
+    notes: list[str] = []
+    for source, given, zone_name, note in chain:
+        zone = _zone_or_none(zone_name)
+        if zone is not None:
+            return ResolvedZone(zone, zone.key, source, tuple(notes))
+        if given is not None:
+            notes.append(note)
+    return ResolvedZone(ZoneInfo("UTC"), "UTC", "utc", tuple(notes))
+
+
+# ---------------------------------------------------------------- holidays
+
+
+class HolidayCalendar(Hashable, Protocol):
+    """Public holidays of one place; hashable so planning results can be cached per calendar."""
+
+    def holiday_name(self, day: date) -> str | None:
+        """The holiday's name if ``day`` is a public holiday, else None."""
+        ...
+
+
+@lru_cache(maxsize=4096)
+def _country_year_holidays(country: str, year: int) -> dict[date, str]:
+    return dict(holidays_lib.country_holidays(country, years=year).items())
+
+
+@dataclass(frozen=True)
+class CountryHolidays:
+    """Adaptor over the ``holidays`` package, built once per (country, year)."""
+
+    country: str
+
+    def holiday_name(self, day: date) -> str | None:
+        return _country_year_holidays(self.country, day.year).get(day)
+
+
+@dataclass(frozen=True)
+class NoHolidays:
+    """A calendar without holidays, carrying why (e.g. the country is not supported)."""
+
+    reason: str = ""
+
+    def holiday_name(self, day: date) -> str | None:
+        return None
+
+
+def holiday_calendar(country: object) -> CountryHolidays | NoHolidays:
+    """Calendar for an ISO-3166 alpha-2 code; unknown codes get NoHolidays with the reason."""
+    code = country.strip().upper() if isinstance(country, str) else ""
+    if code not in holidays_lib.list_supported_countries():
+        return NoHolidays(reason=f"holidays_unknown_country:{code or repr(country)}")
+    return CountryHolidays(code)
+
+
+# ---------------------------------------------------------------- windows
+
+
+def _minute_of_day(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _whole_minute(moment: time, label: str) -> None:
+    if moment.second or moment.microsecond or moment.tzinfo is not None:
+        raise ValueError(f"{label} {moment.isoformat()!r} must be a naive whole-minute time")
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours with no sends; ``start > end`` crosses midnight (21:00-08:00)."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        _whole_minute(self.start, "quiet_hours.start")
+        _whole_minute(self.end, "quiet_hours.end")
+        if self.start == self.end:
+            raise ValueError(f"quiet_hours {self.start.isoformat()} to itself is ambiguous")
+
+    def minutes(self) -> tuple[tuple[int, int], ...]:
+        """Quiet spans as [start, end) minutes of one local day."""
+        start, end = _minute_of_day(self.start), _minute_of_day(self.end)
+        if start < end:
+            return ((start, end),)
+        return ((0, end), (start, MINUTES_PER_DAY))
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """When a step may go out, in the recipient's local time.
+
+    ``start``-``end`` is half-open (end exclusive); ``end == time(0)`` means midnight at the end
+    of the day. ``weekdays`` uses ``date.weekday()`` numbers (Monday 0 .. Sunday 6), so skipping
+    weekends is leaving out 5 and 6.
+    """
+
+    start: time
+    end: time
+    weekdays: frozenset[int] = frozenset(range(7))
+    quiet: QuietHours | None = None
+    intervals: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _whole_minute(self.start, "window.start")
+        _whole_minute(self.end, "window.end")
+        start, end = _minute_of_day(self.start), _minute_of_day(self.end) or MINUTES_PER_DAY
+        if start >= end:
+            raise ValueError(
+                f"window {self.start.isoformat()}-{self.end.isoformat()} must end after it starts"
+            )
+        if not self.weekdays or not self.weekdays <= frozenset(range(7)):
+            raise ValueError(
+                f"window weekdays {sorted(self.weekdays)!r} must be a non-empty subset of 0-6"
+            )
+        quiet = self.quiet.minutes() if self.quiet else ()
+        intervals = _subtract((start, end), quiet)
+        if not intervals:
+            raise ValueError("quiet hours cover the whole window: it can never be satisfied")
+        object.__setattr__(self, "intervals", intervals)
+
+
+def _subtract(
+    span: tuple[int, int], holes: tuple[tuple[int, int], ...]
+) -> tuple[tuple[int, int], ...]:
+    """Parts of ``span`` outside every hole, in order."""
+    parts = [span]
+    for hole_start, hole_end in holes:
+        parts = [
+            piece
+            for start, end in parts
+            for piece in ((start, min(end, hole_start)), (max(start, hole_end), end))
+            if piece[0] < piece[1]
+        ]
+    return tuple(parts)
+
+
+# ---------------------------------------------------------------- slots
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A planned send: the UTC instant, the same instant in local time, and why it moved."""
+
+    utc: datetime
+    local: datetime
+    reasons: tuple[str, ...] = ()
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floor = moment.replace(second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=1)
+
+
+def _blocked_day_reason(window: SendWindow, holidays: HolidayCalendar | None, day: date) -> str:
+    """Why no send may happen on this local day, or '' if sends are allowed."""
+    if day.weekday() not in window.weekdays:
+        return "weekday_not_allowed"
+    name = holidays.holiday_name(day) if holidays is not None else None
+    return f"holiday:{name}" if name else ""
+
+
+def _time_of_day_reason(window: SendWindow, minute: int) -> str:
+    """Why a time on an allowed day is not sendable: outside the window, or in its quiet hours."""
+    end = _minute_of_day(window.end) or MINUTES_PER_DAY
+    inside_raw_window = _minute_of_day(window.start) <= minute < end
+    return "quiet_hours" if inside_raw_window else "outside_window"
+
+
+def _interval_start(
+    zone: ZoneInfo, day: date, interval: tuple[int, int], not_before: datetime | None = None
+) -> Slot | None:
+    """The instant a wall-clock interval opens on ``day``, per the module's DST policy."""
+    start, end = interval
+    wall = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
+    utc = wall.astimezone(UTC)
+    if not_before is not None and utc < not_before:
+        # Only inside a fall-back overlap whose first pass is already over: take the second.
+        utc = wall.replace(fold=1).astimezone(UTC)
+    local = utc.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    if local.date() != day or not start <= minute < end:
+        return None
+    return Slot(utc, local, ("dst_gap_shifted",) if minute != start else ())
+
+
+@lru_cache(maxsize=65536)
+def _first_slot_from(
+    zone: ZoneInfo, window: SendWindow, holidays: HolidayCalendar | None, first_day: date
+) -> Slot:
+    """Earliest slot from the start of local ``first_day``; cached, since most plans share it."""
+    reasons: list[str] = []
+    for offset in range(MAX_SEARCH_DAYS):
+        day = first_day + timedelta(days=offset)
+        blocked = _blocked_day_reason(window, holidays, day)
+        if blocked:
+            reasons.append(blocked)
+            continue
+        for interval in window.intervals:
+            slot = _interval_start(zone, day, interval)
+            if slot is not None:
+                return Slot(slot.utc, slot.local, _distinct(*reasons, *slot.reasons))
+        reasons.append("dst_gap_skipped")
+    raise NoSendTimeError(
+        f"no send time within {MAX_SEARCH_DAYS} days from {first_day} in {zone.key} "
+        f"for window {window.start.isoformat()}-{window.end.isoformat()}"
+    )
+
+
+def _distinct(*reasons: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(reasons))
+
+
+def next_send_time(
+    after: datetime,
+    zone: ZoneInfo,
+    window: SendWindow,
+    holidays: HolidayCalendar | None = None,
+) -> Slot:
+    """The earliest whole minute at or after ``after`` inside ``window`` in ``zone``.
+
+    DST gaps and overlaps follow the module's policy (shift by the gap, first occurrence).
+
+    Calling it again with ``after=slot.utc`` returns the same slot. Raises NoSendTimeError when
+    nothing within MAX_SEARCH_DAYS fits (e.g. a calendar where every day is a holiday).
+    """
+    if after.tzinfo is None:
+        raise ValueError(f"after {after.isoformat()!r} must be timezone-aware")
+    start = _ceil_minute(after.astimezone(UTC))
+    local = start.astimezone(zone)
+    today, minute = local.date(), local.hour * 60 + local.minute
+    reasons = [_blocked_day_reason(window, holidays, today)]
+    if not reasons[0]:
+        reasons[0] = _time_of_day_reason(window, minute)
+        for interval in window.intervals:
+            if interval[0] <= minute < interval[1]:
+                return Slot(start, local)
+            if minute < interval[0]:
+                slot = _interval_start(zone, today, interval, start)
+                if slot is not None:
+                    return Slot(slot.utc, slot.local, _distinct(reasons[0], *slot.reasons))
+                reasons.append("dst_gap_skipped")
+    later = _first_slot_from(zone, window, holidays, today + timedelta(days=1))
+    return Slot(later.utc, later.local, _distinct(*reasons, *later.reasons))
+
+
+# ---------------------------------------------------------------- EventBridge Scheduler
+
+
+def slot_key(slot: Slot) -> str:
+    """UTC minute of a slot, e.g. ``20260310T0700Z``: valid in schedule names and table keys."""
+    return slot.utc.strftime("%Y%m%dT%H%MZ")
+
+
+def group_by_instant(items: Iterable[tuple[K, datetime]]) -> dict[datetime, list[K]]:
+    """Recipients per delivery instant, so schedules grow with instants, not with recipients."""
+    groups: dict[datetime, list[K]] = {}
+    for key, moment in items:
+        if moment.tzinfo is None:
+            raise ValueError(f"delivery instant {moment.isoformat()!r} must be timezone-aware")
+        groups.setdefault(moment.astimezone(UTC), []).append(key)
+    return groups
+
+
+def at_expression(moment: datetime) -> str:
+    """``at(...)`` of the wall-clock time of an aware datetime.
+
+    Pair it with ScheduleExpressionTimezone = that datetime's zone; for grouped schedules pass
+    ``slot.utc`` with ``UTC``, which is also unambiguous in fall-back overlaps.
+    """
+    if moment.tzinfo is None or moment.microsecond:
+        raise ValueError(f"{moment.isoformat()!r} must be timezone-aware with whole seconds")
+    return moment.strftime("at(%Y-%m-%dT%H:%M:%S)")
+
+
+def validate_at_expression(expression: object) -> datetime:
+    """Parse ``at(yyyy-mm-ddThh:mm:ss)`` into a naive wall-clock datetime, or raise ValueError."""
+    match = _AT_EXPRESSION.fullmatch(expression) if isinstance(expression, str) else None
+    if match is None:
+        raise ValueError(f"schedule expression {expression!r} is not at(yyyy-mm-ddThh:mm:ss)")
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError as err:
+        raise ValueError(f"schedule expression {expression!r} is out of range: {err}") from err

@@ -1,0 +1,508 @@
+"""Tests for chalicelib.localtime: zones, send windows across DST, holidays, at() expressions."""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import time as time_module
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.localtime import (
+    COUNTRY_DEFAULT_ZONES,
+    CountryHolidays,
+    NoHolidays,
+    NoSendTimeError,
+    QuietHours,
+    SendWindow,
+    Slot,
+    at_expression,
+    group_by_instant,
+    holiday_calendar,
+    next_send_time,
+    resolve_zone,
+    slot_key,
+    validate_at_expression,
+    validate_schedule_timezone,
+    validate_zone,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+RIGA = ZoneInfo("Europe/Riga")
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+KATHMANDU = ZoneInfo("Asia/Kathmandu")
+LONDON = ZoneInfo("Europe/London")
+TUE_THU = frozenset({1, 2, 3})
+MON_FRI = frozenset(range(5))
+NINE_TO_ELEVEN = SendWindow(time(9), time(11))
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def transitions(zone: ZoneInfo, year: int) -> Iterator[tuple[datetime, timedelta, timedelta]]:
+    """Offset changes of ``zone`` in ``year`` as (utc instant, offset before, offset after)."""
+    moment, step = utc(year, 1, 1), timedelta(minutes=15)
+    before = moment.astimezone(zone).utcoffset()
+    while moment.year == year:
+        moment += step
+        after = moment.astimezone(zone).utcoffset()
+        if after != before:
+            assert before is not None and after is not None
+            yield moment, before, after
+        before = after
+
+
+def last_sunday(year: int, month: int) -> date:
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+# ---------------------------------------------------------------- zones
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars/Olympus",
+        "UTC+3",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "",
+        " Europe/Riga",
+        "europe/riga",
+        "EST5EDT",
+        "EST",
+        "US/Eastern",
+        "Etc/GMT+3",
+        "GMT",
+        "Factory",
+        None,
+        3,
+        b"Europe/Riga",
+    ],
+)
+def test_validate_zone_rejects_non_canonical_names_and_names_the_value(name: object) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(name))):
+        validate_zone(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["Europe/Riga", "UTC", "Asia/Kathmandu", "Australia/Lord_Howe", "America/New_York"]
+)
+def test_validate_zone_accepts_iana_names(name: str) -> None:
+    assert validate_zone(name).key == name
+
+
+def test_every_country_default_is_a_valid_zone_for_a_two_letter_code() -> None:
+    assert len(COUNTRY_DEFAULT_ZONES) >= 60
+    for code, name in COUNTRY_DEFAULT_ZONES.items():
+        assert re.fullmatch(r"[A-Z]{2}", code)
+        validate_zone(name)
+
+
+def test_contact_zone_wins() -> None:
+    resolved = resolve_zone("Asia/Kathmandu", "US", "Europe/Riga")
+    assert (resolved.name, resolved.source, resolved.notes) == ("Asia/Kathmandu", "contact", ())
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "UTC+3", "../../etc/passwd", "", 42, ["x"]])
+def test_invalid_contact_zone_falls_to_country_and_is_recorded(bad: object) -> None:
+    resolved = resolve_zone(bad, "lv", "America/New_York")
+    assert (resolved.name, resolved.source) == ("Europe/Riga", "country")
+    assert resolved.notes == ("invalid_contact_zone",)
+
+
+def test_unknown_country_falls_to_sequence_default() -> None:
+    resolved = resolve_zone(None, "XX", "Asia/Kolkata")
+    assert (resolved.name, resolved.source, resolved.notes) == (
+        "Asia/Kolkata",
+        "sequence",
+        ("unknown_country",),
+    )
+
+
+def test_nothing_usable_falls_to_utc_never_the_server_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time_module.tzset()
+    try:
+        resolved = resolve_zone("Bad/Zone", None, "EST5EDT")
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()
+    assert (resolved.name, resolved.source) == ("UTC", "utc")
+    assert resolved.notes == ("invalid_contact_zone", "invalid_sequence_zone")
+    assert os.environ.get("TZ") != "Asia/Tokyo"
+
+
+def test_missing_values_are_skipped_without_notes() -> None:
+    assert resolve_zone(None, None, None).notes == ()
+    assert resolve_zone(None, None, "Europe/Riga").source == "sequence"
+
+
+# ---------------------------------------------------------------- windows
+
+
+def test_window_with_no_weekdays_can_never_be_satisfied() -> None:
+    with pytest.raises(ValueError, match="weekdays"):
+        SendWindow(time(9), time(11), frozenset())
+
+
+def test_quiet_hours_covering_the_window_are_rejected() -> None:
+    with pytest.raises(ValueError, match="never be satisfied"):
+        SendWindow(time(22), time(23), quiet=QuietHours(time(21), time(8)))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [(time(11), time(9)), (time(9), time(9)), (time(9, 0, 30), time(11))]
+)
+def test_malformed_windows_are_rejected(start: time, end: time) -> None:
+    with pytest.raises(ValueError, match="window"):
+        SendWindow(start, end)
+
+
+def test_naive_after_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next_send_time(datetime(2026, 3, 10, 9), RIGA, NINE_TO_ELEVEN)
+
+
+@dataclass(frozen=True)
+class EveryDayIsAHoliday:
+    def holiday_name(self, day: date) -> str | None:
+        return "forever"
+
+
+def test_a_window_that_is_never_open_raises_instead_of_looping() -> None:
+    with pytest.raises(NoSendTimeError, match="no send time within"):
+        next_send_time(utc(2026, 3, 10), RIGA, NINE_TO_ELEVEN, EveryDayIsAHoliday())
+
+
+def test_inside_the_window_sends_at_the_next_whole_minute() -> None:
+    slot = next_send_time(utc(2026, 3, 10, 7, 0, 1), RIGA, NINE_TO_ELEVEN)  # 09:00:01 EET
+    assert slot == Slot(utc(2026, 3, 10, 7, 1), utc(2026, 3, 10, 7, 1).astimezone(RIGA), ())
+
+
+def test_the_window_end_is_exclusive() -> None:
+    slot = next_send_time(utc(2026, 3, 10, 8, 59, 30), RIGA, NINE_TO_ELEVEN)  # 10:59:30 EET
+    assert slot.utc == utc(2026, 3, 11, 7)
+    assert slot.reasons == ("outside_window",)
+
+
+def test_kathmandu_quarter_hour_offset() -> None:
+    slot = next_send_time(utc(2026, 6, 1), KATHMANDU, NINE_TO_ELEVEN)  # 05:45 local
+    assert slot.utc == utc(2026, 6, 1, 3, 15)  # 09:00 - 05:45
+    assert (slot.local.hour, slot.local.minute) == (9, 0)
+
+
+@pytest.mark.parametrize("month", [3, 10])
+def test_riga_contact_enrolled_at_23_gets_09_next_day_even_across_dst(month: int) -> None:
+    change_day = last_sunday(2026, month)
+    offset_on_change_day = {t[0].astimezone(RIGA).date(): t[2] for t in transitions(RIGA, 2026)}
+    offset_after = offset_on_change_day[change_day]  # KeyError if the rule were wrong
+    enrolled = datetime.combine(change_day - timedelta(days=1), time(23), RIGA)
+    slot = next_send_time(enrolled.astimezone(UTC), RIGA, NINE_TO_ELEVEN)
+    expected = datetime.combine(change_day, time(9)) - offset_after
+    assert slot.utc == expected.replace(tzinfo=UTC)
+    assert slot.local.replace(tzinfo=None) == datetime.combine(change_day, time(9))
+    assert slot.reasons == ("outside_window",)
+
+
+def test_riga_saturday_night_enrolment_waits_for_tuesday() -> None:
+    enrolled = datetime(2026, 3, 28, 23, tzinfo=RIGA)  # Saturday before the change
+    slot = next_send_time(enrolled, RIGA, SendWindow(time(9), time(11), TUE_THU))
+    assert slot.utc == utc(2026, 3, 31, 6)  # Tue 09:00 EEST (+03:00)
+    assert slot.reasons == ("weekday_not_allowed",)
+
+
+# Expected instants are worked out by hand from each zone's offsets.
+DST_CASES = [
+    # zone, window start, after, expected utc, expected local wall-clock, gap shifted
+    (NEW_YORK, time(2, 30), utc(2026, 3, 8, 5), utc(2026, 3, 8, 7, 30), (3, 30), True),
+    (NEW_YORK, time(1, 30), utc(2026, 11, 1, 4), utc(2026, 11, 1, 5, 30), (1, 30), False),
+    (RIGA, time(3, 30), utc(2026, 3, 28, 22), utc(2026, 3, 29, 1, 30), (4, 30), True),
+    (RIGA, time(3, 30), utc(2026, 10, 24, 22), utc(2026, 10, 25, 0, 30), (3, 30), False),
+    (LORD_HOWE, time(2, 15), utc(2026, 10, 3, 12), utc(2026, 10, 3, 15, 45), (2, 45), True),
+    (LORD_HOWE, time(1, 40), utc(2026, 4, 4, 12), utc(2026, 4, 4, 14, 40), (1, 40), False),
+]
+
+
+@pytest.mark.parametrize(("zone", "start", "after", "expected", "wall", "shifted"), DST_CASES)
+def test_dst_gap_shifts_forward_and_overlap_takes_first_occurrence(
+    zone: ZoneInfo,
+    start: time,
+    after: datetime,
+    expected: datetime,
+    wall: tuple[int, int],
+    shifted: bool,
+) -> None:
+    slot = next_send_time(after, zone, SendWindow(start, time(5)))
+    assert slot.utc == expected
+    assert (slot.local.hour, slot.local.minute) == wall
+    assert ("dst_gap_shifted" in slot.reasons) is shifted
+
+
+@pytest.mark.parametrize(("zone", "expected"), [(case[0], case[3]) for case in DST_CASES])
+def test_dst_cases_are_on_real_transition_days(zone: ZoneInfo, expected: datetime) -> None:
+    change_days = {t[0].astimezone(zone).date() for t in transitions(zone, 2026)}
+    assert expected.astimezone(zone).date() in change_days
+
+
+def test_overlap_sends_once_per_window() -> None:
+    window = SendWindow(time(1, 30), time(1, 45))
+    first = next_send_time(utc(2026, 11, 1, 4), NEW_YORK, window)
+    after_first_window = next_send_time(first.utc + timedelta(minutes=15), NEW_YORK, window)
+    assert after_first_window.local.date() == date(2026, 11, 2)
+
+
+def test_window_swallowed_by_the_gap_is_skipped_that_day() -> None:
+    slot = next_send_time(utc(2026, 3, 8, 5), NEW_YORK, SendWindow(time(2), time(3)))
+    assert slot.utc == utc(2026, 3, 9, 6)  # Monday 02:00 EDT
+    assert slot.reasons == ("outside_window", "dst_gap_skipped")
+
+
+# ---------------------------------------------------------------- quiet hours
+
+
+EVENINGS_QUIET = SendWindow(time(6), time(23), quiet=QuietHours(time(21), time(8)))
+
+
+@pytest.mark.parametrize(
+    ("local_after", "expected_local", "reason"),
+    [
+        (datetime(2026, 3, 10, 6, 30), datetime(2026, 3, 10, 8), "quiet_hours"),
+        (datetime(2026, 3, 10, 12), datetime(2026, 3, 10, 12), None),
+        (datetime(2026, 3, 10, 22), datetime(2026, 3, 11, 8), "quiet_hours"),
+        (datetime(2026, 3, 10, 23, 30), datetime(2026, 3, 11, 8), "outside_window"),
+        (datetime(2026, 3, 10, 3), datetime(2026, 3, 10, 8), "outside_window"),
+    ],
+)
+def test_quiet_hours_across_midnight(
+    local_after: datetime, expected_local: datetime, reason: str | None
+) -> None:
+    slot = next_send_time(local_after.replace(tzinfo=LONDON), LONDON, EVENINGS_QUIET)
+    assert slot.local.replace(tzinfo=None) == expected_local
+    assert slot.reasons == ((reason,) if reason else ())
+
+
+def test_quiet_hours_can_split_an_all_day_window() -> None:
+    window = SendWindow(time(0), time(0), quiet=QuietHours(time(12), time(13)))
+    slot = next_send_time(datetime(2026, 3, 10, 12, 30, tzinfo=LONDON), LONDON, window)
+    assert slot.local.replace(tzinfo=None) == datetime(2026, 3, 10, 13)
+    assert slot.reasons == ("quiet_hours",)
+
+
+# ---------------------------------------------------------------- holidays
+
+
+def test_gb_christmas_and_boxing_day_are_skipped() -> None:
+    assert date(2026, 12, 25).weekday() == 4  # a Friday
+    window = SendWindow(time(9), time(11), MON_FRI)
+    slot = next_send_time(utc(2026, 12, 24, 12), LONDON, window, holiday_calendar("GB"))
+    assert slot.utc == utc(2026, 12, 29, 9)  # Mon 28th is Boxing Day (observed)
+    assert "holiday:Christmas Day" in slot.reasons
+    assert "weekday_not_allowed" in slot.reasons
+
+
+def test_us_independence_day_observed_on_friday() -> None:
+    assert date(2026, 7, 4).weekday() == 5  # a Saturday
+    window = SendWindow(time(9), time(11), MON_FRI)
+    slot = next_send_time(utc(2026, 7, 2, 20), NEW_YORK, window, holiday_calendar("us"))
+    assert slot.utc == utc(2026, 7, 6, 13)  # Monday 09:00 EDT
+    assert slot.reasons[:2] == ("outside_window", "holiday:Independence Day (observed)")
+
+
+def test_without_a_calendar_holidays_are_ordinary_days() -> None:
+    slot = next_send_time(utc(2026, 12, 25, 8), LONDON, NINE_TO_ELEVEN)
+    assert slot.utc == utc(2026, 12, 25, 9)
+
+
+@pytest.mark.parametrize("country", ["XX", "", None, 7])
+def test_unknown_country_has_no_holidays_and_says_why(country: object) -> None:
+    calendar_ = holiday_calendar(country)
+    assert isinstance(calendar_, NoHolidays)
+    assert calendar_.reason.startswith("holidays_unknown_country:")
+    assert calendar_.holiday_name(date(2026, 12, 25)) is None
+
+
+def test_country_calendar_looks_up_each_year() -> None:
+    gb = holiday_calendar("GB")
+    assert gb == CountryHolidays("GB")
+    assert gb.holiday_name(date(2027, 1, 1)) == "New Year's Day"
+    assert gb.holiday_name(date(2026, 12, 23)) is None
+
+
+# ---------------------------------------------------------------- EventBridge Scheduler
+
+
+def test_slot_key_is_the_utc_minute_and_a_valid_schedule_name() -> None:
+    slot = next_send_time(utc(2026, 3, 10, 6), KATHMANDU, NINE_TO_ELEVEN)  # 11:45 local
+    assert slot_key(slot) == "20260311T0315Z"
+    assert re.fullmatch(r"[0-9a-zA-Z\-_.]+", slot_key(slot))
+
+
+def test_group_by_instant_merges_zones_sharing_an_instant() -> None:
+    window = SendWindow(time(9), time(11))
+    after = utc(2026, 3, 10, 12)
+    plans = [
+        ("riga", next_send_time(after, RIGA, window).utc),
+        ("helsinki", next_send_time(after, ZoneInfo("Europe/Helsinki"), window).utc),
+        ("london", next_send_time(after, LONDON, window).local),
+    ]
+    groups = group_by_instant(plans)
+    assert groups == {utc(2026, 3, 11, 7): ["riga", "helsinki"], utc(2026, 3, 11, 9): ["london"]}
+    assert all(instant.tzinfo is UTC for instant in groups)
+
+
+def test_group_by_instant_rejects_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        group_by_instant([("x", datetime(2026, 3, 10, 9))])
+
+
+def test_at_expression_formats_wall_clock() -> None:
+    assert at_expression(utc(2026, 3, 8, 7, 30)) == "at(2026-03-08T07:30:00)"
+    assert at_expression(datetime(2026, 3, 8, 3, 30, tzinfo=NEW_YORK)) == "at(2026-03-08T03:30:00)"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        at_expression(datetime(2026, 3, 8, 3, 30))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "at(2026-03-08 07:30:00)",
+        "at(2026-03-08T07:30)",
+        "at(2026-03-08T07:30:60)",
+        "at(2026-13-01T00:00:00)",
+        "at(2026-02-30T00:00:00)",
+        "at(2026-03-08T24:00:00)",
+        "at(2026-03-08T07:30:00) ",
+        "at(2026-03-08T07:30:00Z)",
+        "cron(0 9 * * ? *)",
+        "rate(5 minutes)",
+        "",
+        None,
+    ],
+)
+def test_validate_at_expression_rejects_malformed(expression: object) -> None:
+    with pytest.raises(ValueError, match="schedule expression"):
+        validate_at_expression(expression)
+
+
+def test_validate_schedule_timezone() -> None:
+    assert validate_schedule_timezone("Europe/Riga") == "Europe/Riga"
+    with pytest.raises(ValueError, match="UTC\\+3"):
+        validate_schedule_timezone("UTC+3")
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_at_expression_round_trips(moment: datetime) -> None:
+    moment = moment.replace(microsecond=0)
+    parsed = validate_at_expression(at_expression(moment.replace(tzinfo=UTC)))
+    assert parsed == moment
+
+
+# ---------------------------------------------------------------- properties
+
+PROPERTY_ZONES = [
+    "America/New_York",
+    "Europe/Riga",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "America/Santiago",
+    "America/Havana",
+    "Asia/Tehran",
+    "Pacific/Apia",
+    "Europe/London",
+    "UTC",
+]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """An independent restatement of a window, so properties don't trust the code under test."""
+
+    start: int
+    end: int
+    weekdays: frozenset[int]
+    quiet: tuple[int, int] | None
+
+    def window(self) -> SendWindow:
+        quiet = QuietHours(*(_clock(m) for m in self.quiet)) if self.quiet else None
+        return SendWindow(_clock(self.start), _clock(self.end % 1440), self.weekdays, quiet)
+
+    def allows(self, local: datetime) -> bool:
+        minute = local.hour * 60 + local.minute
+        if local.weekday() not in self.weekdays or not self.start <= minute < self.end:
+            return False
+        if self.quiet is None:
+            return True
+        q_start, q_end = self.quiet
+        quiet = (
+            q_start <= minute < q_end if q_start < q_end else minute >= q_start or minute < q_end
+        )
+        return not quiet
+
+
+def _clock(minute: int) -> time:
+    return time(minute // 60, minute % 60)
+
+
+@st.composite
+def window_specs(draw: st.DrawFn) -> WindowSpec:
+    start = draw(st.integers(0, 95)) * 15
+    end = min(1440, start + draw(st.integers(1, 48)) * 15)
+    weekdays = frozenset(draw(st.sets(st.integers(0, 6), min_size=1)))
+    quiet = draw(st.none() | st.tuples(st.integers(0, 95), st.integers(0, 95)))
+    spec_quiet = (quiet[0] * 15, quiet[1] * 15) if quiet and quiet[0] != quiet[1] else None
+    spec = WindowSpec(start, end, weekdays, spec_quiet)
+    try:
+        spec.window()
+    except ValueError:
+        assume(False)
+    return spec
+
+
+afters = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1)).map(
+    lambda moment: moment.replace(tzinfo=UTC)
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
+@given(afters, st.sampled_from(PROPERTY_ZONES), window_specs())
+def test_slot_is_after_inside_window_and_stable(
+    after: datetime, zone_name: str, spec: WindowSpec
+) -> None:
+    zone = ZoneInfo(zone_name)
+    slot = next_send_time(after, zone, spec.window())
+    assert slot.utc >= after
+    assert slot.utc.tzinfo is UTC and slot.utc.second == slot.utc.microsecond == 0
+    assert slot.local == slot.utc and slot.local.tzinfo is zone
+    assert spec.allows(slot.utc.astimezone(zone))
+    assert next_send_time(slot.utc, zone, spec.window()) == Slot(slot.utc, slot.local, ())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(afters, st.sampled_from(PROPERTY_ZONES), window_specs())
+def test_slot_is_the_earliest_allowed_minute(
+    after: datetime, zone_name: str, spec: WindowSpec
+) -> None:
+    zone = ZoneInfo(zone_name)
+    slot = next_send_time(after, zone, spec.window())
+    assume(slot.utc - after <= timedelta(days=3))
+    assume(not any(reason.startswith("dst_gap") for reason in slot.reasons))
+    first = after.replace(second=0, microsecond=0)
+    first += timedelta(minutes=1) if first != after else timedelta()
+    moment = first
+    while moment < slot.utc:
+        local = moment.astimezone(zone)
+        repeated_wall_clock = local.fold == 1 and moment != first
+        assert repeated_wall_clock or not spec.allows(local), f"{local} was allowed"
+        moment += timedelta(minutes=1)
