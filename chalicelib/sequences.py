@@ -22,7 +22,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sized
 from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import cache
@@ -95,7 +95,7 @@ def _format_error(file: str, error: SequenceError) -> str:
 
 _DURATION_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1)}
 _DURATION_UNITS["m"] = timedelta(minutes=1)
-_DURATION_RE = re.compile(r"(\d{1,6})([mhdw])")
+_DURATION_RE = re.compile(r"(\d{1,7})([mhdw])")
 _DURATION_HELP = "expected a whole number and a unit m, h, d or w (e.g. 30m, 48h, 3d, 1w)"
 
 
@@ -199,6 +199,17 @@ def _check_step_id(name: str) -> str:
     return name
 
 
+def _at_least(count: int, keyword: str = "minItems") -> tuple[AfterValidator, Any]:
+    """Length floor checked after the items: pydantic's min_length miscounts when an item fails."""
+
+    def check(value: Sized) -> Sized:
+        if len(value) < count:
+            raise ValueError(f"needs at least {count} {'entry' if count == 1 else 'entries'}")
+        return value
+
+    return AfterValidator(check), Field(json_schema_extra={keyword: count})
+
+
 def _sorted_days(days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
     """Days in week order, so the same set of days always hashes the same."""
     if len(set(days)) != len(days):
@@ -211,7 +222,7 @@ Timezone = Annotated[
 ]
 StepId = Annotated[Slug, AfterValidator(_check_step_id)]
 Target = Annotated[Slug, Field(description=f"a step id, or {EXIT!r} to end the sequence")]
-Days = Annotated[tuple[Weekday, ...], Field(min_length=1), AfterValidator(_sorted_days)]
+Days = Annotated[tuple[Weekday, ...], *_at_least(1), AfterValidator(_sorted_days)]
 
 # ---------------------------------------------------------------------------------------------
 # Model
@@ -308,7 +319,7 @@ class TemplateSpec(_Model):
         return self
 
 
-Templates = Annotated[dict[Locale, TemplateSpec], Field(min_length=1)]
+Templates = Annotated[dict[Locale, TemplateSpec], *_at_least(1, "minProperties")]
 
 
 class Variant(_Model):
@@ -384,7 +395,7 @@ class Step(_Model):
 
     id: StepId
     template: Templates | None = None
-    variants: Annotated[tuple[Variant, ...], Field(min_length=2, max_length=10)] | None = None
+    variants: Annotated[tuple[Variant, ...], *_at_least(2), Field(max_length=10)] | None = None
     delay: Delay | None = Field(
         default=None, description="after the previous email (or enrollment)"
     )
@@ -416,7 +427,7 @@ class Sequence(_Model):
     frequency_cap: FrequencyCap | None = None
     goal: Goal | None = None
     entry: Entry = Entry()
-    steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=100)]
+    steps: Annotated[tuple[Step, ...], *_at_least(1), Field(max_length=100)]
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Sequence:
