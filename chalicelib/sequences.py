@@ -93,8 +93,12 @@ def _format_error(file: str, error: SequenceError) -> str:
 # Durations and local times
 
 
-_DURATION_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1)}
-_DURATION_UNITS["m"] = timedelta(minutes=1)
+_DURATION_UNITS = {  # largest first, for format_duration
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+}
 _DURATION_RE = re.compile(r"(\d{1,7})([mhdw])")
 _DURATION_HELP = "expected a whole number and a unit m, h, d or w (e.g. 30m, 48h, 3d, 1w)"
 
@@ -467,7 +471,7 @@ def load_sequence(path: Path | str) -> Sequence:
     file = str(path)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise SequenceInvalid(file, [_too_big_error("", size)])
+        raise SequenceInvalid(file, [_too_big(size)])
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -479,14 +483,14 @@ def parse_sequence(text: str, *, file: str = "<string>", base_dir: Path | None =
     """Validate sequence YAML; `html_file`/`text_file` are read relative to `base_dir`."""
     size = len(text.encode("utf-8"))
     if size > MAX_FILE_BYTES:
-        raise SequenceInvalid(file, [_too_big_error("", size)])
+        raise SequenceInvalid(file, [_too_big(size)])
     data, lines, errors = _read_yaml(text, file)
     errors += _inline_template_files(data, base_dir)
     return _validated(data, file, lines, errors)
 
 
-def _too_big_error(path: str, size: int) -> SequenceError:
-    return SequenceError(path, f"file is {size} bytes; the limit is {MAX_FILE_BYTES // 1024} KiB")
+def _too_big(size: int) -> SequenceError:
+    return SequenceError("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES // 1024} KiB")
 
 
 def _validated(
@@ -618,6 +622,8 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[str, int], list[Sequence
         raise SequenceInvalid(file, [SequenceError("", message, line)]) from exc
     except yaml.YAMLError as exc:
         raise SequenceInvalid(file, [SequenceError("", f"invalid YAML: {exc}")]) from exc
+    except RecursionError as exc:
+        raise SequenceInvalid(file, [SequenceError("", "the YAML is nested too deeply")]) from exc
     finally:
         loader.dispose()
     return data, lines, errors

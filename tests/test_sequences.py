@@ -192,6 +192,7 @@ steps:
         ("a: &x 1\nb: *x\n", "invalid YAML: aliases (*name) are not supported", 2),
         ("x: !!python/object:os.system {}\n", "invalid YAML: could not determine a constructor", 1),
         ("id: a\n---\nid: b\n", "invalid YAML: but found another document", 2),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "the YAML is nested too deeply", None),
     ],
 )
 def test_unusable_yaml_gives_one_clear_error(
@@ -317,6 +318,15 @@ entry: {cooldown: 90d}
         ("send_window", "start must be earlier than end (a send window cannot wrap midnight)"),
         ("frequency_cap.max", "Input should be a valid integer (got '3')"),
         ("entry", "cooldown only applies when reentry is true"),
+    ]
+
+
+def test_locales_must_look_like_locales(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("{en: {subject: Hello,", "{EN: {subject: Hello,"))
+
+    assert errors(path) == [
+        ("steps[0].template", "no template for default_locale 'en' (the fallback locale)"),
+        ("steps[0].template.EN", "key: must be a locale like en or pt-BR (got 'EN')"),
     ]
 
 
