@@ -558,6 +558,15 @@ def test_equivalent_spellings_hash_the_same() -> None:
     )
 
     assert parse_sequence(spelled_out).content_hash() == parse_sequence(VALID).content_hash()
+    two_locales = (
+        'template: {en: {subject: Hello, html: "<p>hi</p>"}, de: {subject: Hallo, html: x}}'
+    )
+    reordered = 'template: {de: {subject: Hallo, html: x}, en: {subject: Hello, html: "<p>hi</p>"}}'
+    first_line = 'template: {en: {subject: Hello, html: "<p>hi</p>"}}'
+    assert (
+        parse_sequence(VALID.replace(first_line, two_locales)).content_hash()
+        == parse_sequence(VALID.replace(first_line, reordered)).content_hash()
+    )
     changed = parse_sequence(VALID.replace("Hello again", "Hello again!"))
     assert changed.content_hash() != parse_sequence(VALID).content_hash()
 
