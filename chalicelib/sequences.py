@@ -25,8 +25,6 @@ import re
 from collections.abc import Iterator, Mapping, Sized
 from dataclasses import dataclass
 from datetime import time, timedelta
-from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
@@ -47,6 +45,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+
+from chalicelib.localtime import validate_zone
 
 MAX_FILE_BYTES = 256 * 1024
 """Upper bound for a sequence file and for each template file it references."""
@@ -184,17 +184,8 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@cache
-def _known_timezones() -> frozenset[str]:
-    """IANA names from the bundled tzdata, so validation does not depend on the host's zoneinfo."""
-    names = files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
-    return frozenset(names) - {"Factory"}
-
-
 def _check_timezone(name: str) -> str:
-    if name not in _known_timezones():
-        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin)")
-    return name
+    return validate_zone(name).key
 
 
 def _check_step_id(name: str) -> str:

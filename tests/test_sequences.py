@@ -246,7 +246,17 @@ def test_yaml_11_booleans_are_not_booleans(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "zone", ["UTC+3", "Mars/Olympus", "../etc", "", "Europe/../etc/passwd", "localtime", "Factory"]
+    "zone",
+    [
+        "UTC+3",
+        "Mars/Olympus",
+        "../etc",
+        "",
+        "Europe/../etc/passwd",
+        "localtime",
+        "Factory",
+        "Etc/GMT+3",
+    ],
 )
 def test_bad_timezones_are_rejected(tmp_path: Path, zone: str) -> None:
     path = write(tmp_path, VALID.replace("Europe/Berlin", json.dumps(zone)))
@@ -254,7 +264,7 @@ def test_bad_timezones_are_rejected(tmp_path: Path, zone: str) -> None:
     assert error_paths(path) == ["default_timezone"]
 
 
-@pytest.mark.parametrize("zone", ["America/Argentina/Buenos_Aires", "Etc/GMT+3", "UTC"])
+@pytest.mark.parametrize("zone", ["America/Argentina/Buenos_Aires", "Asia/Kathmandu", "UTC"])
 def test_iana_timezones_are_accepted(tmp_path: Path, zone: str) -> None:
     path = write(tmp_path, VALID.replace("Europe/Berlin", zone))
 
