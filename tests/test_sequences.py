@@ -7,6 +7,7 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import given
@@ -94,7 +95,6 @@ def test_committed_schema_matches_the_model() -> None:
 
 
 def test_example_passes_the_published_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(render_json_schema())
     document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
 
