@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from chalicelib.errors import InvalidInput
@@ -34,6 +32,9 @@ def is_one_click(form: dict[str, list[str]]) -> bool:
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, list[str]]:
+    from email.parser import BytesParser  # rare path: kept off the cold start
+    from email.policy import HTTP
+
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PAGES = Path(__file__).resolve().parent.parent / "templates" / "pages"
 BRAND = "nurture"
@@ -14,6 +15,9 @@ BRAND = "nurture"
 
 @cache
 def _environment() -> Environment:
+    """Built on first use: jinja2 stays off the import path of the pixel and click Lambdas."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=FileSystemLoader(PAGES),
         autoescape=select_autoescape(default=True),

@@ -1,0 +1,193 @@
+"""The embedded local stack: moto stands in for AWS, `chalice local` serves the API.
+
+Run with `make demo` (or `python -m local.stack`). Provisions the table, queue and SES
+identity, seeds a demo contact, sends the demo email and prints its tracked links, then
+serves until stopped, replaying parked writes the way the SQS event source does in AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from local import demo
+from local.demo import DemoMail
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE = "nurture-park"
+REGION = "us-east-1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    os.environ.update(_environment(args))
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
+    moto.start()
+    api = None
+    try:
+        _provision(demo.SENDER)
+        from chalicelib import services
+
+        services.table().put_profile(
+            demo.CONTACT, {"email": demo.EMAIL, "first_name": "Dana", "timezone": "Europe/Riga"}
+        )
+        mail = demo.send_demo()
+        api = subprocess.Popen(  # noqa: S603
+            [
+                str(Path(sys.executable).parent / "chalice"),
+                "local",
+                "--no-autoreload",
+                "--host",
+                args.host,
+                "--port",
+                str(args.port),
+                "--stage",
+                "dev",
+            ],
+            cwd=ROOT,
+        )
+        _wait_for_port(args.host, args.port, api)
+        _print_ready(args, mail)
+        _serve(api)
+    finally:
+        if api is not None and api.poll() is None:
+            api.terminate()
+            api.wait(timeout=10)
+        moto.stop()
+    return 0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to serve on")
+    parser.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    parser.add_argument("--moto-port", type=int, default=5005, help="moto port (default 5005)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=ROOT / ".local",
+        help="where the local signing keys and API secrets live",
+    )
+    return parser.parse_args(argv)
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    endpoint = f"http://{args.host}:{args.moto_port}"
+    keys = _local_secrets(args.state_dir)
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "NURTURE_TABLE": "nurture-local",
+        "NURTURE_BASE_URL": f"http://{args.host}:{args.port}",
+        "NURTURE_PARK_QUEUE_URL": f"{endpoint}/123456789012/{QUEUE}",
+        "NURTURE_SIGNING_KEYS": json.dumps(keys["signing"]),
+        "NURTURE_API_KEYS": json.dumps(keys["api"]),
+    }
+
+
+def _local_secrets(state_dir: Path) -> dict[str, dict[str, object]]:
+    """Local keys live in a file, created once, so links keep working across restarts."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    doc = {
+        "signing": {
+            "active": "local1",
+            "keys": {"local1": base64.b64encode(secrets.token_bytes(32)).decode()},
+        },
+        "api": {
+            "api_keys": {"local": secrets.token_urlsafe(24)},
+            "conversion_secrets": [secrets.token_urlsafe(24)],
+        },
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return doc
+
+
+def _provision(sender: str) -> None:
+    from chalicelib import services
+
+    services.table().create()
+    services.client("sqs").create_queue(QueueName=QUEUE)
+    services.client("ses").verify_email_identity(EmailAddress=sender)
+    services.client("sesv2").create_email_identity(EmailIdentity=sender)
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"chalice local exited with {process.returncode}")
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"chalice local did not listen on {host}:{port} within 30 s")
+
+
+def _print_ready(args: argparse.Namespace, mail: DemoMail) -> None:
+    endpoint = f"http://{args.host}:{args.moto_port}"
+    lines = [
+        "",
+        "nurture local stack is running (no AWS account involved).",
+        f"  API                 http://{args.host}:{args.port}",
+        f"  moto (AWS stand-in) {endpoint}   sent mail: {endpoint}/moto-api/data.json",
+        "",
+        f"Demo email sent to {demo.EMAIL} (SES message id {mail.message_id}).",
+        "Paste these into a browser:",
+        f"  open pixel   {mail.open_url}",
+        *(f"  click {i + 1}      {u}" for i, u in enumerate(mail.click_urls)),
+        f"  unsubscribe  {mail.unsubscribe_url}",
+        "",
+        "Stop with Ctrl-C.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _serve(api: subprocess.Popen[bytes]) -> None:
+    """Play the AWS event sources locally until stopped: replay parked writes every second."""
+    from chalicelib import parking, services
+
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sqs, queue_url = services.client("sqs"), os.environ["NURTURE_PARK_QUEUE_URL"]
+    while not stopping and api.poll() is None:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        failed = set(parking.replay(services.table(), records))
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
