@@ -177,6 +177,23 @@ def test_state_survives_teardown(template: assertions.Template) -> None:
             assert resource["DeletionPolicy"] == "Retain"
 
 
+def test_signing_keys_value_is_frozen(template: assertions.Template) -> None:
+    """A change here makes CloudFormation overwrite the key ring: every old link would break."""
+    secrets = template.find_resources("AWS::SecretsManager::Secret")
+    (seed_id,) = [k for k in secrets if k.startswith("SigningKeySeed")]
+    secret = only(template, "AWS::SecretsManager::Secret", {"Name": "nurture/dev/signing-keys"})
+    assert secret["Properties"]["SecretString"] == {
+        "Fn::Join": [
+            "",
+            [
+                '{"active": "k1", "keys": {"k1": "{{resolve:secretsmanager:',
+                {"Ref": seed_id},
+                ':SecretString:::}}"}}',
+            ],
+        ]
+    }
+
+
 def test_cdk_nag_reports_no_unsuppressed_findings(default_app: App) -> None:
     assert synth_errors(default_app.synth()) == []
 
