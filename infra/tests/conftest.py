@@ -6,12 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-INFRA = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(INFRA))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("CDK_DEFAULT_ACCOUNT", "123456789012")
 os.environ.setdefault("CDK_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault(
@@ -24,30 +22,19 @@ os.environ.setdefault(
     ).stdout.strip(),
 )
 
-from aws_cdk import App, assertions  # noqa: E402 - the env above must be set before jsii starts
-
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
-
-
-def synth(app: App) -> assertions.Template:
-    """The template of the app's only stack."""
-    (stack,) = [child for child in app.node.children if hasattr(child, "template_options")]
-    return assertions.Template.from_stack(stack)
-
-
-def context(tmp_path_factory: pytest.TempPathFactory, **settings: Any) -> dict[str, Any]:
-    """CDK context that ignores any developer's infra/config.json."""
-    missing = tmp_path_factory.mktemp("config") / "absent.json"
-    return {**SKIP_BUNDLING, "config": str(missing), **settings}
+# Imported only now: jsii starts node on import and reads the environment set above.
+from aws_cdk import App, assertions
+from infra_testing import context, synth
+from nurture_infra.assembly import build_app
 
 
 @pytest.fixture(scope="session")
 def default_app(tmp_path_factory: pytest.TempPathFactory) -> App:
-    from nurture_infra.assembly import build_app
-
+    """The default stage, sender given as an email address."""
     return build_app(context(tmp_path_factory, sender="news@example.com"))
 
 
 @pytest.fixture(scope="session")
 def template(default_app: App) -> assertions.Template:
+    """Its template, for the aws_cdk.assertions checks."""
     return synth(default_app)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, assertions
-from conftest import context, synth
+from infra_testing import context, synth
 from nurture_infra.assembly import build_app, synth_errors
 from nurture_infra.config import ConfigError
 from nurture_infra.functions import ALL_SPECS

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import INFRA
+from infra_testing import INFRA
 from nurture_infra.api import ROUTES
 from nurture_infra.functions import ALL_SPECS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import INFRA
+from infra_testing import INFRA
 from nurture_infra.bundling import LAMBDA_RUNTIME, PipBundler, has_requirements, pip_command
 
 FIXTURE_APP = INFRA / "tests" / "fixtures" / "app"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import INFRA
+from infra_testing import INFRA
 from nurture_infra.config import ConfigError, StackConfig, load_config
 
 
