@@ -19,7 +19,7 @@ STAGE_NAME = "v1"
 ROUTES: dict[str, tuple[str, ...]] = {
     "/o/{token}": ("GET",),
     "/c/{token}": ("GET", "HEAD"),
-    "/u/{token}": ("GET", "POST"),
+    "/u/{token}": ("GET", "HEAD", "POST"),
     "/api/conversions": ("POST",),
 }
 

@@ -1,63 +1,68 @@
-"""Secrets: link-signing keys (must survive every deploy, or old links break) and API keys."""
+"""Secrets: link-signing keys (must survive every deploy, or old links break) and API secrets.
+
+Secrets Manager can only generate a top-level string field, but the app reads nested JSON. So a
+seed secret generates the random value and the real secret embeds it through a CloudFormation
+dynamic reference: the value never appears in the template. 64 alphanumerics are also valid
+base64 (48 bytes), as the signing keyring expects.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_cdk import Fn, RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 INITIAL_KEY_ID = "k1"
-_KEY_PLACEHOLDER = "@@KEY@@"
+_SEED = "@@SEED@@"
 
 
-def signing_keys_secret(
-    scope: Construct, stage: str
-) -> tuple[secretsmanager.Secret, secretsmanager.Secret]:
-    """Keys secret {"active": "k1", "keys": {"k1": <random>}} and its seed, both kept forever.
+def signing_keys_secret(scope: Construct, stage: str) -> list[secretsmanager.Secret]:
+    """[keys, seed]: {"active": "k1", "keys": {"k1": <random>}}; one active signs, all verify."""
+    return _seeded_secret(
+        scope,
+        "SigningKeys",
+        secret_name=f"nurture/{stage}/signing-keys",
+        description="nurture link-signing keys: the active one signs, every listed one verifies",
+        document={"active": INITIAL_KEY_ID, "keys": {INITIAL_KEY_ID: _SEED}},
+    )
 
-    Secrets Manager can only generate a top-level field, so a seed secret generates the key and
-    the keys secret embeds it through a CloudFormation dynamic reference (never in the template).
-    64 alphanumeric characters are also valid base64 (48 bytes), as the app expects.
-    """
+
+def api_keys_secret(scope: Construct, stage: str) -> list[secretsmanager.Secret]:
+    """[secret, seed]: marketer API keys (added by operators) and a conversions HMAC secret."""
+    return _seeded_secret(
+        scope,
+        "ApiKeys",
+        secret_name=f"nurture/{stage}/api-keys",
+        description="nurture marketer API keys and the secrets that sign conversion callbacks",
+        document={"api_keys": {}, "conversion_secrets": [_SEED]},
+    )
+
+
+def _seeded_secret(
+    scope: Construct, construct_id: str, *, secret_name: str, description: str, document: Any
+) -> list[secretsmanager.Secret]:
+    """The secret holding `document` with its one _SEED replaced by a generated value."""
     seed = secretsmanager.Secret(
         scope,
-        "SigningKeySeed",
-        description="Random material for the first nurture link-signing key (k1)",
+        f"{construct_id}Seed",
+        description=f"Generated initial value inside {secret_name}",
         generate_secret_string=secretsmanager.SecretStringGenerator(
             password_length=64, exclude_punctuation=True, include_space=False
         ),
         removal_policy=RemovalPolicy.RETAIN,
     )
-    document = json.dumps({"active": INITIAL_KEY_ID, "keys": {INITIAL_KEY_ID: _KEY_PLACEHOLDER}})
-    before, after = document.split(_KEY_PLACEHOLDER)
-    keys = secretsmanager.Secret(
+    before, after = json.dumps(document).split(_SEED)
+    secret = secretsmanager.Secret(
         scope,
-        "SigningKeys",
-        secret_name=f"nurture/{stage}/signing-keys",
-        description="nurture link-signing keys: one active signs, every listed key verifies",
+        construct_id,
+        secret_name=secret_name,
+        description=description,
         secret_string_value=SecretValue.unsafe_plain_text(
             Fn.join("", [before, seed.secret_value.unsafe_unwrap(), after])
         ),
         removal_policy=RemovalPolicy.RETAIN,
     )
-    return keys, seed
-
-
-def api_keys_secret(scope: Construct, stage: str) -> secretsmanager.Secret:
-    """Marketer API keys (added by operators) and a generated HMAC secret for conversions."""
-    return secretsmanager.Secret(
-        scope,
-        "ApiKeys",
-        secret_name=f"nurture/{stage}/api-keys",
-        description="nurture marketer API keys and the conversions HMAC secret",
-        generate_secret_string=secretsmanager.SecretStringGenerator(
-            secret_string_template=json.dumps({"api_keys": {}}),
-            generate_string_key="conversions_hmac_secret",
-            password_length=64,
-            exclude_punctuation=True,
-            include_space=False,
-        ),
-        removal_policy=RemovalPolicy.RETAIN,
-    )
+    return [secret, seed]

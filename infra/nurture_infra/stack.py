@@ -39,9 +39,10 @@ class NurtureStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         stage = config.stage
         self.table = create_table(self, stage)
-        self.signing_keys, signing_key_seed = signing_keys_secret(self, stage)
-        self.api_keys = api_keys_secret(self, stage)
-        self.secrets = (self.signing_keys, signing_key_seed, self.api_keys)
+        signing = signing_keys_secret(self, stage)
+        api = api_keys_secret(self, stage)
+        self.signing_keys, self.api_keys = signing[0], api[0]
+        self.secrets = (*signing, *api)
         self.park, self.park_dlq = park_queue(self, functions.REPLAY.timeout)
         self.stream_dlq = dead_letter_queue(self, "StreamDlq")
         self.schedule_dlq = dead_letter_queue(self, "ScheduleDlq")

@@ -180,7 +180,7 @@ def test_state_survives_teardown(template: assertions.Template) -> None:
 def test_signing_keys_value_is_frozen(template: assertions.Template) -> None:
     """A change here makes CloudFormation overwrite the key ring: every old link would break."""
     secrets = template.find_resources("AWS::SecretsManager::Secret")
-    (seed_id,) = [k for k in secrets if k.startswith("SigningKeySeed")]
+    (seed_id,) = [k for k in secrets if k.startswith("SigningKeysSeed")]
     secret = only(template, "AWS::SecretsManager::Secret", {"Name": "nurture/dev/signing-keys"})
     assert secret["Properties"]["SecretString"] == {
         "Fn::Join": [
@@ -192,6 +192,12 @@ def test_signing_keys_value_is_frozen(template: assertions.Template) -> None:
             ],
         ]
     }
+
+
+def test_api_secret_has_the_apps_shape(template: assertions.Template) -> None:
+    secret = only(template, "AWS::SecretsManager::Secret", {"Name": "nurture/dev/api-keys"})
+    before = secret["Properties"]["SecretString"]["Fn::Join"][1][0]
+    assert before == '{"api_keys": {}, "conversion_secrets": ["{{resolve:secretsmanager:'
 
 
 def test_cdk_nag_reports_no_unsuppressed_findings(default_app: App) -> None:
