@@ -17,7 +17,8 @@ class Scheduling(Construct):
         self, scope: Construct, construct_id: str, *, stage: str, dead_letter_queue: sqs.IQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        self.group = scheduler.CfnScheduleGroup(self, "Group", name=f"nurture-{stage}")
+        self.group_name = f"nurture-{stage}"
+        scheduler.CfnScheduleGroup(self, "Group", name=self.group_name)
         self.dead_letter_queue = dead_letter_queue
         self.role = iam.Role(
             self,
@@ -34,7 +35,7 @@ class Scheduling(Construct):
     def schedules_arn(self) -> str:
         """Every schedule in the group (names are chosen at run time by the app)."""
         return Stack.of(self).format_arn(
-            service="scheduler", resource="schedule", resource_name=f"{self.group.name}/*"
+            service="scheduler", resource="schedule", resource_name=f"{self.group_name}/*"
         )
 
     def allow_target(self, sender: lambda_.IFunction) -> None:

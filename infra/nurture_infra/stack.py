@@ -62,7 +62,7 @@ class NurtureStack(Stack):
             "NURTURE_SES_CONFIGURATION_SET": self.email.name,
             "NURTURE_SENDER": config.from_address,
             "NURTURE_SES_MAX_SEND_RATE": str(config.ses_max_send_rate),
-            "NURTURE_SCHEDULE_GROUP": self.scheduling.group.name or "",
+            "NURTURE_SCHEDULE_GROUP": self.scheduling.group_name,
             "NURTURE_SCHEDULER_ROLE_ARN": self.scheduling.role.role_arn,
             "NURTURE_SCHEDULE_TARGET_ARN": functions.function_arn(self, stage, functions.SENDER),
             "NURTURE_SCHEDULE_DLQ_ARN": self.schedule_dlq.queue_arn,
