@@ -1,0 +1,1 @@
+"""AWS CDK app that deploys nurture (see infra/README.md)."""

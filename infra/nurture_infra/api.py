@@ -1,0 +1,108 @@
+"""API Gateway REST API in front of the Chalice app, with an optional custom tracking domain."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, Fn, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from nurture_infra.config import StackConfig
+
+STAGE_NAME = "v1"
+
+# Chalice dispatches on API Gateway's resource path, so a greedy {proxy+} resource would reach
+# the function but match no Chalice route: every route of app.py must be listed here
+# (tests/test_routes.py compares this table with app.routes when app.py is present).
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/o/{token}": ("GET",),
+    "/c/{token}": ("GET", "HEAD"),
+    "/u/{token}": ("GET", "HEAD", "POST"),
+    "/api/conversions": ("POST",),
+}
+
+
+class TrackingApi(Construct):
+    """Every response is base64 from the app, hence binary media type */* (pixel for any Accept)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"nurture-{config.stage}",
+            binary_media_types=["*/*"],
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            disable_execute_api_endpoint=bool(config.tracking_domain),
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=False,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        if config.tracking_domain:
+            self._custom_domain()
+
+    @property
+    def base_url(self) -> str:
+        """Public base of tracking links, built without the Stage resource (avoids a cycle)."""
+        if self.config.tracking_domain:
+            return f"https://{self.config.tracking_domain}"
+        return Fn.join(
+            "",
+            [
+                "https://",
+                self.rest_api.rest_api_id,
+                ".execute-api.",
+                Aws.REGION,
+                ".",
+                Aws.URL_SUFFIX,
+                f"/{STAGE_NAME}",
+            ],
+        )
+
+    def route_to(self, handler: lambda_.IFunction) -> None:
+        """Lambda proxy integration for every Chalice route."""
+        integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
+        for path, methods in ROUTES.items():
+            resource = self.rest_api.root.resource_for_path(path)
+            for method in methods:
+                resource.add_method(method, integration)
+
+    def _custom_domain(self) -> None:
+        """Regional custom domain (TLS 1.2); point a CNAME/alias at the output target."""
+        domain = apigw.DomainName(
+            self,
+            "TrackingDomain",
+            domain_name=self.config.tracking_domain,
+            certificate=acm.Certificate.from_certificate_arn(
+                self, "Certificate", self.config.tracking_certificate_arn
+            ),
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+            mapping=self.rest_api,
+        )
+        CfnOutput(self, "TrackingDomainTarget", value=domain.domain_name_alias_domain_name)

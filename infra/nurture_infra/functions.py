@@ -1,0 +1,91 @@
+"""The Chalice app's Lambda functions, each with its own role and log group (least privilege)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from nurture_infra.bundling import LAMBDA_RUNTIME
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One entry point of app.py; `handler` is the Lambda handler string."""
+
+    name: str
+    handler: str
+    description: str
+    timeout: Duration
+    memory_mb: int = 512
+
+
+_S = Duration.seconds
+API = FunctionSpec("api", "app.app", "Tracking and marketer REST API", _S(10))
+REPLAY = FunctionSpec("replay-parked", "app.replay_parked", "Replays parked tracking", _S(30))
+STREAM = FunctionSpec("on-stream", "app.on_stream", "Rules engine on the table stream", _S(60))
+FEEDBACK = FunctionSpec("on-ses-event", "app.on_ses_event", "SES delivery feedback", _S(30))
+SENDER = FunctionSpec("on-schedule", "app.on_schedule", "Scheduled sender (SES)", _S(120))
+ALL_SPECS = (API, REPLAY, STREAM, FEEDBACK, SENDER)
+
+
+def function_name(stage: str, spec: FunctionSpec) -> str:
+    """Names are fixed so ARNs can be referenced before the functions exist (no cycles)."""
+    return f"nurture-{stage}-{spec.name}"
+
+
+def function_arn(stack: Stack, stage: str, spec: FunctionSpec) -> str:
+    """ARN built from the fixed name, e.g. for a function that must know its own ARN."""
+    return stack.format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=function_name(stage, spec),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class AppFunction(Construct):
+    """A function of the shared app asset whose role can only write its own logs until granted."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: FunctionSpec,
+        stage: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        on_failure: lambda_.IDestination | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name(stage, spec)}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name(stage, spec),
+            description=spec.description,
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=spec.handler,
+            code=code,
+            role=self.role,
+            log_group=self.log_group,
+            timeout=spec.timeout,
+            memory_size=spec.memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=environment,
+            on_failure=on_failure,
+        )

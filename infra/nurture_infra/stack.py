@@ -1,0 +1,153 @@
+"""The whole nurture deployment in one stack: its parts reference each other tightly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+
+from nurture_infra import functions
+from nurture_infra.alarms import Alarms
+from nurture_infra.api import TrackingApi
+from nurture_infra.bundling import app_code
+from nurture_infra.config import StackConfig
+from nurture_infra.data import create_table, grant_table_access
+from nurture_infra.functions import AppFunction, FunctionSpec
+from nurture_infra.keys import api_keys_secret, signing_keys_secret
+from nurture_infra.mailing import Email
+from nurture_infra.queues import dead_letter_queue, park_queue
+from nurture_infra.scheduling import Scheduling
+
+
+class NurtureStack(Stack):
+    """Table, API, event handlers, scheduler, SES wiring, secrets and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        source_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        stage = config.stage
+        self.table = create_table(self, stage)
+        signing = signing_keys_secret(self, stage)
+        api = api_keys_secret(self, stage)
+        self.signing_keys, self.api_keys = signing[0], api[0]
+        self.secrets = (*signing, *api)
+        self.park, self.park_dlq = park_queue(self, functions.REPLAY.timeout)
+        self.stream_dlq = dead_letter_queue(self, "StreamDlq")
+        self.schedule_dlq = dead_letter_queue(self, "ScheduleDlq")
+        self.ses_event_dlq = dead_letter_queue(self, "SesEventDlq")
+        self.scheduling = Scheduling(
+            self, "Scheduling", stage=stage, dead_letter_queue=self.schedule_dlq
+        )
+        self.email = Email(self, "Email", config=config)
+        self.api = TrackingApi(self, "Api", config=config)
+
+        environment = {
+            "NURTURE_TABLE": self.table.table_name,
+            "NURTURE_BASE_URL": self.api.base_url,
+            "NURTURE_SIGNING_KEYS_SECRET": self.signing_keys.secret_arn,
+            "NURTURE_API_KEYS_SECRET": self.api_keys.secret_arn,
+            "NURTURE_PARK_QUEUE_URL": self.park.queue_url,
+            "NURTURE_SES_CONFIGURATION_SET": self.email.name,
+            "NURTURE_SENDER": config.from_address,
+            "NURTURE_SES_MAX_SEND_RATE": str(config.ses_max_send_rate),
+            "NURTURE_SCHEDULE_GROUP": self.scheduling.group_name,
+            "NURTURE_SCHEDULER_ROLE_ARN": self.scheduling.role.role_arn,
+            "NURTURE_SCHEDULE_TARGET_ARN": functions.function_arn(self, stage, functions.SENDER),
+            "NURTURE_SCHEDULE_DLQ_ARN": self.schedule_dlq.queue_arn,
+            "NURTURE_EVENT_RETENTION_DAYS": str(config.event_retention_days),
+            "POWERTOOLS_SERVICE_NAME": "nurture",
+            "POWERTOOLS_METRICS_NAMESPACE": "nurture",
+        }
+        code = app_code(source_dir)
+
+        def function(
+            spec: FunctionSpec, on_failure: lambda_.IDestination | None = None
+        ) -> AppFunction:
+            return AppFunction(
+                self,
+                spec.name,
+                spec=spec,
+                stage=stage,
+                code=code,
+                environment=environment,
+                on_failure=on_failure,
+            )
+
+        self.api_fn = function(functions.API)
+        self.replay_fn = function(functions.REPLAY)
+        self.stream_fn = function(functions.STREAM)
+        self.feedback_fn = function(
+            functions.FEEDBACK, destinations.SqsDestination(self.ses_event_dlq)
+        )
+        self.sender_fn = function(functions.SENDER, destinations.SqsDestination(self.schedule_dlq))
+        self._grant()
+        self._wire()
+        self._alarm(config.alarm_email)
+        CfnOutput(self, "BaseUrl", value=self.api.base_url)
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(self, "SigningKeysSecret", value=self.signing_keys.secret_name)
+
+    def _grant(self) -> None:
+        """Each function gets exactly what its handler touches."""
+        grant_table_access(self.table, self.api_fn.role, write=True)
+        self.signing_keys.grant_read(self.api_fn.role)
+        self.api_keys.grant_read(self.api_fn.role)
+        self.park.grant_send_messages(self.api_fn.role)
+
+        grant_table_access(self.table, self.replay_fn.role, write=True)
+
+        grant_table_access(self.table, self.stream_fn.role, write=True)
+        self.scheduling.grant_manage_schedules(self.stream_fn.role)
+
+        grant_table_access(self.table, self.feedback_fn.role, write=True)
+
+        grant_table_access(self.table, self.sender_fn.role, write=True)
+        self.signing_keys.grant_read(self.sender_fn.role)
+        self.email.grant_send(self.sender_fn.role)
+        self.scheduling.grant_manage_schedules(self.sender_fn.role)
+        self.scheduling.allow_target(self.sender_fn.function)
+
+    def _wire(self) -> None:
+        """Event sources: API routes, park queue, table stream, SES events."""
+        self.api.route_to(self.api_fn.function)
+        self.replay_fn.function.add_event_source(
+            sources.SqsEventSource(self.park, batch_size=10, report_batch_item_failures=True)
+        )
+        self.stream_fn.function.add_event_source(
+            sources.DynamoEventSource(
+                self.table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                bisect_batch_on_error=True,
+                retry_attempts=5,
+                max_record_age=Duration.days(1),
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.stream_dlq),
+            )
+        )
+        self.email.route_feedback(self.feedback_fn.function, self.ses_event_dlq)
+
+    def _alarm(self, alarm_email: str) -> None:
+        alarms = Alarms(self, "Alarms", alarm_email=alarm_email)
+        for fn in (self.api_fn, self.replay_fn, self.stream_fn, self.feedback_fn, self.sender_fn):
+            alarms.watch_function(fn.node.id, fn.function)
+        for name, queue in (
+            ("ParkDlq", self.park_dlq),
+            ("StreamDlq", self.stream_dlq),
+            ("ScheduleDlq", self.schedule_dlq),
+            ("SesEventDlq", self.ses_event_dlq),
+        ):
+            alarms.watch_dead_letters(name, queue)
+        alarms.watch_ses_reputation()
