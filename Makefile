@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit browser bench clean
+.PHONY: demo test lint unit infra browser bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q "pip>=23,<26.3"
+	$(BIN)/pip install -q -r requirements-dev.txt -r infra/requirements.txt
 	touch $@
 
 demo: $(BIN)/.installed
@@ -27,7 +27,11 @@ lint: $(BIN)/.installed
 unit: $(BIN)/.installed
 	$(BIN)/python -m pytest --ignore=tests/e2e
 
-test: lint browser
+infra: $(BIN)/.installed
+	PYTHON=$(CURDIR)/$(BIN)/python bash infra/check.sh
+	$(BIN)/python -m pytest infra/tests
+
+test: lint browser infra
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed
