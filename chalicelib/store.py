@@ -91,24 +91,24 @@ class Table:
     """Thin repository over a low-level DynamoDB client."""
 
     def __init__(self, client: Any, name: str) -> None:
-        self._client = client
+        self.client = client
         self.name = name
 
     def apply(self, write: Write) -> bool:
         """Apply `write`; False means its conditions found it already applied."""
-        errors = self._client.exceptions
+        errors = self.client.exceptions
         try:
             if len(write) == 1 and "Put" in write[0]:
-                self._client.put_item(TableName=self.name, **write[0]["Put"])
+                self.client.put_item(TableName=self.name, **write[0]["Put"])
             elif len(write) == 1 and "Update" in write[0]:
-                self._client.update_item(TableName=self.name, **write[0]["Update"])
+                self.client.update_item(TableName=self.name, **write[0]["Update"])
             else:
                 items = [
                     {op: {**spec, "TableName": self.name}}
                     for step in write
                     for op, spec in step.items()
                 ]
-                self._client.transact_write_items(TransactItems=items)
+                self.client.transact_write_items(TransactItems=items)
         except errors.ConditionalCheckFailedException:
             return False
         except errors.TransactionCanceledException as exc:
@@ -121,7 +121,7 @@ class Table:
         return True
 
     def profile(self, contact_id: str) -> dict[str, Any] | None:
-        found = self._client.get_item(
+        found = self.client.get_item(
             TableName=self.name, Key=_key(f"C#{contact_id}", "PROFILE"), ConsistentRead=True
         )
         return _plain(found["Item"]) if "Item" in found else None
@@ -129,11 +129,11 @@ class Table:
     def put_profile(self, contact_id: str, attrs: Mapping[str, Scalar]) -> None:
         item = {**_key(f"C#{contact_id}", "PROFILE"), "contact_id": _value(contact_id)}
         item.update({name: _value(v) for name, v in attrs.items()})
-        self._client.put_item(TableName=self.name, Item=item)
+        self.client.put_item(TableName=self.name, Item=item)
 
     def events(self, contact_id: str) -> list[dict[str, Any]]:
         """Every stored event of a contact, oldest first."""
-        pages = self._client.get_paginator("query").paginate(
+        pages = self.client.get_paginator("query").paginate(
             TableName=self.name,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :ev)",
             ExpressionAttributeValues={":pk": _value(f"C#{contact_id}"), ":ev": _value("EV#")},
@@ -146,7 +146,7 @@ class Table:
         strings = [
             {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
         ]
-        self._client.create_table(
+        self.client.create_table(
             TableName=self.name,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=strings,
@@ -166,8 +166,8 @@ class Table:
             ],
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
-        self._client.get_waiter("table_exists").wait(TableName=self.name)
-        self._client.update_time_to_live(
+        self.client.get_waiter("table_exists").wait(TableName=self.name)
+        self.client.update_time_to_live(
             TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
         )
 
@@ -209,3 +209,314 @@ def _value(value: Scalar) -> dict[str, Any]:
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+# --- sends: one item per (enrollment run, step), claimed before SES is called -------------------
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """The state of one send as the table holds it."""
+
+    send_id: str
+    status: str
+    attempt: int
+    claimed_at: str
+    lease_until: str
+    accepted_at: str | None = None
+    message_id: str | None = None
+    contact_id: str = ""
+    cap_period: str | None = None
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """At most `limit` sends per contact in `period` (a local day or week key like `W2026-47`)."""
+
+    limit: int
+    period: str
+    expires_at: int
+
+
+class Capped(Exception):
+    """The contact's frequency cap for the period is used up."""
+
+
+def send_key(send_id: str) -> dict[str, Any]:
+    return _key(f"S#{send_id}", "META")
+
+
+class Sends:
+    """Claims and outcomes of sends; every transition is conditional on the claim it follows."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self.client = table.client
+
+    def claim(
+        self,
+        send_id: str,
+        attrs: Mapping[str, Scalar],
+        now: str,
+        lease_until: str,
+        cap: CapRule | None,
+        contact_id: str,
+    ) -> bool:
+        """Create the claim (and count it against the cap) atomically.
+
+        False when a claim for this send already exists; raises `Capped` when the cap is used up.
+        """
+        item = {
+            **send_key(send_id),
+            "send_id": _value(send_id),
+            "status": _value("claimed"),
+            "attempt": _value(1),
+            "claimed_at": _value(now),
+            "lease_until": _value(lease_until),
+        }
+        item.update({name: _value(v) for name, v in attrs.items()})
+        ops: Write = [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+        if cap is not None:
+            item["cap_period"] = _value(cap.period)
+            ops.append(
+                {
+                    "Update": {
+                        "Key": _key(f"C#{contact_id}", f"CAP#{cap.period}"),
+                        "UpdateExpression": "ADD sends :one SET #ttl = if_not_exists(#ttl, :ttl)",
+                        "ConditionExpression": "attribute_not_exists(sends) OR sends < :limit",
+                        "ExpressionAttributeValues": {
+                            ":one": _value(1),
+                            ":limit": _value(cap.limit),
+                            ":ttl": _value(cap.expires_at),
+                        },
+                        "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    }
+                }
+            )
+        return self._transact_claim(ops)
+
+    def reclaim(self, record: SendRecord, now: str, lease_until: str) -> bool:
+        """Take over an expired claim; False when someone else took it first."""
+        return self._update(
+            record,
+            "SET attempt = :next, claimed_at = :now, lease_until = :lease",
+            {
+                ":next": _value(record.attempt + 1),
+                ":now": _value(now),
+                ":lease": _value(lease_until),
+            },
+        )
+
+    def get(self, send_id: str) -> SendRecord | None:
+        found = self.client.get_item(
+            TableName=self._table.name, Key=send_key(send_id), ConsistentRead=True
+        )
+        if "Item" not in found:
+            return None
+        item = _plain(found["Item"])
+        return SendRecord(
+            item["send_id"],
+            item["status"],
+            int(item["attempt"]),
+            item["claimed_at"],
+            item["lease_until"],
+            item.get("ses_accepted_at"),
+            item.get("message_id"),
+            item.get("contact_id", ""),
+            item.get("cap_period"),
+        )
+
+    def complete(self, record: SendRecord, message_id: str, at: str) -> bool:
+        return self._update(
+            record,
+            "SET #status = :sent, message_id = :mid, sent_at = :at",
+            {":sent": _value("sent"), ":mid": _value(message_id), ":at": _value(at)},
+        )
+
+    def finish(self, record: SendRecord, status: str, event: Event) -> bool:
+        """End the send as `skipped` or `failed`, record why and give back its cap, atomically."""
+        update = self._condition(
+            record,
+            "SET #status = :status, reason = :reason",
+            {":status": _value(status), ":reason": _value(event.attrs.get("reason"))},
+        )
+        return self._table.apply([{"Update": update}, _put_event(event), *self._uncap(record)])
+
+    def release(self, record: SendRecord) -> bool:
+        """Drop a claim SES certainly did not act on (throttled, quota), so a later run retries."""
+        spec = self._condition(record, "", {})
+        spec.pop("UpdateExpression")
+        return self._table.apply([{"Delete": spec}, *self._uncap(record)])
+
+    def _uncap(self, record: SendRecord) -> Write:
+        """Give a send that never went out back to the contact's frequency cap."""
+        if record.cap_period is None:
+            return []
+        key = _key(f"C#{record.contact_id}", f"CAP#{record.cap_period}")
+        return [
+            {
+                "Update": {
+                    "Key": key,
+                    "UpdateExpression": "ADD sends :minus",
+                    "ExpressionAttributeValues": {":minus": _value(-1)},
+                }
+            }
+        ]
+
+    def _update(self, record: SendRecord, expression: str, values: dict[str, Any]) -> bool:
+        return self._table.apply([{"Update": self._condition(record, expression, values)}])
+
+    def _condition(
+        self, record: SendRecord, expression: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "Key": send_key(record.send_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#status = :claimed AND attempt = :attempt",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                **values,
+                ":claimed": _value("claimed"),
+                ":attempt": _value(record.attempt),
+            },
+        }
+
+    def _transact_claim(self, ops: Write) -> bool:
+        errors = self.client.exceptions
+        try:
+            if len(ops) == 1:
+                self.client.put_item(TableName=self._table.name, **ops[0]["Put"])
+            else:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {op: {**spec, "TableName": self._table.name}}
+                        for step in ops
+                        for op, spec in step.items()
+                    ]
+                )
+        except errors.ConditionalCheckFailedException:
+            return False
+        except errors.TransactionCanceledException as exc:
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise Capped from exc
+            raise
+        return True
+
+
+# --- enrollments: one per (contact, sequence); `run` counts re-entries ----------------------------
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    contact_id: str
+    sequence_id: str
+    version: int
+    run: int
+    status: str
+    step_id: str
+
+
+class Enrollments:
+    """Enrollment items; a contact is in a sequence at most once at a time."""
+
+    def __init__(self, table: Table) -> None:
+        self.client = table.client
+        self._table = table
+
+    def get(self, contact_id: str, sequence_id: str) -> Enrollment | None:
+        found = self.client.get_item(
+            TableName=self._table.name,
+            Key=_key(f"C#{contact_id}", f"E#{sequence_id}"),
+            ConsistentRead=True,
+        )
+        return _enrollment(_plain(found["Item"])) if "Item" in found else None
+
+    def enroll(
+        self, contact_id: str, sequence_id: str, version: int, step_id: str, at: str, reentry: bool
+    ) -> Enrollment | None:
+        """Start (or, where re-entry is allowed, restart) an enrollment; idempotent while active.
+
+        Returns the active enrollment, or None when re-entry is not allowed.
+        """
+        fresh = Enrollment(contact_id, sequence_id, version, 1, "active", step_id)
+        if self._table.apply(
+            [
+                {
+                    "Put": {
+                        "Item": _enrollment_item(fresh, at),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            ]
+        ):
+            return fresh
+        current = self.get(contact_id, sequence_id)
+        if current is None or current.status == "active":
+            return current
+        if not reentry:
+            return None
+        again = Enrollment(contact_id, sequence_id, version, current.run + 1, "active", step_id)
+        restarted = self._table.apply(
+            [
+                {
+                    "Put": {
+                        "Item": _enrollment_item(again, at),
+                        "ConditionExpression": "#run = :run AND #status <> :active",
+                        "ExpressionAttributeNames": {"#run": "run", "#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":run": _value(current.run),
+                            ":active": _value("active"),
+                        },
+                    }
+                }
+            ]
+        )
+        return again if restarted else self.get(contact_id, sequence_id)
+
+    def end(self, contact_id: str, sequence_id: str, run: int, status: str, at: str) -> bool:
+        """Leave the sequence (`exited`, `goal_reached`, `completed`); only the given run."""
+        return self._table.apply(
+            [
+                {
+                    "Update": {
+                        "Key": _key(f"C#{contact_id}", f"E#{sequence_id}"),
+                        "UpdateExpression": "SET #status = :status, ended_at = :at",
+                        "ConditionExpression": "#run = :run AND #status = :active",
+                        "ExpressionAttributeNames": {"#status": "status", "#run": "run"},
+                        "ExpressionAttributeValues": {
+                            ":status": _value(status),
+                            ":at": _value(at),
+                            ":run": _value(run),
+                            ":active": _value("active"),
+                        },
+                    }
+                }
+            ]
+        )
+
+
+def _enrollment_item(enrollment: Enrollment, at: str) -> dict[str, Any]:
+    return {
+        **_key(f"C#{enrollment.contact_id}", f"E#{enrollment.sequence_id}"),
+        "contact_id": _value(enrollment.contact_id),
+        "sequence_id": _value(enrollment.sequence_id),
+        "version": _value(enrollment.version),
+        "run": _value(enrollment.run),
+        "status": _value(enrollment.status),
+        "step_id": _value(enrollment.step_id),
+        "enrolled_at": _value(at),
+    }
+
+
+def _enrollment(item: Mapping[str, Any]) -> Enrollment:
+    return Enrollment(
+        item["contact_id"],
+        item["sequence_id"],
+        int(item["version"]),
+        int(item["run"]),
+        item["status"],
+        item["step_id"],
+    )

@@ -1,0 +1,247 @@
+"""Exactly-once sending through SES v2.
+
+A send is claimed with a conditional write before SES is called; a rerun finds the claim and
+never sends twice. A claim left behind by a crash is taken over only after its lease expired
+and SES reported no `Send` event for it (the feedback handler records `ses_accepted_at`), so a
+crash between SES accepting the message and us recording it does not cause a second email.
+Throttling is retried with backoff within the account's send rate; a daily quota stop defers
+the rest (SES drops, it does not queue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import store
+from chalicelib.observability import logger
+from chalicelib.tracking import iso
+
+THROTTLES = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
+PERMANENT = {
+    "MessageRejected",
+    "BadRequestException",
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+}
+QUOTA_MESSAGE = "daily message quota exceeded"
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """One step of one enrollment run: the unit that is sent at most once."""
+
+    contact_id: str
+    sequence_id: str
+    version: int
+    step_id: str
+    run: int
+
+    @property
+    def send_id(self) -> str:
+        """Deterministic, opaque id: the same job always claims the same item."""
+        seed = f"{self.contact_id}\x1f{self.sequence_id}\x1f{self.run}\x1f{self.step_id}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A prepared email for one recipient."""
+
+    sender: str
+    to: str
+    subject: str
+    html: str
+    text: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    send_id: str
+    status: str  # sent | skipped | failed | deferred | pending | done
+    reason: str = ""
+    message_id: str = ""
+
+
+class Skip(Exception):
+    """A reason not to send this job now; recorded as a `skipped` event with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class QuotaExceeded(Exception):
+    """SES refused for the day: stop the batch, the rest is deferred and rescheduled."""
+
+
+Composer = Callable[[SendJob, Mapping[str, Any], str], Message]
+"""Builds the message for a job from the contact profile and send id; raises `Skip` to skip."""
+
+
+@dataclass
+class Sender:
+    sends: store.Sends
+    table: store.Table
+    ses: Any
+    compose: Composer
+    configuration_set: str
+    max_rate: float = 14.0
+    lease_seconds: int = 900
+    throttle_retries: int = 5
+    cap: Callable[[SendJob, Mapping[str, Any]], store.CapRule | None] = lambda job, profile: None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    _last_send: float = 0.0
+
+    def deliver_all(self, jobs: Iterable[SendJob]) -> list[Outcome]:
+        """Send each job at most once; after a daily-quota stop the rest come back `deferred`."""
+        outcomes: list[Outcome] = []
+        stopped = False
+        for job in jobs:
+            if stopped:
+                outcomes.append(Outcome(job.send_id, "deferred", "quota"))
+                continue
+            try:
+                outcomes.append(self.deliver(job))
+            except QuotaExceeded:
+                stopped = True
+                outcomes.append(Outcome(job.send_id, "deferred", "quota"))
+        return outcomes
+
+    def deliver(self, job: SendJob) -> Outcome:
+        profile = self.table.profile(job.contact_id) or {}
+        record = self._claim(job, profile)
+        if isinstance(record, Outcome):
+            return record
+        try:
+            self._check(profile)
+            message = self.compose(job, profile, job.send_id)
+        except Skip as skip:
+            return self._finish(job, record, "skipped", skip.reason)
+        return self._send(job, record, message)
+
+    def _claim(self, job: SendJob, profile: Mapping[str, Any]) -> store.SendRecord | Outcome:
+        now = self.clock()
+        attrs: dict[str, store.Scalar] = {
+            "contact_id": job.contact_id,
+            "sequence_id": job.sequence_id,
+            "version": job.version,
+            "step_id": job.step_id,
+            "run": job.run,
+        }
+        try:
+            claimed = self.sends.claim(
+                job.send_id,
+                attrs,
+                iso(now),
+                iso(now + self.lease_seconds),
+                self.cap(job, profile),
+                job.contact_id,
+            )
+        except store.Capped:
+            return Outcome(job.send_id, "deferred", "capped")
+        record = self.sends.get(job.send_id)
+        if record is None:
+            raise RuntimeError(f"send {job.send_id} vanished after its claim")
+        if claimed:
+            return record
+        return self._resume(record, now)
+
+    def _resume(self, record: store.SendRecord, now: float) -> store.SendRecord | Outcome:
+        """A claim exists: finished, still running, accepted by SES, or abandoned by a crash."""
+        if record.status != "claimed":
+            return Outcome(record.send_id, "done", record.status, record.message_id or "")
+        if record.accepted_at is not None:
+            self.sends.complete(record, record.message_id or "", record.accepted_at)
+            return Outcome(record.send_id, "done", "sent", record.message_id or "")
+        if iso(now) < record.lease_until:
+            return Outcome(record.send_id, "pending", "claimed_elsewhere")
+        if not self.sends.reclaim(record, iso(now), iso(now + self.lease_seconds)):
+            return Outcome(record.send_id, "pending", "claimed_elsewhere")
+        logger.warning("took over an abandoned send", extra={"send_id": record.send_id})
+        return self.sends.get(record.send_id) or record
+
+    def _check(self, profile: Mapping[str, Any]) -> None:
+        if profile.get("status") == "unsubscribed" or "unsubscribed_at" in profile:
+            raise Skip("unsubscribed")
+        if not profile.get("email"):
+            raise Skip("invalid_address")
+        paused = profile.get("paused_until")
+        if paused and paused > iso(self.clock()):
+            raise Skip("paused")
+
+    def _send(self, job: SendJob, record: store.SendRecord, message: Message) -> Outcome:
+        for attempt in range(self.throttle_retries + 1):
+            self._pace()
+            try:
+                answer = self.ses.send_email(**self._request(job, message))
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                text = str(error.response.get("Error", {}).get("Message", "")).lower()
+                if code in THROTTLES and QUOTA_MESSAGE in text:
+                    self.sends.release(record)
+                    raise QuotaExceeded from error
+                if code in THROTTLES and attempt < self.throttle_retries:
+                    self.sleep(min(30.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
+                    continue
+                if code in THROTTLES:
+                    self.sends.release(record)
+                    return Outcome(job.send_id, "deferred", "throttled")
+                if code in PERMANENT:
+                    return self._finish(job, record, "failed", f"rejected:{code}")
+                raise
+            message_id = answer["MessageId"]
+            self.sends.complete(record, message_id, iso(self.clock()))
+            return Outcome(job.send_id, "sent", message_id=message_id)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _request(self, job: SendJob, message: Message) -> dict[str, Any]:
+        headers = [{"Name": name, "Value": value} for name, value in message.headers.items()]
+        return {
+            "FromEmailAddress": message.sender,
+            "Destination": {"ToAddresses": [message.to]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Html": {"Data": message.html, "Charset": "UTF-8"},
+                        "Text": {"Data": message.text, "Charset": "UTF-8"},
+                    },
+                    "Headers": headers,
+                }
+            },
+            "ConfigurationSetName": self.configuration_set,
+            "EmailTags": [
+                {"Name": "send_id", "Value": job.send_id},
+                {"Name": "sequence_id", "Value": job.sequence_id},
+            ],
+        }
+
+    def _pace(self) -> None:
+        """Stay within the account's maximum send rate (messages per second)."""
+        gap = 1.0 / self.max_rate - (self.clock() - self._last_send)
+        if gap > 0:
+            self.sleep(gap)
+        self._last_send = self.clock()
+
+    def _finish(self, job: SendJob, record: store.SendRecord, status: str, reason: str) -> Outcome:
+        now = self.clock()
+        kind = "skipped" if status == "skipped" else "rejected"
+        event = store.Event(
+            job.contact_id,
+            kind,
+            iso(now),
+            f"{job.send_id}-{record.attempt}",
+            job.send_id,
+            {"reason": reason, "step_id": job.step_id, "sequence_id": job.sequence_id},
+        )
+        self.sends.finish(record, status, event)
+        return Outcome(job.send_id, status, reason)
