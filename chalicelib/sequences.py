@@ -46,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.errors import NurtureError
 from chalicelib.localtime import validate_zone
 
 MAX_FILE_BYTES = 256 * 1024
@@ -71,8 +72,10 @@ class SequenceError:
     line: int | None = None
 
 
-class SequenceInvalid(ValueError):
+class SequenceInvalid(NurtureError, ValueError):
     """A sequence file that cannot be used, with every problem found in it."""
+
+    status = 422
 
     def __init__(self, file: str, errors: list[SequenceError]) -> None:
         self.file = file
