@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from typing import Any
 
 from chalice import Response
 
-from chalicelib import conversions, pages, parking, services, tracking, web
+from chalicelib import auth, catalog, conversions, pages, parking, services, tracking, web
 from chalicelib.config import settings
-from chalicelib.errors import BadToken, NurtureError
+from chalicelib.errors import BadToken, InvalidInput, NurtureError, Unauthorized
 from chalicelib.forms import is_one_click, parse_form
+from chalicelib.sequences import SequenceInvalid, parse_sequence
 
 app = web.NurtureChalice(app_name="nurture")
 app.api.binary_types = ["*/*"]
 FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
+YAML = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
 
 
 def _agent() -> str:
@@ -85,16 +89,82 @@ def conversion() -> Response:
     fresh = conversions.record(
         services.table(), services.parking(), found, tracking.iso(now), tracker.expiry(now)
     )
-    return web.json_bytes(
-        json.dumps(
-            {
-                "conversion_id": found.conversion_id,
-                "contact_id": found.contact_id,
-                "send_id": found.send_id,
-                "duplicate": not fresh,
-            }
-        ).encode()
+    return web.json_doc(
+        {
+            "conversion_id": found.conversion_id,
+            "contact_id": found.contact_id,
+            "send_id": found.send_id,
+            "duplicate": not fresh,
+        }
     )
+
+
+def _marketer() -> str:
+    request = app.current_request
+    identity = (request.context or {}).get("identity")
+    return auth.marketer(request.headers, identity, settings().api_auth, services.api_secrets())
+
+
+def _text_body() -> str:
+    try:
+        return (app.current_request.raw_body or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "is not UTF-8") from None
+
+
+@app.route("/api/sequences/validate", methods=["POST"], content_types=YAML)
+def validate_sequence() -> Response:
+    try:
+        _marketer()
+        sequence = parse_sequence(_text_body(), file="upload")
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc({"valid": True, "sequence_id": sequence.id, "steps": len(sequence.steps)})
+
+
+@app.route("/api/sequences", methods=["POST"], content_types=YAML)
+def push_sequence() -> Response:
+    try:
+        _marketer()
+        sequence = parse_sequence(_text_body(), file="upload")
+        pushed = catalog.push(services.versions(), sequence, tracking.iso(time.time()))
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc(dataclasses.asdict(pushed), 201 if pushed.created else 200)
+
+
+@app.route("/api/sequences", methods=["GET"])
+def list_sequences() -> Response:
+    try:
+        _marketer()
+    except NurtureError as exc:
+        return _problem(exc)
+    heads = services.versions().heads()
+    return web.json_doc(
+        {
+            "sequences": [
+                {
+                    "sequence_id": h.sequence_id,
+                    "version": h.version,
+                    "name": h.name,
+                    "pushed_at": h.pushed_at,
+                }
+                for h in heads
+            ]
+        }
+    )
+
+
+@app.route("/api/sequences/{sequence_id}", methods=["GET"])
+def show_sequence(sequence_id: str) -> Response:
+    query = app.current_request.query_params or {}
+    try:
+        _marketer()
+        version = _positive_int(query.get("version"), "version")
+        sequence = catalog.load(services.versions(), sequence_id, version)
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
 @app.lambda_function(name="replay_parked")
@@ -127,5 +197,17 @@ def _done(outcome: str) -> str:
     )
 
 
+def _positive_int(raw: str | None, field: str) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInput(field, "must be a positive whole number")
+    return int(raw)
+
+
 def _problem(exc: NurtureError) -> Response:
-    return web.json_bytes(json.dumps({"error": str(exc)}).encode(), exc.status)
+    doc: dict[str, Any] = {"error": str(exc)}
+    if isinstance(exc, SequenceInvalid):
+        doc["errors"] = [dataclasses.asdict(e) for e in exc.errors]
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
+    return web.json_doc(doc, exc.status, headers)

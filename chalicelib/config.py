@@ -22,6 +22,10 @@ class Settings:
     machine_open_seconds: int = 2
     topics: tuple[str, ...] = ("product", "newsletter", "offers", "events")
     signature_tolerance_seconds: int = 300
+    api_auth: str = "key"
+    sender: str = ""
+    ses_configuration_set: str = "nurture"
+    ses_max_send_rate: int = 14
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
     signing_keys: str = field(default="", repr=False)
     signing_keys_secret: str = ""
@@ -39,6 +43,10 @@ _ENV = {
     "machine_open_seconds": "NURTURE_MACHINE_OPEN_SECONDS",
     "topics": "NURTURE_TOPICS",
     "signature_tolerance_seconds": "NURTURE_SIGNATURE_TOLERANCE_SECONDS",
+    "api_auth": "NURTURE_API_AUTH",
+    "sender": "NURTURE_SENDER",
+    "ses_configuration_set": "NURTURE_SES_CONFIGURATION_SET",
+    "ses_max_send_rate": "NURTURE_SES_MAX_SEND_RATE",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",

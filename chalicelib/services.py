@@ -13,7 +13,7 @@ import boto3
 from chalicelib import secrets
 from chalicelib.config import settings
 from chalicelib.parking import Parking
-from chalicelib.store import Table
+from chalicelib.store import Table, Versions
 from chalicelib.tokens import Keyring
 from chalicelib.tracking import Tracker
 
@@ -25,6 +25,10 @@ def client(service: str) -> Any:
 
 def table() -> Table:
     return Table(client("dynamodb"), settings().table)
+
+
+def versions() -> Versions:
+    return Versions(table())
 
 
 def parking() -> Parking:

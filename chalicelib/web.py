@@ -6,6 +6,7 @@ whatever the client's Accept header; Chalice then needs every body as bytes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice.app import Chalice, Response
@@ -58,9 +59,10 @@ def html(page: str, status: int = 200) -> Response:
     return Response(body=page.encode("utf-8"), status_code=status, headers=_PAGE_HEADERS)
 
 
-def json_bytes(body: bytes, status: int = 200) -> Response:
-    return Response(
-        body=body,
-        status_code=status,
-        headers={**_SECURITY_HEADERS, "Content-Type": "application/json"},
-    )
+def json_doc(doc: object, status: int = 200, extra: dict[str, str] | None = None) -> Response:
+    headers: dict[str, str | list[str]] = {
+        **_SECURITY_HEADERS,
+        "Content-Type": "application/json",
+        **(extra or {}),
+    }
+    return Response(body=json.dumps(doc).encode(), status_code=status, headers=headers)

@@ -1,0 +1,36 @@
+"""Who may call the marketer API.
+
+In AWS, API Gateway verifies SigV4 (IAM auth) and hands us the caller's ARN; on the local stack
+a bearer API key from the API-keys secret stands in. Keys are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.errors import Unauthorized
+from chalicelib.secrets import ApiSecrets
+
+
+def marketer(
+    headers: Mapping[str, str], identity: Mapping[str, Any] | None, mode: str, secrets: ApiSecrets
+) -> str:
+    """The authenticated principal's name, or `Unauthorized`."""
+    if mode == "iam":
+        caller = (identity or {}).get("userArn") or (identity or {}).get("caller")
+        if not caller:
+            raise Unauthorized("credentials: this API needs an IAM-signed (SigV4) request")
+        return str(caller)
+    scheme, _, key = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("credentials: send 'Authorization: Bearer <api key>'")
+    matches = [
+        name
+        for name, known in secrets.api_keys.items()
+        if hmac.compare_digest(known.encode(), key.strip().encode())
+    ]
+    if not matches:
+        raise Unauthorized("credentials: unknown API key")
+    return matches[0]
