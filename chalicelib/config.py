@@ -22,6 +22,8 @@ class Settings:
     machine_open_seconds: int = 2
     topics: tuple[str, ...] = ("product", "newsletter", "offers", "events")
     signature_tolerance_seconds: int = 300
+    # Transient bounces (each SES message once) of one address before it is suppressed.
+    soft_bounce_limit: int = 3
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
     signing_keys: str = field(default="", repr=False)
     signing_keys_secret: str = ""
@@ -39,6 +41,7 @@ _ENV = {
     "machine_open_seconds": "NURTURE_MACHINE_OPEN_SECONDS",
     "topics": "NURTURE_TOPICS",
     "signature_tolerance_seconds": "NURTURE_SIGNATURE_TOLERANCE_SECONDS",
+    "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",
