@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import conversions, pages, parking, services, tracking, web
+from chalicelib import conversions, feedback, pages, parking, services, tracking, web
 from chalicelib.config import settings
 from chalicelib.errors import BadToken, NurtureError
 from chalicelib.forms import is_one_click, parse_form
@@ -100,6 +100,14 @@ def conversion() -> Response:
 @app.lambda_function(name="replay_parked")
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = parking.replay(services.table(), event.get("Records", []))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@app.lambda_function(name="on_ses_event")
+def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SES events from EventBridge (or SNS/SQS). Malformed records are logged and dropped;
+    a DynamoDB error raises so EventBridge retries (SQS: only that message is retried)."""
+    failed = feedback.handle(services.table(), event, settings())
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
