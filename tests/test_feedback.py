@@ -342,3 +342,9 @@ def test_table_error_raises_so_eventbridge_retries(broken_table: Table) -> None:
 def test_table_error_retries_only_that_sqs_message(broken_table: Table) -> None:
     event = sqs(json.dumps(fixture("complaint")), "{not json")
     assert on_ses_event(event, None) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+def test_first_suppression_reason_is_kept(table: Table) -> None:
+    deliver(fixture("bounce_permanent_multi"), fixture("complaint"))
+    found = suppression("alice@example.com") or {}
+    assert (found["reason"], found["first_seen"]) == ("bounce", "2026-11-20T09:00:03.456Z")
