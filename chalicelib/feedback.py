@@ -204,7 +204,7 @@ class Feedback:
 
 def parse(payload: object) -> SesRecord:
     """The SES record in an EventBridge event, SNS envelope or JSON text; else InvalidInput."""
-    for _ in range(3):
+    for _ in range(3):  # at most: JSON text, an envelope, the JSON text it carries
         if isinstance(payload, str | bytes):
             try:
                 payload = json.loads(payload)
@@ -255,6 +255,7 @@ def apply(table: store.Table, found: Feedback, settings: Settings) -> None:
     elif found.attrs.get("bounce_type") in SOFT_BOUNCES:
         hashed = emails.email_hash(found.recipient)
         table.apply(store.soft_bounce_write(hashed, found.message_id, found.at))
+        # Read back even after a duplicate: a crash before suppressing heals on redelivery.
         if table.soft_bounces(hashed) >= settings.soft_bounce_limit:
             _suppress(table, found, "soft_bounces")
     if found.send_id:
