@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import conversions, feedback, pages, parking, services, tracking, web
+from chalicelib import conversions, pages, parking, services, tracking, web
 from chalicelib.config import settings
 from chalicelib.errors import BadToken, NurtureError
 from chalicelib.forms import is_one_click, parse_form
@@ -107,6 +107,8 @@ def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SES events from EventBridge (or SNS/SQS). Malformed records are logged and dropped;
     a DynamoDB error raises so EventBridge retries (SQS: only that message is retried)."""
+    from chalicelib import feedback  # pydantic kept off the recipient routes' cold start
+
     failed = feedback.handle(services.table(), event, settings())
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
