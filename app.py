@@ -173,6 +173,16 @@ def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
+@app.lambda_function(name="on_ses_event")
+def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SES events from EventBridge (or SNS/SQS). Malformed records are logged and dropped;
+    a DynamoDB error raises so EventBridge retries (SQS: only that message is retried)."""
+    from chalicelib import feedback  # pydantic kept off the recipient routes' cold start
+
+    failed = feedback.handle(services.table(), event, settings())
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
 def _preferences(profile: dict[str, Any], error: str = "") -> str:
     return pages.render(
         "preferences.html",

@@ -26,6 +26,8 @@ class Settings:
     sender: str = ""
     ses_configuration_set: str = "nurture"
     ses_max_send_rate: int = 14
+    # Transient bounces (each SES message once) of one address before it is suppressed.
+    soft_bounce_limit: int = 3
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
     signing_keys: str = field(default="", repr=False)
     signing_keys_secret: str = ""
@@ -47,6 +49,7 @@ _ENV = {
     "sender": "NURTURE_SENDER",
     "ses_configuration_set": "NURTURE_SES_CONFIGURATION_SET",
     "ses_max_send_rate": "NURTURE_SES_MAX_SEND_RATE",
+    "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",

@@ -15,6 +15,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib import emails
+
 Write = list[dict[str, Any]]
 Scalar = str | int | float | Decimal | bool | None
 
@@ -88,6 +90,66 @@ def conversion_write(event: Event, conversion_id: str) -> Write:
     return [{"Put": guard}, _put_event(event)]
 
 
+def suppression_write(email_hash: str, reason: str, at: str, message_id: str) -> Write:
+    """Suppress an address for good; the first reason is kept and a repeat writes nothing."""
+    item = {
+        **_key(f"X#{email_hash}", "SUPPRESS"),
+        "reason": _value(reason),
+        "first_seen": _value(at),
+        "ses_message_id": _value(message_id),
+    }
+    return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+
+
+def soft_bounce_write(email_hash: str, message_id: str, at: str) -> Write:
+    """Count one transient bounce per SES message: a redelivery finds its id already in the set."""
+    update = {
+        "Key": _key(f"X#{email_hash}", "SOFTBOUNCE"),
+        "UpdateExpression": "SET last_at = :at ADD bounces :one, message_ids :ids",
+        "ConditionExpression": "NOT contains(message_ids, :id)",
+        "ExpressionAttributeValues": {
+            ":at": _value(at),
+            ":one": _value(1),
+            ":ids": {"SS": [message_id]},
+            ":id": _value(message_id),
+        },
+    }
+    return [{"Update": update}]
+
+
+def send_accepted_write(send_id: str, message_id: str, at: str) -> Write:
+    """Note when SES accepted an existing send (first time wins); an unknown send is left alone."""
+    update = {
+        "Key": _key(f"S#{send_id}", "META"),
+        "UpdateExpression": "SET ses_message_id = :mid, "
+        "ses_accepted_at = if_not_exists(ses_accepted_at, :at)",
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": {":mid": _value(message_id), ":at": _value(at)},
+    }
+    return [{"Update": update}]
+
+
+def send_outcome_write(send_id: str, message_id: str, status: str, rank: int, at: str) -> Write:
+    """Record a delivery outcome on an existing send unless one of equal or higher rank is there.
+
+    The rank makes late, stale events (Delivery after Bounce) and duplicates no-ops.
+    """
+    update = {
+        "Key": _key(f"S#{send_id}", "META"),
+        "UpdateExpression": "SET ses_message_id = :mid, delivery_status = :status, "
+        "delivery_rank = :rank, delivery_status_at = :at",
+        "ConditionExpression": "attribute_exists(PK) AND "
+        "(attribute_not_exists(delivery_rank) OR delivery_rank < :rank)",
+        "ExpressionAttributeValues": {
+            ":mid": _value(message_id),
+            ":status": _value(status),
+            ":rank": _value(rank),
+            ":at": _value(at),
+        },
+    }
+    return [{"Update": update}]
+
+
 class Table:
     """Thin repository over a low-level DynamoDB client."""
 
@@ -141,6 +203,26 @@ class Table:
             ConsistentRead=True,
         )
         return [_plain(item) for page in pages for item in page["Items"]]
+
+    def is_suppressed(self, email: str) -> bool:
+        """Whether `email` must never be sent to again (checked before every send)."""
+        found = self.client.get_item(
+            TableName=self.name,
+            Key=_key(f"X#{emails.email_hash(email)}", "SUPPRESS"),
+            ConsistentRead=True,
+            ProjectionExpression="PK",
+        )
+        return "Item" in found
+
+    def soft_bounces(self, email_hash: str) -> int:
+        """Transient bounces counted for an address (0 if none)."""
+        found = self.client.get_item(
+            TableName=self.name,
+            Key=_key(f"X#{email_hash}", "SOFTBOUNCE"),
+            ConsistentRead=True,
+            ProjectionExpression="bounces",
+        )
+        return int(found.get("Item", {}).get("bounces", {}).get("N", 0))
 
     def create(self) -> None:
         """Create the table with its stream, GSI and TTL (local stack and tests; infra/ in AWS)."""
