@@ -174,6 +174,8 @@ class Sender:
             raise Skip("unsubscribed")
         if not profile.get("email"):
             raise Skip("invalid_address")
+        if self.table.is_suppressed(profile["email"]):
+            raise Skip("suppressed")
         paused = profile.get("paused_until")
         if paused and paused > iso(self.clock()):
             raise Skip("paused")
@@ -221,6 +223,7 @@ class Sender:
             "ConfigurationSetName": self.configuration_set,
             "EmailTags": [
                 {"Name": "send_id", "Value": job.send_id},
+                {"Name": "contact_id", "Value": job.contact_id},
                 {"Name": "sequence_id", "Value": job.sequence_id},
             ],
         }

@@ -404,7 +404,7 @@ class Sends:
             item["claimed_at"],
             item["lease_until"],
             item.get("ses_accepted_at"),
-            item.get("message_id"),
+            item.get("message_id") or item.get("ses_message_id"),
             item.get("contact_id", ""),
             item.get("cap_period"),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,11 +12,14 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib import services, store
+from chalicelib import feedback, services, store
+from chalicelib.config import settings
+from chalicelib.emails import email_hash
 from chalicelib.send import Message, Outcome, Sender, SendJob, Skip
 from chalicelib.tracking import iso
 
 SENDER = "news@nurture.example"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ses"
 T0 = 1_800_000_000.0
 
 
@@ -122,6 +127,38 @@ def test_crash_between_claim_and_ses_is_recovered_without_duplicates(
     later = sender.deliver_all(jobs)
     assert [o.status for o in later] == ["sent", "done", "done", "done", "done"]
     assert sorted(sent_to()) == sorted(f"person{n}@example.com" for n in range(5))
+
+
+def test_crash_after_ses_accepted_is_settled_by_the_send_event(
+    sender: Sender, clock: Clock, table: store.Table
+) -> None:
+    events = services.client("dynamodb").meta.events
+
+    def die(**_: Any) -> None:
+        raise Crash
+
+    events.register("before-call.dynamodb.UpdateItem", die)
+    try:
+        with pytest.raises(Crash):
+            sender.deliver(job())
+    finally:
+        events.unregister("before-call.dynamodb.UpdateItem", die)
+    assert sent_to() == ["person0@example.com"]
+    [message] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    ses_event = json.loads((FIXTURES / "send.json").read_text())
+    ses_event["detail"]["mail"]["messageId"] = message.id
+    ses_event["detail"]["mail"]["tags"].update(send_id=[job().send_id], contact_id=["c0"])
+    assert feedback.handle(table, ses_event, settings()) == []
+    clock.now += sender.lease_seconds + 1
+    assert sender.deliver(job()) == Outcome(job().send_id, "done", "sent", message.id)
+    assert sender.deliver(job()).status == "done"
+    assert sent_to() == ["person0@example.com"]
+
+
+def test_suppressed_address_is_skipped(sender: Sender, table: store.Table) -> None:
+    table.apply(store.suppression_write(email_hash("PERSON0@example.com "), "bounced", "t", "m"))
+    assert sender.deliver(job()) == Outcome(job().send_id, "skipped", "suppressed")
+    assert sent_to() == []
 
 
 def test_throttling_at_message_37_retries_the_rest_without_resending(
