@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -494,12 +494,19 @@ class Sends:
 
 @dataclass(frozen=True)
 class Enrollment:
+    """A contact's run through a sequence. `seq` counts transitions: every change is conditional
+    on it, so a stale timer or a redelivered event can never move the enrollment twice."""
+
     contact_id: str
     sequence_id: str
     version: int
     run: int
     status: str
     step_id: str
+    seq: int = 0
+    send_id: str | None = None
+    sent_at: str | None = None
+    enrolled_at: str = ""
 
 
 class Enrollments:
@@ -517,36 +524,46 @@ class Enrollments:
         )
         return _enrollment(_plain(found["Item"])) if "Item" in found else None
 
+    def active(self, contact_id: str) -> list[Enrollment]:
+        """The contact's active enrollments, across all sequences."""
+        found = self.client.query(
+            TableName=self._table.name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :e)",
+            FilterExpression="#status = :active",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pk": _value(f"C#{contact_id}"),
+                ":e": _value("E#"),
+                ":active": _value("active"),
+            },
+            ConsistentRead=True,
+        )
+        return [_enrollment(_plain(item)) for item in found["Items"]]
+
     def enroll(
         self, contact_id: str, sequence_id: str, version: int, step_id: str, at: str, reentry: bool
-    ) -> Enrollment | None:
-        """Start (or, where re-entry is allowed, restart) an enrollment; idempotent while active.
+    ) -> tuple[Enrollment | None, bool]:
+        fresh = Enrollment(contact_id, sequence_id, version, 1, "active", step_id, enrolled_at=at)
 
-        Returns the active enrollment, or None when re-entry is not allowed.
+        Returns (the active enrollment or None when re-entry is refused, whether it is new).
         """
-        fresh = Enrollment(contact_id, sequence_id, version, 1, "active", step_id)
-        if self._table.apply(
-            [
-                {
-                    "Put": {
-                        "Item": _enrollment_item(fresh, at),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            ]
-        ):
-            return fresh
+        fresh = Enrollment(
+            contact_id, sequence_id, version, 1, "active", step_id, 0, None, None, at
+        )
+        put = {"Item": _enrollment_item(fresh), "ConditionExpression": "attribute_not_exists(PK)"}
+        if self._table.apply([{"Put": put}]):
+            return fresh, True
         current = self.get(contact_id, sequence_id)
         if current is None or current.status == "active":
-            return current
+            return current, False
         if not reentry:
-            return None
-        again = Enrollment(contact_id, sequence_id, version, current.run + 1, "active", step_id)
+            return None, False
+        again = replace(fresh, run=current.run + 1)
         restarted = self._table.apply(
             [
                 {
                     "Put": {
-                        "Item": _enrollment_item(again, at),
+                        "Item": _enrollment_item(again),
                         "ConditionExpression": "#run = :run AND #status <> :active",
                         "ExpressionAttributeNames": {"#run": "run", "#status": "status"},
                         "ExpressionAttributeValues": {
@@ -557,22 +574,58 @@ class Enrollments:
                 }
             ]
         )
-        return again if restarted else self.get(contact_id, sequence_id)
+        return (again, True) if restarted else (self.get(contact_id, sequence_id), False)
 
-    def end(self, contact_id: str, sequence_id: str, run: int, status: str, at: str) -> bool:
-        """Leave the sequence (`exited`, `goal_reached`, `completed`); only the given run."""
+    def advance(self, enrollment: Enrollment, step_id: str) -> bool:
+        """Move to `step_id` (not yet sent); False when the enrollment moved on already."""
+        return self._transition(
+            enrollment,
+            "SET step_id = :step, seq = seq + :one REMOVE send_id, sent_at",
+            {":step": _value(step_id), ":one": _value(1)},
+        )
+
+    def mark_sent(self, enrollment: Enrollment, send_id: str, sent_at: str) -> bool:
+        return self._transition(
+            enrollment,
+            "SET send_id = :send, sent_at = :at",
+            {":send": _value(send_id), ":at": _value(sent_at)},
+        )
+
+    def end(self, enrollment: Enrollment, status: str, reason: str, at: str) -> bool:
+        """Leave the sequence (`exited`, `goal_reached`, `completed`), whatever step it is on."""
         return self._table.apply(
             [
                 {
                     "Update": {
-                        "Key": _key(f"C#{contact_id}", f"E#{sequence_id}"),
-                        "UpdateExpression": "SET #status = :status, ended_at = :at",
+                        "Key": _key(f"C#{enrollment.contact_id}", f"E#{enrollment.sequence_id}"),
+                        "UpdateExpression": "SET #status = :status, ended_at = :at, end_reason = :reason",
                         "ConditionExpression": "#run = :run AND #status = :active",
                         "ExpressionAttributeNames": {"#status": "status", "#run": "run"},
                         "ExpressionAttributeValues": {
                             ":status": _value(status),
                             ":at": _value(at),
-                            ":run": _value(run),
+                            ":reason": _value(reason),
+                            ":run": _value(enrollment.run),
+                            ":active": _value("active"),
+                        },
+                    }
+                }
+            ]
+        )
+
+    def _transition(self, enrollment: Enrollment, expression: str, values: dict[str, Any]) -> bool:
+        return self._table.apply(
+            [
+                {
+                    "Update": {
+                        "Key": _key(f"C#{enrollment.contact_id}", f"E#{enrollment.sequence_id}"),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#run = :run AND seq = :seq AND #status = :active",
+                        "ExpressionAttributeNames": {"#status": "status", "#run": "run"},
+                        "ExpressionAttributeValues": {
+                            **values,
+                            ":run": _value(enrollment.run),
+                            ":seq": _value(enrollment.seq),
                             ":active": _value("active"),
                         },
                     }
@@ -581,7 +634,7 @@ class Enrollments:
         )
 
 
-def _enrollment_item(enrollment: Enrollment, at: str) -> dict[str, Any]:
+def _enrollment_item(enrollment: Enrollment) -> dict[str, Any]:
     return {
         **_key(f"C#{enrollment.contact_id}", f"E#{enrollment.sequence_id}"),
         "contact_id": _value(enrollment.contact_id),
@@ -590,7 +643,8 @@ def _enrollment_item(enrollment: Enrollment, at: str) -> dict[str, Any]:
         "run": _value(enrollment.run),
         "status": _value(enrollment.status),
         "step_id": _value(enrollment.step_id),
-        "enrolled_at": _value(at),
+        "seq": _value(enrollment.seq),
+        "enrolled_at": _value(enrollment.enrolled_at),
     }
 
 
@@ -602,6 +656,86 @@ def _enrollment(item: Mapping[str, Any]) -> Enrollment:
         int(item["run"]),
         item["status"],
         item["step_id"],
+        int(item.get("seq", 0)),
+        item.get("send_id"),
+        item.get("sent_at"),
+        item.get("enrolled_at", ""),
+    )
+
+
+# --- timers: due buckets by UTC minute; one Scheduler schedule per minute, not per contact ------
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Something to do for one enrollment at a UTC minute: `send` a step or check a `deadline`."""
+
+    due: str
+    contact_id: str
+    sequence_id: str
+    run: int
+    seq: int
+    kind: str
+    step_id: str
+    branch: str = ""
+
+    @property
+    def key(self) -> dict[str, Any]:
+        what = f"{self.kind}#{self.branch or self.step_id}"
+        sk = f"{self.contact_id}#{self.sequence_id}#{self.run}#{self.seq}#{what}"
+        return _key(f"D#{self.due}", sk)
+
+
+class Timers:
+    def __init__(self, table: Table) -> None:
+        self.client = table.client
+        self._table = table
+
+    def put(self, timer: Timer) -> bool:
+        """Idempotent: the same timer planned twice is stored once."""
+        item = {
+            **timer.key,
+            **{
+                name: _value(getattr(timer, name))
+                for name in (
+                    "due",
+                    "contact_id",
+                    "sequence_id",
+                    "run",
+                    "seq",
+                    "kind",
+                    "step_id",
+                    "branch",
+                )
+            },
+        }
+        return self._table.apply(
+            [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+        )
+
+    def due(self, minute: str) -> list[Timer]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self._table.name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": _value(f"D#{minute}")},
+            ConsistentRead=True,
+        )
+        return [_timer(_plain(item)) for page in pages for item in page["Items"]]
+
+    def drop(self, timer: Timer) -> None:
+        self.client.delete_item(TableName=self._table.name, Key=timer.key)
+
+
+def _timer(item: Mapping[str, Any]) -> Timer:
+    return Timer(
+        item["due"],
+        item["contact_id"],
+        item["sequence_id"],
+        int(item["run"]),
+        int(item["seq"]),
+        item["kind"],
+        item["step_id"],
+        item.get("branch", ""),
     )
 
 
