@@ -543,7 +543,7 @@ class Enrollments:
     def enroll(
         self, contact_id: str, sequence_id: str, version: int, step_id: str, at: str, reentry: bool
     ) -> tuple[Enrollment | None, bool]:
-        fresh = Enrollment(contact_id, sequence_id, version, 1, "active", step_id, enrolled_at=at)
+        """Start (or, where re-entry is allowed, restart) an enrollment; idempotent while active.
 
         Returns (the active enrollment or None when re-entry is refused, whether it is new).
         """
@@ -598,7 +598,8 @@ class Enrollments:
                 {
                     "Update": {
                         "Key": _key(f"C#{enrollment.contact_id}", f"E#{enrollment.sequence_id}"),
-                        "UpdateExpression": "SET #status = :status, ended_at = :at, end_reason = :reason",
+                        "UpdateExpression": "SET #status = :status, ended_at = :at, "
+                        "end_reason = :reason",
                         "ConditionExpression": "#run = :run AND #status = :active",
                         "ExpressionAttributeNames": {"#status": "status", "#run": "run"},
                         "ExpressionAttributeValues": {
