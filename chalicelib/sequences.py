@@ -441,6 +441,20 @@ class Sequence(_Model):
         data = self.model_dump(mode="json")
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+    def step(self, step_id: str) -> Step:
+        """The step with this id (ids are unique, checked at load)."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(f"sequence {self.id!r} has no step {step_id!r}")
+
+    def next_of(self, step_id: str) -> str:
+        """Where a step leads when no branch fires: `next`, else the following step, else exit."""
+        ids = [step.id for step in self.steps]
+        position = ids.index(step_id)
+        following = ids[position + 1] if position + 1 < len(ids) else EXIT
+        return self.steps[position].next or following
+
     def content_hash(self) -> str:
         """sha256 of the canonical JSON: an identical re-upload gives the same hash."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()

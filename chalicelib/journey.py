@@ -1,0 +1,296 @@
+"""Enrollments moving through their sequence: enroll, fire due timers, react to behaviour.
+
+Every move is a conditional transition on the enrollment's `seq`, so redelivered stream
+records, schedules that fire twice or late, and stale timers change nothing twice. A send
+timer for (step, seq) resumes a transition a crash interrupted; sends themselves are claimed
+(see `send`), so replaying a timer never sends twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from chalicelib import catalog, localtime, rules, schedule, store
+from chalicelib.errors import NurtureError
+from chalicelib.observability import logger
+from chalicelib.send import Outcome, Sender, SendJob
+from chalicelib.sequences import EXIT, Sequence
+from chalicelib.tracking import iso
+
+RETRY_AFTER = {
+    "quota": timedelta(hours=1),
+    "throttled": timedelta(minutes=10),
+    "claimed_elsewhere": timedelta(minutes=16),
+}
+ENDS = {
+    "unsubscribed": "exited",
+    "suppressed": "exited",
+    "invalid_address": "exited",
+    "goal_reached": "goal_reached",
+}
+
+
+class ContactNotFound(NurtureError):
+    status = 404
+
+
+class ReentryRefused(NurtureError):
+    status = 409
+
+
+@dataclass
+class Journey:
+    table: store.Table
+    versions: store.Versions
+    scheduler: schedule.Scheduler
+    sender: Sender
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.enrollments = store.Enrollments(self.table)
+        self.timers = store.Timers(self.table)
+        self._sequence = lru_cache(maxsize=64)(self._load)
+        # The cap of a send depends on its sequence and the contact's local calendar.
+        self.sender.cap = self._cap_rule
+
+    def _cap_rule(self, job: SendJob, profile: Mapping[str, Any]) -> store.CapRule | None:
+        cap = self._sequence(job.sequence_id, job.version).frequency_cap
+        if cap is None:
+            return None
+        sequence = self._sequence(job.sequence_id, job.version)
+        zone = localtime.resolve_zone(
+            profile.get("timezone"), profile.get("country"), sequence.default_timezone
+        ).zone
+        local = self._now().astimezone(zone).date()
+        year, week, _ = local.isocalendar()
+        period = f"D{local.isoformat()}" if cap.per == "day" else f"W{year}-{week:02d}"
+        return store.CapRule(cap.max, period, int(self.clock()) + 9 * 86_400)
+
+    # --- entry ------------------------------------------------------------------------------
+
+    def enroll(self, contact_id: str, sequence_id: str) -> store.Enrollment:
+        """Enroll a contact in the newest version; idempotent while the enrollment is active."""
+        if self.table.profile(contact_id) is None:
+            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        sequence = catalog.load(self.versions, sequence_id)
+        head = self.versions.head(sequence_id)
+        version = head.version if head else 1
+        first = sequence.steps[0]
+        enrollment, new = self.enrollments.enroll(
+            contact_id, sequence_id, version, first.id, iso(self.clock()), sequence.entry.reentry
+        )
+        if enrollment is None:
+            raise ReentryRefused(
+                f"sequence_id: {contact_id!r} already went through "
+                f"{sequence_id!r} and re-entry is off"
+            )
+        if new:
+            self._plan_send(enrollment, sequence, first.id, enrollment.seq, self._now())
+        return enrollment
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def fire(self, minute: str) -> int:
+        """Run every timer in a due bucket; return how many failed (left for the retry)."""
+        failures = 0
+        for timer in self.timers.due(minute):
+            try:
+                self._fire(timer)
+            except Exception:
+                failures += 1
+                logger.exception("timer failed", extra={"minute": minute, "kind": timer.kind})
+                continue
+            self.timers.drop(timer)
+        return failures
+
+    def _fire(self, timer: store.Timer) -> None:
+        enrollment = self.enrollments.get(timer.contact_id, timer.sequence_id)
+        if enrollment is None or enrollment.status != "active" or enrollment.run != timer.run:
+            return
+        sequence = self._sequence(enrollment.sequence_id, enrollment.version)
+        if timer.kind == "deadline":
+            self._deadline(enrollment, sequence, timer)
+            return
+        positioned = enrollment.seq == timer.seq and enrollment.step_id == timer.step_id
+        if not positioned:
+            if enrollment.seq != timer.seq - 1 or enrollment.send_id is None:
+                return  # stale: the enrollment took another path
+            if not self.enrollments.advance(enrollment, timer.step_id):
+                return
+            enrollment = self._reload(enrollment)
+        self._deliver(enrollment, sequence)
+
+    def _deliver(self, enrollment: store.Enrollment, sequence: Sequence) -> None:
+        paused = (self.table.profile(enrollment.contact_id) or {}).get("paused_until")
+        if paused and paused > iso(self.clock()):
+            self._plan_send(
+                enrollment, sequence, enrollment.step_id, enrollment.seq, _parse(paused)
+            )
+            return
+        job = SendJob(
+            enrollment.contact_id,
+            enrollment.sequence_id,
+            enrollment.version,
+            enrollment.step_id,
+            enrollment.run,
+        )
+        outcome = self.sender.deliver(job)
+        sent = outcome.status == "sent" or (outcome.status == "done" and outcome.reason == "sent")
+        if sent:
+            record = self.sender.sends.get(job.send_id)
+            sent_at = record.claimed_at if record else iso(self.clock())
+            if enrollment.send_id is None:
+                self.enrollments.mark_sent(enrollment, job.send_id, sent_at)
+            self._plan_after_send(enrollment, sequence, sent_at)
+            return
+        self._not_sent(enrollment, sequence, outcome)
+
+    def _not_sent(self, enrollment: store.Enrollment, sequence: Sequence, outcome: Outcome) -> None:
+        reason = outcome.reason
+        if outcome.status in ("skipped", "done") and reason in ENDS:
+            self.enrollments.end(enrollment, ENDS[reason], reason, iso(self.clock()))
+        elif outcome.status in ("failed", "done"):
+            self.enrollments.end(enrollment, "exited", reason or outcome.status, iso(self.clock()))
+        elif (
+            reason == "capped"
+            and sequence.frequency_cap
+            and sequence.frequency_cap.on_cap == "skip"
+        ):
+            self._move(enrollment, sequence, sequence.next_of(enrollment.step_id))
+        else:
+            wait = RETRY_AFTER.get(reason, timedelta(days=1))
+            self._plan_send(
+                enrollment, sequence, enrollment.step_id, enrollment.seq, self._now() + wait
+            )
+
+    def _plan_after_send(
+        self, enrollment: store.Enrollment, sequence: Sequence, sent_at: str
+    ) -> None:
+        """Deadlines for absence branches and the default next step, from the send time."""
+        sent = _parse(sent_at)
+        step = sequence.step(enrollment.step_id)
+        waits = rules.absence_branches(step)
+        for name, branch in waits:
+            due = _ceil_minute(sent + branch.within)
+            self.timers.put(
+                store.Timer(
+                    schedule.minute_key(due),
+                    enrollment.contact_id,
+                    enrollment.sequence_id,
+                    enrollment.run,
+                    enrollment.seq,
+                    "deadline",
+                    step.id,
+                    name,
+                )
+            )
+            self.scheduler.ensure(due)
+        following = sequence.next_of(step.id)
+        if following != EXIT:
+            delay = sequence.step(following).delay or timedelta(0)
+            self._plan_send(enrollment, sequence, following, enrollment.seq + 1, sent + delay)
+        elif not waits:
+            self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
+
+    def _deadline(
+        self, enrollment: store.Enrollment, sequence: Sequence, timer: store.Timer
+    ) -> None:
+        if enrollment.seq != timer.seq or enrollment.send_id is None:
+            return
+        step = sequence.step(enrollment.step_id)
+        branches = dict(rules.absence_branches(step))
+        branch = branches.get(timer.branch)
+        if branch is None:
+            return
+        events = self.table.events(enrollment.contact_id)
+        mine = [e for e in events if e.get("send_id") == enrollment.send_id]
+        deadline = iso(
+            _parse(enrollment.sent_at or iso(0)).timestamp() + branch.within.total_seconds()
+        )
+        if rules.absence_met(timer.branch, branch, mine, deadline, events):
+            self._move(enrollment, sequence, branch.goto)
+        elif sequence.next_of(step.id) == EXIT and branch.within == max(
+            b.within for b in branches.values()
+        ):
+            self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
+
+    # --- behaviour (from the table's stream) ----------------------------------------------------
+
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """Apply one engagement event to every active enrollment of its contact."""
+        if event.get("type") not in rules.POSITIVE:
+            return
+        for enrollment in self.enrollments.active(str(event["contact_id"])):
+            sequence = self._sequence(enrollment.sequence_id, enrollment.version)
+            now = iso(self.clock())
+            if event["type"] == "unsubscribed":
+                self.enrollments.end(enrollment, "exited", "unsubscribed", now)
+            elif rules.goal_reached(sequence, event, enrollment.enrolled_at):
+                self.enrollments.end(enrollment, "goal_reached", str(event["type"]), now)
+            elif event.get("send_id") and event.get("send_id") == enrollment.send_id:
+                target = rules.positive_target(sequence.step(enrollment.step_id), event)
+                if target is not None:
+                    self._move(enrollment, sequence, target)
+
+    # --- moves ----------------------------------------------------------------------------------
+
+    def _move(self, enrollment: store.Enrollment, sequence: Sequence, target: str) -> None:
+        """Take a branch once: exit, or advance and plan the target step's send."""
+        now = iso(self.clock())
+        if target == EXIT:
+            self.enrollments.end(enrollment, "exited", "branch", now)
+            return
+        if not self.enrollments.advance(enrollment, target):
+            return
+        delay = sequence.step(target).delay or timedelta(0)
+        self._plan_send(enrollment, sequence, target, enrollment.seq + 1, self._now() + delay)
+
+    def _plan_send(
+        self,
+        enrollment: store.Enrollment,
+        sequence: Sequence,
+        step_id: str,
+        seq: int,
+        after: datetime,
+    ) -> schedule.Plan:
+        profile = self.table.profile(enrollment.contact_id) or {}
+        planned = schedule.plan(after, profile, sequence, self._now())
+        self.timers.put(
+            store.Timer(
+                planned.minute,
+                enrollment.contact_id,
+                enrollment.sequence_id,
+                enrollment.run,
+                seq,
+                "send",
+                step_id,
+            )
+        )
+        self.scheduler.ensure(planned.utc)
+        return planned
+
+    def _reload(self, enrollment: store.Enrollment) -> store.Enrollment:
+        fresh = self.enrollments.get(enrollment.contact_id, enrollment.sequence_id)
+        if fresh is None:
+            raise RuntimeError("enrollment vanished during a transition")
+        return fresh
+
+    def _load(self, sequence_id: str, version: int) -> Sequence:
+        return catalog.load(self.versions, sequence_id, version)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floored = moment.replace(second=0, microsecond=0)
+    return floored if floored == moment else floored + timedelta(minutes=1)

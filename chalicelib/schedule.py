@@ -1,0 +1,113 @@
+"""When a step goes out, and the EventBridge Scheduler schedules that fire it.
+
+A send is planned in the recipient's zone (fallback chain recorded) inside the sequence's
+window, then parked in the due bucket of its UTC minute. One one-time `at()` schedule per
+minute fires the bucket, so schedules grow with distinct delivery instants, never with
+recipients. Schedules use `ScheduleExpressionTimezone=UTC`: a UTC minute is unambiguous even
+in a fall-back overlap, and one instant serves every zone that maps to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib import localtime
+from chalicelib.sequences import WEEKDAYS, Sequence
+
+MINUTE = timedelta(minutes=1)
+MAX_EVENT_AGE_SECONDS = 86_400
+MAX_ATTEMPTS = 185
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A planned send: UTC minute, local time, the zone used and why the time moved."""
+
+    utc: datetime
+    local: datetime
+    zone: str
+    zone_source: str
+    reasons: tuple[str, ...]
+
+    @property
+    def minute(self) -> str:
+        return minute_key(self.utc)
+
+
+def minute_key(moment: datetime) -> str:
+    """The due-bucket key of a UTC minute, e.g. `2026-11-24T07:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def window_of(sequence: Sequence) -> localtime.SendWindow:
+    spec = sequence.send_window
+    quiet = spec.quiet_hours
+    return localtime.SendWindow(
+        spec.start,
+        spec.end,
+        frozenset(WEEKDAYS.index(day) for day in spec.days),
+        localtime.QuietHours(quiet.start, quiet.end) if quiet else None,
+    )
+
+
+def plan(after: datetime, profile: Mapping[str, Any], sequence: Sequence, now: datetime) -> Plan:
+    """The first allowed minute at or after `after`, and never sooner than the next minute."""
+    resolved = localtime.resolve_zone(
+        profile.get("timezone"), profile.get("country"), sequence.default_timezone
+    )
+    holidays = (
+        localtime.holiday_calendar(profile.get("country"))
+        if sequence.send_window.skip_holidays
+        else None
+    )
+    earliest = max(after, now + MINUTE)
+    slot = localtime.next_send_time(earliest, resolved.zone, window_of(sequence), holidays)
+    reasons = (*slot.reasons, *(f"zone:{note}" for note in resolved.notes))
+    return Plan(slot.utc, slot.local, resolved.name, resolved.source, reasons)
+
+
+@dataclass
+class Scheduler:
+    """One-time schedules in our group, each invoking the due-bucket handler for its minute."""
+
+    client: Any
+    group: str
+    target_arn: str
+    role_arn: str
+    dead_letter_arn: str
+    _known: set[str] = field(default_factory=set)
+
+    def ensure(self, utc_minute: datetime) -> bool:
+        """Create the schedule for `utc_minute` unless it exists; True when this call made it."""
+        key = minute_key(utc_minute)
+        if key in self._known:
+            return False
+        self._known.add(key)
+        expression = localtime.at_expression(utc_minute.astimezone(UTC))
+        localtime.validate_at_expression(expression)
+        try:
+            self.client.create_schedule(
+                Name=f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}",
+                GroupName=self.group,
+                ScheduleExpression=expression,
+                ScheduleExpressionTimezone=localtime.validate_schedule_timezone("UTC"),
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": self.target_arn,
+                    "RoleArn": self.role_arn,
+                    "Input": json.dumps({"minute": key}),
+                    "RetryPolicy": {
+                        "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
+                        "MaximumRetryAttempts": MAX_ATTEMPTS,
+                    },
+                    "DeadLetterConfig": {"Arn": self.dead_letter_arn},
+                },
+            )
+        except self.client.exceptions.ConflictException:
+            return False
+        return True
