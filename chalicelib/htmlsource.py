@@ -23,6 +23,7 @@ _COMMENT_OR_CODE = re.compile(r"<!--.*?-->|" + _CODE.pattern, re.S)
 _PLACEHOLDER = re.compile("<!--\ue000(\\d+)\ue001-->|\ue000(\\d+)\ue001")
 _IMPLIED_TBODY = re.compile("</?tbody>")
 """The HTML parser adds `<tbody>`; inside a `{% for %}` over rows it would repeat unbalanced."""
+_LINE_EDGES = re.compile(r"[ \t]*\n[ \t]*")
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
@@ -94,13 +95,15 @@ def derive_text(source: str) -> str:
     parser = _TextParser()
     parser.feed(masked.html)
     parser.close()
-    return masked.restore("".join(parser.out), escape_text=True)
+    text = _LINE_EDGES.sub("\n", "".join(parser.out))
+    return masked.restore(tidy_text(text), escape_text=True)
 
 
 def tidy_text(text: str) -> str:
-    """Trim each line and keep at most one blank line between paragraphs."""
-    lines = (line.strip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+    """Keep at most one blank line between paragraphs (lines are trimmed at compile time)."""
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip() + "\n"
 
 
 def _line(source: str, code: str) -> int:

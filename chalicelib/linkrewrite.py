@@ -19,10 +19,12 @@ from chalicelib.links import UnsafeDestination, check_destination
 
 NOTRACK = "data-nurture-notrack"
 _TAG = re.compile(r"""<(?:a|area|v:roundrect)(\s(?:[^>"']|"[^"]*"|'[^']*')*)>""", re.I)
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
+_VALUE = r"""(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))"""
+_HREF = re.compile(r"\shref" + _VALUE, re.I)
+_NOTRACK = re.compile(rf"\s{NOTRACK}(?![-\w]){_VALUE}?", re.I)
+_BODY_END = re.compile("</body", re.I)
 _PASSTHROUGH = ("mailto:", "tel:", "sms:", "#")
 _TEXT_LINK = re.compile(f"{LINK_START}([^{LINK_START}{LINK_END}]*){LINK_END}")
-_MARKERS = str.maketrans("", "", LINK_START + LINK_END)
 
 
 class UnsafeLink(ValueError):
@@ -53,17 +55,19 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
 
     def tag(match: re.Match[str]) -> str:
         attrs = match[1]
-        found = {m[1].lower(): m for m in reversed(list(_ATTR.finditer(attrs)))}
-        href, notrack = found.get("href"), found.get(NOTRACK)
+        notrack = "notrack" in attrs.lower() and _NOTRACK.search(attrs)
         if notrack:
-            attrs = attrs[: notrack.start()].rstrip() + attrs[notrack.end() :]
-        elif href and href[2]:
-            destination = html.unescape(_unquote(href[2])).strip()
+            attrs = attrs[: notrack.start()] + attrs[notrack.end() :]
+        elif href := _HREF.search(attrs):
+            destination = _unquote(href[1])
+            if "&" in destination:
+                destination = html.unescape(destination)
+            destination = destination.strip()
             if _trackable(destination, untracked):
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
                 quoted = f'"{html.escape(urls[-1])}"'
-                attrs = attrs[: href.start(2)] + quoted + attrs[href.end(2) :]
+                attrs = attrs[: href.start(1)] + quoted + attrs[href.end(1) :]
         return match[0][: match.start(1) - match.start()] + attrs + ">"
 
     rewritten = _TAG.sub(tag, document)
@@ -92,7 +96,9 @@ def insert_pixel(document: str, open_url: str) -> str:
         f'<img src="{html.escape(open_url)}" width="1" height="1" alt="" '
         'style="display:block;border:0;width:1px;height:1px">'
     )
-    at = document.lower().rfind("</body")
+    at = document.rfind("</body")
+    if at < 0:
+        at = max((m.start() for m in _BODY_END.finditer(document)), default=-1)
     return document + pixel if at < 0 else document[:at] + pixel + document[at:]
 
 
@@ -111,4 +117,5 @@ def track_text(text: str, rewritten: Rewritten) -> str:
             return match[1]
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
-    return _TEXT_LINK.sub(tracked, text).translate(_MARKERS)
+    text = _TEXT_LINK.sub(tracked, text)
+    return text.replace(LINK_START, "").replace(LINK_END, "") if LINK_START in text else text
