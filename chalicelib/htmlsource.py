@@ -7,6 +7,7 @@ placeholders: statements become comments (a table's parser never moves those), e
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -18,6 +19,9 @@ from chalicelib.sandbox import BadTemplate
 LINK_START, LINK_END = "\x02", "\x03"
 """Delimit a link's destination in the derived text, to be swapped for its tracked URL."""
 
+HREF = re.compile(r"""\shref\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""", re.I)
+"""An `href` attribute within a start tag's attribute text; group 1 is the raw value."""
+_CHARREF = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;)")
 _CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _COMMENT_OR_CODE = re.compile(r"<!--.*?-->|" + _CODE.pattern, re.S)
 _PLACEHOLDER = re.compile("<!--\ue000(\\d+)\ue001-->|\ue000(\\d+)\ue001")
@@ -47,6 +51,18 @@ class Masked:
             if index != expected:
                 return expected
         return None if len(found) == len(self.code) else len(found)
+
+
+def attribute_value(raw: str) -> str:
+    """Decode a raw attribute value as a browser does for URLs.
+
+    Unlike `html.unescape`, a named reference without `;` stays literal, so `?a=1&region=eu`
+    keeps `&region` (not `®ion`), as HTML's attribute parsing rules say.
+    """
+    value = raw[1:-1] if raw[:1] in ("'", '"') else raw
+    if "&" in value:
+        value = _CHARREF.sub(lambda m: html.unescape(m[0]), value)
+    return value.strip()
 
 
 def mask(source: str) -> Masked:
@@ -135,7 +151,8 @@ class _TextParser(HTMLParser):
             self.out.append(_BREAKS[tag])
         elif tag == "a":
             self._close_link()
-            self._link = (dict(attrs).get("href") or "", len(self.out))
+            href = HREF.search(self.get_starttag_text() or "")
+            self._link = (attribute_value(href[1]) if href else "", len(self.out))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:
@@ -161,8 +178,8 @@ class _TextParser(HTMLParser):
         if not href or href.startswith("#"):
             return
         label = "".join(self.out[start:]).strip()
-        target = f"{LINK_START}{href.strip()}{LINK_END}"
-        if label and label != href.strip():
+        target = f"{LINK_START}{href}{LINK_END}"
+        if label and label != href:
             self.out.append(f" ({target})")
         else:
             del self.out[start:]

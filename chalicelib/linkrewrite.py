@@ -14,13 +14,12 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from chalicelib.htmlsource import LINK_END, LINK_START
+from chalicelib.htmlsource import HREF, LINK_END, LINK_START, attribute_value
 from chalicelib.links import UnsafeDestination, check_destination
 
 NOTRACK = "data-nurture-notrack"
 _TAG = re.compile(r"""<(?:a|area|v:roundrect)(\s(?:[^>"']|"[^"]*"|'[^']*')*)>""", re.I)
 _VALUE = r"""(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))"""
-_HREF = re.compile(r"\shref" + _VALUE, re.I)
 _NOTRACK = re.compile(rf"\s{NOTRACK}(?![-\w]){_VALUE}?", re.I)
 _BODY_END = re.compile("</body", re.I)
 _PASSTHROUGH = ("mailto:", "tel:", "sms:", "#")
@@ -58,11 +57,8 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
         notrack = "notrack" in attrs.lower() and _NOTRACK.search(attrs)
         if notrack:
             attrs = attrs[: notrack.start()] + attrs[notrack.end() :]
-        elif href := _HREF.search(attrs):
-            destination = _unquote(href[1])
-            if "&" in destination:
-                destination = html.unescape(destination)
-            destination = destination.strip()
+        elif href := HREF.search(attrs):
+            destination = attribute_value(href[1])
             if _trackable(destination, untracked):
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
@@ -84,10 +80,6 @@ def _trackable(destination: str, untracked: Collection[str]) -> bool:
     except UnsafeDestination as exc:
         raise UnsafeLink(destination, str(exc)) from exc
     return True
-
-
-def _unquote(value: str) -> str:
-    return value[1:-1] if value[:1] in ("'", '"') else value
 
 
 def insert_pixel(document: str, open_url: str) -> str:
