@@ -49,7 +49,7 @@ class Masked:
         found = [int(m[1] or m[2]) for m in _PLACEHOLDER.finditer(text)]
         for expected, index in enumerate(found):
             if index != expected:
-                return expected
+                return min(index, expected)
         return None if len(found) == len(self.code) else len(found)
 
 
@@ -97,8 +97,8 @@ def inline_css(source: str) -> str:
         raise BadTemplate(
             "html",
             _line(source, masked.code[moved]),
-            f"CSS inlining would move or drop {masked.code[moved]!r}; template code must not "
-            "sit inside <style> or directly between table rows outside {% %} tags",
+            f"CSS inlining would move or copy {masked.code[moved]!r}; "
+            "keep template code out of <style> rules",
         )
     if "<tbody" not in source.lower():
         inlined = _IMPLIED_TBODY.sub("", inlined)

@@ -201,8 +201,6 @@ def _problem(node: nodes.Node) -> str | None:
             return f"attribute '.{attr}' is not allowed"
         case nodes.Getitem(arg=nodes.Const(value=str(key))) if key.startswith("_"):
             return f"item [{key!r}] is not allowed"
-        case nodes.Filter(name="attr"):
-            return "the |attr filter is not allowed"
         case nodes.Filter(name=name) if name not in SAFE_FILTERS:
             return (
                 f"filter |{name} is not available (use one of: {', '.join(sorted(SAFE_FILTERS))})"
