@@ -19,8 +19,8 @@ from chalicelib.sandbox import BadTemplate
 LINK_START, LINK_END = "\x02", "\x03"
 """Delimit a link's destination in the derived text, to be swapped for its tracked URL."""
 
-HREF = re.compile(r"""\shref\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""", re.I)
-"""An `href` attribute within a start tag's attribute text; group 1 is the raw value."""
+ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
+"""One attribute of a start tag: group 1 its name, group 2 its raw (quoted) value if any."""
 _CHARREF = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;)")
 _CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 _COMMENT_OR_CODE = re.compile(r"<!--.*?-->|" + _CODE.pattern, re.S)
@@ -133,6 +133,12 @@ _PARAGRAPHS = frozenset(
 _BREAKS = {"br": "\n", "tr": "\n", "li": "\n- ", "td": " ", "th": " ", "hr": "\n\n----\n\n"}
 
 
+def _href(tag: str) -> str:
+    """The first `href` of a raw start tag, decoded as `attribute_value` does."""
+    hrefs = (m[2] or "" for m in ATTRIBUTE.finditer(tag) if m[1].lower() == "href")
+    return attribute_value(next(hrefs, ""))
+
+
 class _TextParser(HTMLParser):
     """HTML to text; links become `text (url)`, with the url between the link markers."""
 
@@ -151,8 +157,7 @@ class _TextParser(HTMLParser):
             self.out.append(_BREAKS[tag])
         elif tag == "a":
             self._close_link()
-            href = HREF.search(self.get_starttag_text() or "")
-            self._link = (attribute_value(href[1]) if href else "", len(self.out))
+            self._link = (_href(self.get_starttag_text() or ""), len(self.out))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:

@@ -14,13 +14,14 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from chalicelib.htmlsource import HREF, LINK_END, LINK_START, attribute_value
+from chalicelib.htmlsource import ATTRIBUTE, LINK_END, LINK_START, attribute_value
 from chalicelib.links import UnsafeDestination, check_destination
 
 NOTRACK = "data-nurture-notrack"
-_TAG = re.compile(r"""<(?:a|area|v:roundrect)(\s(?:[^>"']|"[^"]*"|'[^']*')*)>""", re.I)
-_VALUE = r"""(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))"""
-_NOTRACK = re.compile(rf"\s{NOTRACK}(?![-\w]){_VALUE}?", re.I)
+_TAG = re.compile(
+    r"""<(?:a|area|v:roundrect)(\s(?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*)(?:>|\Z)""", re.I
+)
+"""A start tag, up to its `>` outside quotes; it cannot fail once begun, so scanning is linear."""
 _BODY_END = re.compile("</body", re.I)
 _PASSTHROUGH = ("mailto:", "tel:", "sms:", "#")
 _TEXT_LINK = re.compile(f"{LINK_START}([^{LINK_START}{LINK_END}]*){LINK_END}")
@@ -54,20 +55,36 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
 
     def tag(match: re.Match[str]) -> str:
         attrs = match[1]
-        notrack = "notrack" in attrs.lower() and _NOTRACK.search(attrs)
+        href, notrack = _href_and_notrack(attrs)
         if notrack:
-            attrs = attrs[: notrack.start()] + attrs[notrack.end() :]
-        elif href := HREF.search(attrs):
-            destination = attribute_value(href[1])
+            attrs = attrs[: notrack.start()].rstrip() + attrs[notrack.end() :]
+        elif href and href[2]:
+            destination = attribute_value(href[2])
             if _trackable(destination, untracked):
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
                 quoted = f'"{html.escape(urls[-1])}"'
-                attrs = attrs[: href.start(1)] + quoted + attrs[href.end(1) :]
-        return match[0][: match.start(1) - match.start()] + attrs + ">"
+                attrs = attrs[: href.start(2)] + quoted + attrs[href.end(2) :]
+        return (
+            match[0][: match.start(1) - match.start()]
+            + attrs
+            + match[0][match.end(1) - match.start() :]
+        )
 
     rewritten = _TAG.sub(tag, document)
     return Rewritten(rewritten, tuple(links), tuple(urls))
+
+
+def _href_and_notrack(attrs: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+    """The first `href` attribute (as browsers use the first) and the no-track marker."""
+    href = notrack = None
+    for attr in ATTRIBUTE.finditer(attrs):
+        name = attr[1].lower()
+        if name == "href" and href is None:
+            href = attr
+        elif name == NOTRACK:
+            notrack = attr
+    return href, notrack
 
 
 def _trackable(destination: str, untracked: Collection[str]) -> bool:

@@ -275,6 +275,20 @@ def test_same_destination_twice_gets_two_link_indexes_in_document_order() -> Non
     assert (second.url, second.link) == ("https://example.com/x", 1)
 
 
+def test_the_first_real_href_attribute_is_used_not_text_inside_another_value() -> None:
+    source = '<a title=" href=javascript:alert(1) " href="https://ok.example/" href="https://no.example/">x</a>'
+    prepared = make(source)
+    assert [c.url for c in clicks(prepared.html)] == ["https://ok.example/"]
+    assert 'title=" href=javascript:alert(1) "' in prepared.html
+
+
+@pytest.mark.parametrize("junk", ['<a "', "<a '", "<a x", '<a x="'])
+def test_malformed_tags_are_scanned_in_linear_time(junk: str) -> None:
+    start = time.monotonic()
+    make(f"<p>{junk * 20_000}</p>")
+    assert time.monotonic() - start < 1.0
+
+
 @pytest.mark.parametrize(
     ("raw", "destination"),
     [
