@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Template
 
 from chalicelib import htmlsource
+from chalicelib.errors import InvalidInput
 from chalicelib.linkrewrite import UnsafeLink, insert_pixel, rewrite_links, track_text
 from chalicelib.links import tracked_url
 from chalicelib.sandbox import BadTemplate, Part, compile_part, render_part
@@ -82,7 +83,10 @@ def validate_template(
             rewrite_links(rendered, lambda _, destination: destination, {_SAMPLE_URL})
         except UnsafeLink as exc:
             raise BadTemplate("html", _line(source, exc.href), str(exc)) from exc
-        render_part(_derived_text(source), "text", context)
+        try:
+            render_part(_derived_text(source), "text", context)
+        except BadTemplate as exc:
+            raise BadTemplate("html", None, f"the text part derived from it: {exc}") from exc
 
 
 def prepare(
@@ -138,7 +142,7 @@ def list_unsubscribe_headers(unsubscribe_url: str, mailto: str | None) -> dict[s
         targets.append(mailto if mailto.lower().startswith("mailto:") else f"mailto:{mailto}")
     for target in targets:
         if _FORBIDDEN_IN_HEADER.intersection(target):
-            raise ValueError(f"List-Unsubscribe target {target!r} holds a forbidden character")
+            raise InvalidInput("List-Unsubscribe", f"{target!r} holds CR, LF, NUL, '<', '>' or ','")
     return {
         "List-Unsubscribe": ", ".join(f"<{target}>" for target in targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

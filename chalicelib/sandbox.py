@@ -43,7 +43,7 @@ SAFE_FILTERS = frozenset(
     str.split(
         "abs capitalize count d default dictsort e escape first float int items join last "
         "length list lower map max min reject rejectattr replace reverse round select "
-        "selectattr sort string striptags sum title trim truncate unique upper urlencode "
+        "selectattr sort string striptags title trim truncate unique upper urlencode "
         "wordcount"
     )
 )

@@ -57,6 +57,7 @@ ABUSE = [
     "{{ (['x' * 1000] * 1000)|join(',') }}",
     "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
     "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "{% set l = [0] * 500000 %}{{ [l, l, l, l, l, l, l, l]|sum(start=[])|length }}",
 ]
 SAMPLE_HTML = """<html><head><style>p { color: #333 } @media (max-width: 600px) { p { color: red } }
 </style></head><body>
@@ -419,6 +420,12 @@ def test_text_part_keeps_template_loops_and_literal_braces() -> None:
     assert "Literal {{ 7*7 }} stays" in prepared.text
 
 
+def test_html_whose_derived_text_part_cannot_compile_is_rejected_as_html() -> None:
+    source = "{% if true %}<p>x</p><!--[if mso]>{% endif %}<![endif]-->"
+    with pytest.raises(BadTemplate, match="html template: the text part derived from it"):
+        validate_template(source, "html")
+
+
 def test_explicit_text_part_is_used_as_is() -> None:
     prepared = make(text="Plain {{ contact.first_name }}: {{ unsubscribe_url }}")
     assert prepared.text.startswith("Plain Ada: https://t.example.test/u/")
@@ -453,7 +460,7 @@ def test_list_unsubscribe_headers() -> None:
     }
     both = list_unsubscribe_headers(url, "unsubscribe@example.com")
     assert both["List-Unsubscribe"] == f"<{url}>, <mailto:unsubscribe@example.com>"
-    with pytest.raises(ValueError, match="forbidden"):
+    with pytest.raises(InvalidInput, match="List-Unsubscribe"):
         list_unsubscribe_headers(url, "x@example.com>\r\nBcc: y@example.com")
 
 
