@@ -4,6 +4,10 @@ Checked twice: statically on the parsed AST at upload (names, attributes, filter
 and at runtime by an `ImmutableSandboxedEnvironment` whose loops, calls, operators and joins
 draw on a per-render budget of operations, time and output size, so one bad template fails
 alone with a `BadTemplate` instead of stalling or exhausting a send batch.
+
+`{% include %}`, `{% import %}` and `{% extends %}` are refused: no layouts ship yet, and CSS
+inlining and text derivation need the whole document in one source. Shipping layouts means
+allowing constant names under `templates/layouts/` and composing them before inlining.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ MAX_OUTPUT = 512 * 1024
 MAX_OPS = 100_000
 """Loop iterations, calls and intercepted operators one render may spend."""
 MAX_SECONDS = 0.25
-MAX_POWER_BITS = 4096
+MAX_INT_BITS = 4096
 
 SAFE_FILTERS = frozenset(
     str.split(
@@ -110,15 +114,17 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
         count, seq = (right, left) if isinstance(right, int) else (left, right)
         if isinstance(seq, str | list | tuple) and isinstance(count, int):
             _check_size(len(seq) * count)
-    if operator == "**" and _power_bits(left, right) > MAX_POWER_BITS:
-        raise RenderLimit(f"a power beyond {MAX_POWER_BITS} bits")
+    if operator in ("*", "**") and _int_bits(operator, left, right) > MAX_INT_BITS:
+        raise RenderLimit(f"an integer beyond {MAX_INT_BITS} bits")
 
 
-def _power_bits(base: Any, exponent: Any) -> int:
-    """An upper bound on the size of an integer power (0 when cheap or not integers)."""
-    if not (isinstance(base, int) and isinstance(exponent, int)) or exponent <= 0:
+def _int_bits(operator: str, left: Any, right: Any) -> int:
+    """An upper bound on the bits of an integer product or power (0 when not integers)."""
+    if not (isinstance(left, int) and isinstance(right, int)):
         return 0
-    return abs(base).bit_length() * exponent if abs(base) > 1 else 0
+    if operator == "*":
+        return left.bit_length() + right.bit_length()
+    return abs(left).bit_length() * right if abs(left) > 1 and right > 0 else 0
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):

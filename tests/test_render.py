@@ -49,6 +49,7 @@ ABUSE = [
     "{{ 'x' * 10**9 }}",
     "{{ ['x'] * 10**9 }}",
     "{{ 2 ** 100000 }}",
+    "{% set x = 2 ** 4000 %}{{ x * x }}",
     "{% for a in range(10**6) %}{% for b in range(10**6) %}x{% endfor %}{% endfor %}",
     "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
     "{% set s = 'x' * 400000 %}{% set s = s ~ s %}{{ s|length }}",
