@@ -1,6 +1,6 @@
 """Rewrite a rendered message's links to tracked click URLs, and add the open pixel.
 
-One regex pass over the HTML finds `<a>`, `<area>` and VML `<v:roundrect>` start tags, including
+One regex pass over the HTML finds `<a>`, `<area>` and VML (`<v:roundrect>`…) start tags, including
 those inside Outlook's `<!--[if mso]>` conditional comments (any comment, in fact). Each http(s)
 `href` gets the next link index in document order, so the same destination twice gets two.
 Left alone: `mailto:`, `tel:`, `sms:`, `#anchors`, empty hrefs, the `untracked` URLs
@@ -19,7 +19,7 @@ from chalicelib.links import UnsafeDestination, check_destination
 
 NOTRACK = "data-nurture-notrack"
 _TAG = re.compile(
-    r"""<(?:a|area|v:roundrect)(\s(?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*)(?:>|\Z)""", re.I
+    r"""<(?:a|area|v:[a-z]+)(\s(?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*)(?:>|\Z)""", re.I
 )
 """A start tag, up to its `>` outside quotes; it cannot fail once begun, so scanning is linear."""
 _BODY_END = re.compile("</body", re.I)

@@ -252,19 +252,21 @@ def test_vml_buttons_area_and_links_in_conditional_comments_are_rewritten() -> N
     source = """<body><!--[if mso]>
 <v:roundrect xmlns:v="urn:schemas-microsoft-com:vml" href="https://example.com/vml"
  style="height:40px" arcsize="10%"><w:anchorlock/><center>Buy</center></v:roundrect>
+<v:rect href="https://example.com/rect" fill="t"></v:rect>
 <a href="https://example.com/mso">mso only</a><![endif]-->
 <map name="m"><area shape="rect" coords="0,0,1,1" href="https://example.com/area"></map>
 <a href=https://example.com/unquoted>u</a> <a href='https://example.com/single'>s</a></body>"""
     prepared = make(source)
     expected = [
         "https://example.com/vml",
+        "https://example.com/rect",
         "https://example.com/mso",
         "https://example.com/area",
         "https://example.com/unquoted",
         "https://example.com/single",
     ]
     assert [c.url for c in clicks(prepared.html)] == expected
-    assert [c.link for c in clicks(prepared.html)] == [0, 1, 2, 3, 4]
+    assert [c.link for c in clicks(prepared.html)] == [0, 1, 2, 3, 4, 5]
     assert prepared.links == tuple(expected)
     assert "<!--[if mso]>" in prepared.html and "<![endif]-->" in prepared.html
 
