@@ -158,6 +158,8 @@ class _TextParser(HTMLParser):
         elif tag == "a":
             self._close_link()
             self._link = (_href(self.get_starttag_text() or ""), len(self.out))
+        elif tag == "img" and self._link is not None:
+            self.out.append(dict(attrs).get("alt") or "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:
@@ -180,9 +182,9 @@ class _TextParser(HTMLParser):
             return
         href, start = self._link
         self._link = None
-        if not href or href.startswith("#"):
-            return
         label = "".join(self.out[start:]).strip()
+        if not href or href.startswith("#") or f"mailto:{label}" == href:
+            return
         target = f"{LINK_START}{href}{LINK_END}"
         if label and label != href:
             self.out.append(f" ({target})")

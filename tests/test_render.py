@@ -406,6 +406,15 @@ def test_text_part_is_derived_from_html_with_tracked_links() -> None:
     assert "color" not in text and "@media" not in text
 
 
+def test_text_part_names_image_links_by_alt_and_keeps_plain_mail_addresses() -> None:
+    source = (
+        '<a href="https://e.example/p"><img src="https://cdn.example/p.png" alt="Product"></a>'
+        '<p><a href="mailto:help@example.com">help@example.com</a></p>'
+    )
+    text = make(source).text
+    assert re.match(r"Product \(https://t\.example\.test/c/[^)]+\)\n\nhelp@example\.com\n$", text)
+
+
 def test_text_links_follow_html_link_indexes_for_repeated_destinations() -> None:
     source = '<p><a href="https://e.example/x">a</a></p><p><a href="https://e.example/x">b</a></p>'
     prepared = make(source)
