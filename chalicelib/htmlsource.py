@@ -60,9 +60,9 @@ def attribute_value(raw: str) -> str:
     keeps `&region` (not `®ion`), as HTML's attribute parsing rules say.
     """
     value = raw[1:-1] if raw[:1] in ("'", '"') else raw
-    if "&" in value:
-        value = _CHARREF.sub(lambda m: html.unescape(m[0]), value)
-    return value.strip()
+    if "&" not in value.replace("&amp;", ""):
+        return value.replace("&amp;", "&").strip()
+    return _CHARREF.sub(lambda m: html.unescape(m[0]), value).strip()
 
 
 def mask(source: str) -> Masked:
