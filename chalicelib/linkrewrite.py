@@ -1,0 +1,130 @@
+"""Rewrite a rendered message's links to tracked click URLs, and add the open pixel.
+
+One regex pass over the HTML finds `<a>`, `<area>` and VML (`<v:roundrect>`…) start tags, including
+those inside Outlook's `<!--[if mso]>` conditional comments (any comment, in fact). Each http(s)
+`href` gets the next link index in document order, so the same destination twice gets two.
+Left alone: `mailto:`, `tel:`, `sms:`, `#anchors`, empty hrefs, the `untracked` URLs
+(unsubscribe, preferences) and tags carrying `data-nurture-notrack`, which is stripped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from chalicelib.htmlsource import ATTRIBUTE, LINK_END, LINK_START, attribute_value
+from chalicelib.links import UnsafeDestination, check_destination
+
+NOTRACK = "data-nurture-notrack"
+_TAG = re.compile(
+    r"""<(?:a|area|v:[a-z]+)(\s(?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*)(?:>|\Z)""", re.I
+)
+"""A start tag, up to its `>` outside quotes; it cannot fail once begun, so scanning is linear."""
+_BODY_END = re.compile("</body", re.I)
+_PASSTHROUGH = ("mailto:", "tel:", "sms:", "#")
+_TEXT_LINK = re.compile(f"{LINK_START}([^{LINK_START}{LINK_END}]*){LINK_END}")
+
+
+class UnsafeLink(ValueError):
+    """A link whose destination a click must never redirect to."""
+
+    def __init__(self, href: str, problem: str) -> None:
+        super().__init__(f"link {href!r} {problem}")
+        self.href = href
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """The HTML with tracked links; `links[i]` is link i's destination, `urls[i]` its click URL."""
+
+    html: str
+    links: tuple[str, ...]
+    urls: tuple[str, ...]
+
+
+Tracker = Callable[[int, str], str]
+"""Given a link index and its destination, return the tracked URL."""
+
+
+def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> Rewritten:
+    """Rewrite every trackable link; raise `UnsafeLink` for a non-http(s) destination."""
+    links: list[str] = []
+    urls: list[str] = []
+
+    def tag(match: re.Match[str]) -> str:
+        attrs = match[1]
+        href, notrack = _href_and_notrack(attrs)
+        if notrack:
+            attrs = attrs[: notrack.start()].rstrip() + attrs[notrack.end() :]
+        elif href and href[2]:
+            destination = attribute_value(href[2])
+            if _trackable(destination, untracked):
+                links.append(destination)
+                urls.append(track(len(links) - 1, destination))
+                quoted = f'"{html.escape(urls[-1])}"'
+                attrs = attrs[: href.start(2)] + quoted + attrs[href.end(2) :]
+        return (
+            match[0][: match.start(1) - match.start()]
+            + attrs
+            + match[0][match.end(1) - match.start() :]
+        )
+
+    rewritten = _TAG.sub(tag, document)
+    return Rewritten(rewritten, tuple(links), tuple(urls))
+
+
+def _href_and_notrack(attrs: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+    """The first `href` attribute (as browsers use the first) and the no-track marker."""
+    href = notrack = None
+    for attr in ATTRIBUTE.finditer(attrs):
+        name = attr[1].lower()
+        if name == "href" and href is None:
+            href = attr
+        elif name == NOTRACK:
+            notrack = attr
+    return href, notrack
+
+
+def _trackable(destination: str, untracked: Collection[str]) -> bool:
+    if not destination or destination.lower().startswith(_PASSTHROUGH):
+        return False
+    if destination in untracked:
+        return False
+    try:
+        check_destination(destination)
+    except UnsafeDestination as exc:
+        raise UnsafeLink(destination, str(exc)) from exc
+    return True
+
+
+def insert_pixel(document: str, open_url: str) -> str:
+    """Add the open pixel once, just before `</body>` (or at the end without one)."""
+    pixel = (
+        f'<img src="{html.escape(open_url)}" width="1" height="1" alt="" '
+        'style="display:block;border:0;width:1px;height:1px">'
+    )
+    at = document.rfind("</body")
+    if at < 0:
+        at = max((m.start() for m in _BODY_END.finditer(document)), default=-1)
+    return document + pixel if at < 0 else document[:at] + pixel + document[at:]
+
+
+def track_text(text: str, rewritten: Rewritten) -> str:
+    """Swap the derived text part's link markers for the tracked URLs, in document order.
+
+    A destination seen n times in the HTML takes its n URLs in turn; an untracked one stays.
+    """
+    queues: dict[str, list[str]] = {}
+    for link, url in zip(rewritten.links, rewritten.urls, strict=True):
+        queues.setdefault(link, []).append(url)
+
+    def tracked(match: re.Match[str]) -> str:
+        queue = queues.get(match[1])
+        if not queue:
+            return match[1]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    text = _TEXT_LINK.sub(tracked, text)
+    return text.replace(LINK_START, "").replace(LINK_END, "") if LINK_START in text else text

@@ -1,0 +1,187 @@
+"""Turn a marketer's template set into a ready-to-send message for one contact.
+
+Templates are validated at upload (`validate_template`: static AST checks, a trial render
+against a sample contact, link checks) and compiled once per source text (`prepare` renders
+the same template for a whole batch). Per message: render, rewrite links, add the pixel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from jinja2 import Template
+
+from chalicelib import htmlsource
+from chalicelib.errors import InvalidInput
+from chalicelib.linkrewrite import UnsafeLink, insert_pixel, rewrite_links, track_text
+from chalicelib.links import tracked_url
+from chalicelib.sandbox import BadTemplate, Part, compile_part, render_part
+from chalicelib.tokens import Claims, Keyring, Purpose, sign
+
+__all__ = [
+    "BadTemplate",
+    "Prepared",
+    "TemplateSet",
+    "list_unsubscribe_headers",
+    "prepare",
+    "validate_template",
+]
+
+SAMPLE_CONTACT: Mapping[str, Any] = MappingProxyType(
+    {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "company": "Analytical Engines",
+        "email": "ada@example.com",
+        "locale": "en",
+    }
+)
+"""What a trial render at upload sees: custom attributes need `| default(...)`."""
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_SAMPLE_URL = "https://example.invalid/u/sample"
+_FORBIDDEN_IN_HEADER = frozenset("\r\n\x00<>,")
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """One step's templates; without `text`, the text part is derived from `html`."""
+
+    subject: str
+    html: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message ready for SES: `links[i]` is the destination signed into link index i."""
+
+    subject: str
+    html: str
+    text: str
+    headers: Mapping[str, str]
+    links: tuple[str, ...]
+
+
+def validate_template(
+    source: str,
+    kind: Part,
+    *,
+    sequence: Mapping[str, Any] = _EMPTY,
+    step: Mapping[str, Any] = _EMPTY,
+) -> None:
+    """Reject at upload what would fail or be unsafe at send time; raise `BadTemplate`."""
+    context = _context(SAMPLE_CONTACT, _SAMPLE_URL, sequence, step)
+    rendered = render_part(_compiled(source, kind), kind, context)
+    if kind == "subject":
+        _check_subject(rendered)
+    elif kind == "html":
+        try:
+            rewrite_links(rendered, lambda _, destination: destination, {_SAMPLE_URL})
+        except UnsafeLink as exc:
+            raise BadTemplate("html", _line(source, exc.href), str(exc)) from exc
+        try:
+            render_part(_derived_text(source), "text", context)
+        except BadTemplate as exc:
+            raise BadTemplate("html", None, f"the text part derived from it: {exc}") from exc
+
+
+def prepare(
+    templates: TemplateSet,
+    contact: Mapping[str, Any],
+    *,
+    contact_id: str,
+    send_id: str,
+    issued_at: int,
+    keyring: Keyring,
+    base_url: str,
+    unsubscribe_mailto: str | None = None,
+    sequence: Mapping[str, Any] = _EMPTY,
+    step: Mapping[str, Any] = _EMPTY,
+) -> Prepared:
+    """Render, track and sign one message; a failing template raises `BadTemplate` alone."""
+
+    def url(purpose: Purpose, link: int | None = None, destination: str | None = None) -> str:
+        claims = Claims(purpose, contact_id, send_id, issued_at, link, destination)
+        return tracked_url(base_url, purpose, sign(claims, keyring))
+
+    unsubscribe = url(Purpose.UNSUBSCRIBE)
+    context = _context(contact, unsubscribe, sequence, step)
+    subject = _check_subject(
+        render_part(_compiled(templates.subject, "subject"), "subject", context)
+    )
+    try:
+        rewritten = rewrite_links(
+            render_part(_compiled(templates.html, "html"), "html", context),
+            lambda index, destination: url(Purpose.CLICK, index, destination),
+            {unsubscribe},
+        )
+    except UnsafeLink as exc:
+        raise BadTemplate("html", None, str(exc)) from exc
+    if templates.text is None:
+        derived = render_part(_derived_text(templates.html), "text", context)
+        text = track_text(htmlsource.tidy_text(derived), rewritten)
+    else:
+        text = render_part(_compiled(templates.text, "text"), "text", context)
+    return Prepared(
+        subject=subject,
+        html=insert_pixel(rewritten.html, url(Purpose.OPEN)),
+        text=text,
+        headers=list_unsubscribe_headers(unsubscribe, unsubscribe_mailto),
+        links=rewritten.links,
+    )
+
+
+def list_unsubscribe_headers(unsubscribe_url: str, mailto: str | None) -> dict[str, str]:
+    """RFC 2369 `List-Unsubscribe` with RFC 8058 one-click; `mailto` is an address or URI."""
+    targets = [unsubscribe_url]
+    if mailto:
+        targets.append(mailto if mailto.lower().startswith("mailto:") else f"mailto:{mailto}")
+    for target in targets:
+        if _FORBIDDEN_IN_HEADER.intersection(target):
+            raise InvalidInput("List-Unsubscribe", f"{target!r} holds CR, LF, NUL, '<', '>' or ','")
+    return {
+        "List-Unsubscribe": ", ".join(f"<{target}>" for target in targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _context(
+    contact: Mapping[str, Any],
+    unsubscribe_url: str,
+    sequence: Mapping[str, Any],
+    step: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The names a template sees; the /u/ page is both unsubscribe and preferences."""
+    return {
+        "contact": contact,
+        "sequence": sequence,
+        "step": step,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": unsubscribe_url,
+    }
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, part: Part) -> Template:
+    """Compile once per source text (cached by its hash); HTML gets its CSS inlined first."""
+    return compile_part(htmlsource.inline_css(source) if part == "html" else source, part)
+
+
+@lru_cache(maxsize=256)
+def _derived_text(html_source: str) -> Template:
+    return compile_part(htmlsource.derive_text(html_source), "text")
+
+
+def _check_subject(subject: str) -> str:
+    if "\r" in subject or "\n" in subject:
+        raise BadTemplate("subject", None, "the rendered subject holds a line break (CR or LF)")
+    return subject
+
+
+def _line(source: str, href: str) -> int | None:
+    at = source.find(href)
+    return source[:at].count("\n") + 1 if at >= 0 else None
