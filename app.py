@@ -9,11 +9,10 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import auth, catalog, conversions, pages, parking, services, tracking, web
+from chalicelib import auth, conversions, pages, parking, services, tracking, web
 from chalicelib.config import settings
 from chalicelib.errors import BadToken, InvalidInput, NurtureError, Unauthorized
 from chalicelib.forms import is_one_click, parse_form
-from chalicelib.sequences import SequenceInvalid, parse_sequence
 
 app = web.NurtureChalice(app_name="nurture")
 app.api.binary_types = ["*/*"]
@@ -114,9 +113,11 @@ def _text_body() -> str:
 
 @app.route("/api/sequences/validate", methods=["POST"], content_types=YAML)
 def validate_sequence() -> Response:
+    from chalicelib import catalog  # pydantic and jinja2 stay off the recipient routes
+
     try:
         _marketer()
-        sequence = parse_sequence(_text_body(), file="upload")
+        sequence = catalog.validate(_text_body(), "upload")
     except NurtureError as exc:
         return _problem(exc)
     return web.json_doc({"valid": True, "sequence_id": sequence.id, "steps": len(sequence.steps)})
@@ -124,9 +125,11 @@ def validate_sequence() -> Response:
 
 @app.route("/api/sequences", methods=["POST"], content_types=YAML)
 def push_sequence() -> Response:
+    from chalicelib import catalog
+
     try:
         _marketer()
-        sequence = parse_sequence(_text_body(), file="upload")
+        sequence = catalog.validate(_text_body(), "upload")
         pushed = catalog.push(services.versions(), sequence, tracking.iso(time.time()))
     except NurtureError as exc:
         return _problem(exc)
@@ -157,6 +160,8 @@ def list_sequences() -> Response:
 
 @app.route("/api/sequences/{sequence_id}", methods=["GET"])
 def show_sequence(sequence_id: str) -> Response:
+    from chalicelib import catalog
+
     query = app.current_request.query_params or {}
     try:
         _marketer()
@@ -167,10 +172,43 @@ def show_sequence(sequence_id: str) -> Response:
     return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
+@app.route("/api/enrollments", methods=["POST"], content_types=["application/json"])
+def enroll() -> Response:
+    try:
+        _marketer()
+        doc = _json_object()
+        enrollment = services.journey().enroll(
+            _field(doc, "contact_id"), _field(doc, "sequence_id")
+        )
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc(dataclasses.asdict(enrollment), 201)
+
+
 @app.lambda_function(name="replay_parked")
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = parking.replay(services.table(), event.get("Records", []))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@app.lambda_function(name="on_schedule")
+def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge Scheduler fires a due minute. Failed timers stay in the bucket and the
+    invocation fails, so Scheduler's retry policy runs them again (done ones are gone)."""
+    minute = str(event.get("minute", ""))
+    failed = services.journey().fire(minute)
+    if failed:
+        raise RuntimeError(f"{failed} timers of {minute} failed; retrying")
+    return {"minute": minute}
+
+
+@app.lambda_function(name="on_stream")
+def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The table's stream: engagement events drive the rules; a failing record is reported
+    alone (partial batch response) and the rest of the batch proceeds."""
+    from chalicelib import streams
+
+    return streams.handle(event, services.journey())
 
 
 @app.lambda_function(name="on_ses_event")
@@ -207,6 +245,23 @@ def _done(outcome: str) -> str:
     )
 
 
+def _json_object() -> dict[str, Any]:
+    try:
+        doc = json.loads(app.current_request.raw_body or b"")
+    except ValueError:
+        raise InvalidInput("body", "is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    return doc
+
+
+def _field(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(name, "is required and must be a non-empty string")
+    return value
+
+
 def _positive_int(raw: str | None, field: str) -> int | None:
     if raw is None:
         return None
@@ -217,7 +272,8 @@ def _positive_int(raw: str | None, field: str) -> int | None:
 
 def _problem(exc: NurtureError) -> Response:
     doc: dict[str, Any] = {"error": str(exc)}
-    if isinstance(exc, SequenceInvalid):
-        doc["errors"] = [dataclasses.asdict(e) for e in exc.errors]
+    listed = getattr(exc, "errors", None)
+    if listed is not None:
+        doc["errors"] = [dataclasses.asdict(e) for e in listed]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
     return web.json_doc(doc, exc.status, headers)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib import render
 from chalicelib.errors import NurtureError
-from chalicelib.sequences import Sequence
+from chalicelib.sandbox import Part
+from chalicelib.sequences import Sequence, SequenceError, SequenceInvalid, parse_sequence
 from chalicelib.store import SequenceVersion, Versions
 
 PUSH_ATTEMPTS = 5
@@ -30,8 +32,51 @@ class Pushed:
     created: bool
 
 
+def validate(text: str, file: str) -> Sequence:
+    """Parse an uploaded sequence and trial-render its templates; every problem at once."""
+    sequence = parse_sequence(text, file=file)
+    check_templates(sequence, file)
+    return sequence
+
+
+def check_templates(sequence: Sequence, file: str) -> None:
+    """Trial-render every template in the sandbox; raise `SequenceInvalid` listing every failure."""
+    errors = []
+    for i, step in enumerate(sequence.steps):
+        sets = [(f"steps[{i}].template", step.template)] if step.template else []
+        sets += [
+            (f"steps[{i}].variants[{j}].template", v.template)
+            for j, v in enumerate(step.variants or ())
+        ]
+        for path, templates in sets:
+            for locale, spec in (templates or {}).items():
+                parts: tuple[tuple[Part, str | None], ...] = (
+                    ("subject", spec.subject),
+                    ("html", spec.html),
+                    ("text", spec.text),
+                )
+                for part, source in parts:
+                    if source is None:
+                        continue
+                    try:
+                        render.validate_template(
+                            source,
+                            part,
+                            sequence={"id": sequence.id, "name": sequence.name},
+                            step={"id": step.id, "variant": ""},
+                        )
+                    except render.BadTemplate as exc:
+                        # Template lines are not file lines: say which, in the message.
+                        where = f"template line {exc.line}: " if exc.line else ""
+                        path_ = f"{path}.{locale}.{part}"
+                        errors.append(SequenceError(path_, where + exc.problem))
+    if errors:
+        raise SequenceInvalid(file, errors)
+
+
 def push(versions: Versions, sequence: Sequence, at: str) -> Pushed:
     """Store `sequence` as its next version unless the newest version has the same content."""
+    check_templates(sequence, sequence.id)
     digest = sequence.content_hash()
     for _ in range(PUSH_ATTEMPTS):
         head = versions.head(sequence.id)

@@ -26,6 +26,10 @@ class Settings:
     sender: str = ""
     ses_configuration_set: str = "nurture"
     ses_max_send_rate: int = 14
+    schedule_group: str = "nurture"
+    scheduler_role_arn: str = ""
+    schedule_target_arn: str = ""
+    schedule_dlq_arn: str = ""
     # Transient bounces (each SES message once) of one address before it is suppressed.
     soft_bounce_limit: int = 3
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
@@ -49,6 +53,10 @@ _ENV = {
     "sender": "NURTURE_SENDER",
     "ses_configuration_set": "NURTURE_SES_CONFIGURATION_SET",
     "ses_max_send_rate": "NURTURE_SES_MAX_SEND_RATE",
+    "schedule_group": "NURTURE_SCHEDULE_GROUP",
+    "scheduler_role_arn": "NURTURE_SCHEDULER_ROLE_ARN",
+    "schedule_target_arn": "NURTURE_SCHEDULE_TARGET_ARN",
+    "schedule_dlq_arn": "NURTURE_SCHEDULE_DLQ_ARN",
     "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from chalicelib import catalog, localtime, rules, schedule, store
@@ -49,20 +48,20 @@ class Journey:
     versions: store.Versions
     scheduler: schedule.Scheduler
     sender: Sender
+    sequence: Callable[[str, int], Sequence]
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self.enrollments = store.Enrollments(self.table)
         self.timers = store.Timers(self.table)
-        self._sequence = lru_cache(maxsize=64)(self._load)
         # The cap of a send depends on its sequence and the contact's local calendar.
         self.sender.cap = self._cap_rule
 
     def _cap_rule(self, job: SendJob, profile: Mapping[str, Any]) -> store.CapRule | None:
-        cap = self._sequence(job.sequence_id, job.version).frequency_cap
+        cap = self.sequence(job.sequence_id, job.version).frequency_cap
         if cap is None:
             return None
-        sequence = self._sequence(job.sequence_id, job.version)
+        sequence = self.sequence(job.sequence_id, job.version)
         zone = localtime.resolve_zone(
             profile.get("timezone"), profile.get("country"), sequence.default_timezone
         ).zone
@@ -112,7 +111,7 @@ class Journey:
         enrollment = self.enrollments.get(timer.contact_id, timer.sequence_id)
         if enrollment is None or enrollment.status != "active" or enrollment.run != timer.run:
             return
-        sequence = self._sequence(enrollment.sequence_id, enrollment.version)
+        sequence = self.sequence(enrollment.sequence_id, enrollment.version)
         if timer.kind == "deadline":
             self._deadline(enrollment, sequence, timer)
             return
@@ -226,7 +225,7 @@ class Journey:
         if event.get("type") not in rules.POSITIVE:
             return
         for enrollment in self.enrollments.active(str(event["contact_id"])):
-            sequence = self._sequence(enrollment.sequence_id, enrollment.version)
+            sequence = self.sequence(enrollment.sequence_id, enrollment.version)
             now = iso(self.clock())
             if event["type"] == "unsubscribed":
                 self.enrollments.end(enrollment, "exited", "unsubscribed", now)
@@ -279,9 +278,6 @@ class Journey:
         if fresh is None:
             raise RuntimeError("enrollment vanished during a transition")
         return fresh
-
-    def _load(self, sequence_id: str, version: int) -> Sequence:
-        return catalog.load(self.versions, sequence_id, version)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

@@ -5,17 +5,21 @@ boto3 honours `AWS_ENDPOINT_URL`, which is how the local stack points everything
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from chalicelib import secrets
 from chalicelib.config import settings
 from chalicelib.parking import Parking
-from chalicelib.store import Table, Versions
+from chalicelib.store import Sends, Table, Versions
 from chalicelib.tokens import Keyring
 from chalicelib.tracking import Tracker
+
+if TYPE_CHECKING:
+    from chalicelib.journey import Journey
+    from chalicelib.sequences import Sequence
 
 
 @cache
@@ -46,3 +50,39 @@ def api_secrets() -> secrets.ApiSecrets:
 @cache
 def tracker() -> Tracker:
     return Tracker(settings(), keyring, table(), parking())
+
+
+@lru_cache(maxsize=64)
+def sequence(sequence_id: str, version: int) -> Sequence:
+    """A pinned sequence version; versions are immutable, so each is loaded once per container."""
+    from chalicelib import catalog
+
+    return catalog.load(versions(), sequence_id, version)
+
+
+@cache
+def journey() -> Journey:
+    """Sending and sequencing; imported on first use to keep them off the pixel's cold start."""
+    from chalicelib.compose import Composer
+    from chalicelib.journey import Journey
+    from chalicelib.schedule import Scheduler
+    from chalicelib.send import Sender
+
+    config = settings()
+    composer = Composer(sequence, keyring, config)
+    sender = Sender(
+        Sends(table()),
+        table(),
+        client("sesv2"),
+        composer,
+        config.ses_configuration_set,
+        max_rate=config.ses_max_send_rate,
+    )
+    scheduler = Scheduler(
+        client("scheduler"),
+        config.schedule_group,
+        config.schedule_target_arn,
+        config.scheduler_role_arn,
+        config.schedule_dlq_arn,
+    )
+    return Journey(table(), versions(), scheduler, sender, sequence)

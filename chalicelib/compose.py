@@ -1,0 +1,90 @@
+"""From a send job to a ready message: the pinned step, the contact's locale, the A/B variant.
+
+Variants are chosen by a hash of (contact, sequence, step), so a retried send renders the same
+variant; locales fall back from `pt-BR` to `pt` to the sequence's default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import render
+from chalicelib.config import Settings
+from chalicelib.send import Message, SendJob, Skip
+from chalicelib.sequences import Sequence, Step, TemplateSpec
+from chalicelib.tokens import Keyring
+
+CONTACT_FIELDS = ("first_name", "last_name", "company", "email", "locale", "country", "timezone")
+
+
+def choose(
+    step: Step, locale: str | None, default_locale: str, seed: str
+) -> tuple[TemplateSpec, str]:
+    """The template for this contact and the variant id (`""` without A/B variants)."""
+    templates, variant = step.template, ""
+    if step.variants:
+        point = int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16) % sum(
+            v.weight for v in step.variants
+        )
+        for candidate in step.variants:
+            if point < candidate.weight:
+                templates, variant = candidate.template, candidate.id
+                break
+            point -= candidate.weight
+    assert templates is not None  # the model requires template or variants
+    wanted = (locale or "").replace("_", "-")
+    for key in (wanted, wanted.split("-")[0], default_locale):
+        if key in templates:
+            return templates[key], variant
+    raise KeyError(f"step {step.id!r} has no {default_locale!r} template")
+
+
+def contact_context(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """What templates may see of a contact: its public fields and custom attributes only."""
+    context = dict(profile.get("attributes") or {})
+    context.update({name: profile[name] for name in CONTACT_FIELDS if profile.get(name)})
+    return context
+
+
+@dataclass(frozen=True)
+class Composer:
+    sequences: Callable[[str, int], Sequence]
+    keys: Callable[[], Keyring]
+    settings: Settings
+    clock: Callable[[], float] = time.time
+
+    def __call__(self, job: SendJob, profile: Mapping[str, Any], send_id: str) -> Message:
+        sequence = self.sequences(job.sequence_id, job.version)
+        step = sequence.step(job.step_id)
+        spec, variant = choose(
+            step,
+            profile.get("locale"),
+            sequence.default_locale,
+            f"{job.contact_id}\x1f{job.sequence_id}\x1f{job.step_id}",
+        )
+        try:
+            prepared = render.prepare(
+                render.TemplateSet(spec.subject, spec.html or "", spec.text),
+                contact_context(profile),
+                contact_id=job.contact_id,
+                send_id=send_id,
+                issued_at=int(self.clock()),
+                keyring=self.keys(),
+                base_url=self.settings.base_url,
+                sequence={"id": sequence.id, "name": sequence.name},
+                step={"id": step.id, "variant": variant},
+            )
+        except render.BadTemplate as exc:
+            raise Skip("template_error") from exc
+        return Message(
+            self.settings.sender,
+            str(profile["email"]),
+            prepared.subject,
+            prepared.html,
+            prepared.text,
+            prepared.headers,
+        )
