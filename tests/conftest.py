@@ -14,6 +14,8 @@ os.environ.update(
     AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     NURTURE_TABLE="nurture-test",
     NURTURE_BASE_URL="https://t.example.test",
+    NURTURE_SENDER="news@nurture.example",
+    NURTURE_SCHEDULE_GROUP="nurture",
     NURTURE_PARK_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/nurture-park",
     NURTURE_SIGNING_KEYS=json.dumps(
         {

@@ -1,0 +1,262 @@
+"""Sequences run end to end on moto: enroll, timers and schedules, sends, behaviour, exits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from chalicelib import catalog, services, store, streams
+from chalicelib.compose import Composer
+from chalicelib.config import settings
+from chalicelib.journey import Journey, ReentryRefused
+from chalicelib.schedule import Scheduler
+from chalicelib.send import Sender
+from chalicelib.sequences import parse_sequence
+from chalicelib.tracking import Tracker
+from local.player import Player
+
+SEQUENCE = """
+id: engage
+name: Engagement
+default_timezone: Europe/Riga
+default_locale: en
+send_window: {start: "09:00", end: "11:00", days: [tue, wed, thu]}
+goal: {event: converted, within: 30d}
+steps:
+  - id: first
+    template:
+      en:
+        subject: "Hello {{ contact.first_name | default('there') }}"
+        html: '<html><body><a href="https://example.com/buy?x=1">Buy</a>
+               <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>'
+    next: exit
+    branches:
+      not_opened: {within: 3d, goto: new_subject, mpp_fallback: clicks}
+      not_clicked: {within: 4d, goto: other_cta}
+      clicked: thanks
+      unsubscribed: exit
+  - id: new_subject
+    template:
+      en: {subject: "Did you see this?", html: '<p>Again <a href="{{ unsubscribe_url }}">u</a></p>'}
+    next: exit
+  - id: other_cta
+    template:
+      en: {subject: "Another way in", html: '<p>Try <a href="https://example.com/demo">demo</a></p>'}
+    next: exit
+  - id: thanks
+    delay: 1d
+    template:
+      en:
+        subject: "Thanks for looking"
+        html: '<p>Thanks <a href="{{ unsubscribe_url }}">u</a></p>'
+"""
+# Monday 2025-11-24 21:00 UTC is 23:00 in Riga (UTC+2): after the Tue-Thu 09-11 window.
+T0 = datetime(2025, 11, 24, 21, 0, tzinfo=UTC)
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+TARGET = "arn:aws:lambda:us-east-1:123456789012:function:nurture-on_schedule"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta).total_seconds()
+
+
+class World:
+    """The product wired on moto with one simulated clock, and the player AWS would be."""
+
+    def __init__(self, table: store.Table, clock: Clock) -> None:
+        self.table, self.clock = table, clock
+        services.client("scheduler").create_schedule_group(Name="nurture")
+        services.client("sesv2").create_email_identity(EmailIdentity=settings().sender)
+        versions = services.versions()
+        catalog.push(versions, parse_sequence(SEQUENCE), "t")
+
+        def sequence(sequence_id: str, version: int) -> Any:
+            return catalog.load(versions, sequence_id, version)
+
+        sender = Sender(
+            store.Sends(table),
+            table,
+            services.client("sesv2"),
+            Composer(sequence, services.keyring, settings(), clock),
+            "nurture",
+            clock=clock,
+            sleep=lambda s: None,
+        )
+        self.scheduler = Scheduler(
+            services.client("scheduler"),
+            "nurture",
+            TARGET,
+            "arn:aws:iam::123456789012:role/s",
+            "arn:aws:sqs:q",
+        )
+        self.journey = Journey(table, versions, self.scheduler, sender, sequence, clock)
+        self.tracker = Tracker(settings(), services.keyring, table, services.parking(), clock)
+        self.player = Player(
+            services.client("scheduler"),
+            services.client("dynamodbstreams"),
+            services.client("dynamodb"),
+            table.name,
+            "nurture",
+            lambda event, _: self.journey.fire(event["minute"]),
+            lambda event, _: streams.handle(event, self.journey),
+        )
+
+    def run_until(self, moment: datetime) -> None:
+        self.player.pump()
+        while True:
+            due = self.player.due_schedules(moment)
+            if not due:
+                break
+            self.clock.now = max(self.clock.now, due[0][0].timestamp())
+            self.player.fire_due(due[0][0])
+        self.clock.now = max(self.clock.now, moment.timestamp())
+        self.player.pump()
+
+    def mails(self, to: str) -> list[Any]:
+        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        return [m for m in sent if to in m.destinations["ToAddresses"]]
+
+    def subjects(self, to: str) -> list[str]:
+        return [m.subject for m in self.mails(to)]
+
+    def token(self, to: str, route: str, index: int = -1) -> str:
+        body = self.mails(to)[index].body
+        return re.findall(rf"/{route}/([A-Za-z0-9_.-]+)", body)[0]
+
+
+@pytest.fixture
+def world(table: store.Table) -> Iterator[World]:
+    clock = Clock()
+    world = World(table, clock)
+    for name in ("opener", "ghost", "buyer", "leaver", "clicker", "apple"):
+        table.put_profile(
+            name,
+            {"email": f"{name}@example.com", "first_name": name.title(), "timezone": "Europe/Riga"},
+        )
+    yield world
+
+
+def test_enrolled_at_23_local_is_scheduled_for_9_local_next_allowed_day(world: World) -> None:
+    world.journey.enroll("opener", "engage")
+    [timer] = world.journey.timers.due("2025-11-25T07:00Z")
+    assert (timer.kind, timer.step_id) == ("send", "first")
+    [listed] = services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]
+    detail = services.client("scheduler").get_schedule(Name=listed["Name"], GroupName="nurture")
+    assert detail["ScheduleExpression"] == "at(2025-11-25T07:00:00)"
+    assert detail["ScheduleExpressionTimezone"] == "UTC"
+    assert detail["ActionAfterCompletion"] == "DELETE"
+    assert detail["Target"]["DeadLetterConfig"]["Arn"] == "arn:aws:sqs:q"
+    world.run_until(T0 + timedelta(days=1))
+    assert world.subjects("opener@example.com") == ["Hello Opener"]
+
+
+def test_many_contacts_share_one_schedule_per_instant(world: World) -> None:
+    for name in ("opener", "ghost", "buyer", "leaver"):
+        world.journey.enroll(name, "engage")
+    schedules = services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]
+    assert len(schedules) == 1
+    assert len(world.journey.timers.due("2025-11-25T07:00Z")) == 4
+
+
+def test_opened_not_clicked_gets_the_other_cta(world: World) -> None:
+    world.journey.enroll("opener", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=2)
+    world.tracker.open(world.token("opener@example.com", "o"), BROWSER)
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("opener@example.com") == ["Hello Opener", "Another way in"]
+
+
+def test_never_opened_gets_the_new_subject_after_3_days(world: World) -> None:
+    world.journey.enroll("ghost", "engage")
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("ghost@example.com") == ["Hello Ghost", "Did you see this?"]
+    resend = world.mails("ghost@example.com")[1]
+    assert resend.id and world.journey.enrollments.get("ghost", "engage").status == "completed"
+
+
+def test_machine_opens_do_not_count_unless_mpp_fallback(world: World) -> None:
+    world.journey.enroll("apple", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=1)
+    world.tracker.open(world.token("apple@example.com", "o"), "Mozilla/5.0")
+    world.run_until(T0 + timedelta(days=10))
+    # Every open was Apple MPP, so not_opened falls back to clicks: none → new subject.
+    assert world.subjects("apple@example.com") == ["Hello Apple", "Did you see this?"]
+
+
+def test_click_takes_the_branch_once_even_if_repeated_and_redelivered(world: World) -> None:
+    world.journey.enroll("clicker", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=1)
+    token = world.token("clicker@example.com", "c")
+    for _ in range(10):
+        world.tracker.click(token, "GET", BROWSER)
+    world.player.pump()
+    world.player._iterators.clear()  # redeliver the whole stream from the start
+    world.player.pump()
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
+
+
+def test_conversion_exits_while_a_timer_is_pending(world: World) -> None:
+    world.journey.enroll("buyer", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    enrollment = world.journey.enrollments.get("buyer", "engage")
+    assert enrollment is not None and enrollment.send_id
+    event = store.Event(
+        "buyer",
+        "converted",
+        world.clock.at().isoformat().replace("+00:00", "Z"),
+        "conv-1",
+        enrollment.send_id,
+        {"conversion_id": "o-1"},
+    )
+    world.table.apply(store.event_write(event))
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("buyer@example.com") == ["Hello Buyer"]
+    assert world.journey.enrollments.get("buyer", "engage").status == "goal_reached"
+
+
+def test_unsubscribe_stops_everything(world: World) -> None:
+    world.journey.enroll("leaver", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    claims = world.tracker.unsubscribe_claims(world.token("leaver@example.com", "u"))
+    world.tracker.unsubscribe(claims, "one_click", BROWSER)
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("leaver@example.com") == ["Hello Leaver"]
+    assert world.journey.enrollments.get("leaver", "engage").status == "exited"
+
+
+def test_schedule_firing_twice_sends_once(world: World) -> None:
+    world.journey.enroll("opener", "engage")
+    world.clock.now = datetime(2025, 11, 25, 7, 0, tzinfo=UTC).timestamp()
+    for _ in range(2):
+        world.journey.fire("2025-11-25T07:00Z")
+    assert world.subjects("opener@example.com") == ["Hello Opener"]
+
+
+def test_reentry_is_refused_unless_allowed(world: World) -> None:
+    world.journey.enroll("leaver", "engage")
+    assert world.journey.enroll("leaver", "engage").run == 1  # idempotent while active
+    enrollment = world.journey.enrollments.get("leaver", "engage")
+    assert enrollment is not None
+    world.journey.enrollments.end(enrollment, "exited", "test", "t")
+    with pytest.raises(ReentryRefused):
+        world.journey.enroll("leaver", "engage")
