@@ -81,7 +81,7 @@ def test_example_file_is_valid_and_inlines_its_templates() -> None:
 
     assert [step.id for step in sequence.steps] == ["welcome", "resend_subject", "tips"]
     english = sequence.steps[0].template["en"]  # type: ignore[index]
-    assert "Welcome to {{ product }}" in (english.html or "")
+    assert "Welcome to nurture" in (english.html or "")
     assert english.html_file is None
     assert sequence.goal is not None and sequence.goal.within == timedelta(days=30)
     assert sequence.steps[0].branches.not_opened is not None
