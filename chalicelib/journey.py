@@ -8,6 +8,7 @@ timer for (step, seq) resumes a transition a crash interrupted; sends themselves
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class ContactNotFound(NurtureError):
 
 class ReentryRefused(NurtureError):
     status = 409
+
+
+class UnknownStep(NurtureError):
+    status = 404
 
 
 @dataclass
@@ -91,6 +96,22 @@ class Journey:
         if new:
             self._plan_send(enrollment, sequence, first.id, enrollment.seq, self._now())
         return enrollment
+
+    def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
+        """Send one step of the newest version to a contact now, outside any enrollment."""
+        if self.table.profile(contact_id) is None:
+            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        head = self.versions.head(sequence_id)
+        if head is None:
+            raise catalog.UnknownSequence(f"sequence_id: no sequence {sequence_id!r}")
+        sequence = self.sequence(sequence_id, head.version)
+        step = step_id or sequence.steps[0].id
+        try:
+            sequence.step(step)
+        except KeyError:
+            raise UnknownStep(f"step_id: {sequence_id!r} has no step {step!r}") from None
+        job = SendJob(contact_id, sequence_id, head.version, step, 0, secrets.token_hex(6))
+        return self.sender.deliver(job)
 
     # --- timers -----------------------------------------------------------------------------
 

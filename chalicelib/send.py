@@ -42,11 +42,14 @@ class SendJob:
     version: int
     step_id: str
     run: int
+    nonce: str = ""
+    """Set only for test sends, which are each a message of their own."""
 
     @property
     def send_id(self) -> str:
         """Deterministic, opaque id: the same job always claims the same item."""
         seed = f"{self.contact_id}\x1f{self.sequence_id}\x1f{self.run}\x1f{self.step_id}"
+        seed += f"\x1f{self.nonce}" if self.nonce else ""
         return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 

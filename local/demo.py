@@ -1,24 +1,22 @@
-"""The demo: one contact, one email through SES (moto) with a pixel, two tracked links and
-an unsubscribe link, so a person can try every recipient route in a browser."""
+"""The demo: the shipped playbooks pushed, one contact, and the engagement playbook's first
+email sent through the real path (compose, sandboxed render, link rewriting, SES on moto), so
+a person can try every recipient route in a browser."""
 
 from __future__ import annotations
 
-import time
+import re
 from dataclasses import dataclass
-from html import escape
+from pathlib import Path
 
-from chalicelib import services
+from chalicelib import catalog, services
 from chalicelib.config import settings
-from chalicelib.links import tracked_url
-from chalicelib.tokens import Claims, Purpose, sign
+from chalicelib.sequences import load_sequence
+from chalicelib.tracking import iso
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 CONTACT = "demo-contact"
 EMAIL = "dana@example.com"
-SENDER = "hello@nurture.example"
-LINKS = (
-    "https://example.com/pricing?plan=team&utm_source=nurture#compare",
-    "https://example.com/docs/getting-started",
-)
+SEQUENCE = "engagement"
 
 
 @dataclass(frozen=True)
@@ -27,42 +25,33 @@ class DemoMail:
     open_url: str
     click_urls: tuple[str, ...]
     unsubscribe_url: str
-    conversion_token: str
+
+
+def push_examples(at: float) -> list[str]:
+    """Push every shipped playbook; pushing again adds no version."""
+    pushed = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        result = catalog.push(services.versions(), load_sequence(path), iso(at))
+        pushed.append(f"{result.sequence_id} v{result.version}")
+    return pushed
 
 
 def send_demo() -> DemoMail:
-    """Sign the demo links, send the email through SES and return what a person can click."""
-    base, keys = settings().base_url, services.keyring()
-    send_id, issued = f"demo-{int(time.time())}", int(time.time())
-
-    def url(purpose: Purpose, link: int | None = None, dest: str | None = None) -> str:
-        return tracked_url(
-            base, purpose, sign(Claims(purpose, CONTACT, send_id, issued, link, dest), keys)
-        )
-
-    clicks = tuple(url(Purpose.CLICK, i, dest) for i, dest in enumerate(LINKS))
-    unsubscribe, opened = url(Purpose.UNSUBSCRIBE), url(Purpose.OPEN)
-    conversion = sign(Claims(Purpose.CONVERSION, CONTACT, send_id, issued), keys)
-    html = (
-        "<html><body><p>Hi Dana,</p><p>Welcome to nurture. "
-        f'<a href="{escape(clicks[0])}">See the team plan</a> or '
-        f'<a href="{escape(clicks[1])}">read the guide</a>.</p>'
-        f'<p><a href="{escape(unsubscribe)}">Unsubscribe or change preferences</a></p>'
-        f'<img src="{escape(opened)}" width="1" height="1" alt=""></body></html>'
+    """Send the engagement playbook's first step to the demo contact and return its links."""
+    services.table().put_profile(
+        CONTACT, {"email": EMAIL, "first_name": "Dana", "timezone": "Europe/Riga", "country": "LV"}
     )
-    answer = services.client("sesv2").send_email(
-        FromEmailAddress=SENDER,
-        Destination={"ToAddresses": [EMAIL]},
-        Content={
-            "Simple": {
-                "Subject": {"Data": "Welcome to nurture"},
-                "Body": {"Html": {"Data": html}, "Text": {"Data": f"Hi Dana, see {clicks[0]}"}},
-                "Headers": [
-                    {"Name": "List-Unsubscribe", "Value": f"<{unsubscribe}>"},
-                    {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
-                ],
-            }
-        },
-        EmailTags=[{"Name": "send_id", "Value": send_id}],
+    outcome = services.journey().send_test(CONTACT, SEQUENCE)
+    if outcome.status != "sent":
+        raise SystemExit(f"demo email not sent: {outcome}")
+    from moto.backends import get_backend  # the local stack runs moto in this process
+
+    html = next(
+        m.body
+        for m in get_backend("ses")["123456789012"]["us-east-1"].sent_messages
+        if m.id == outcome.message_id
     )
-    return DemoMail(answer["MessageId"], opened, clicks, unsubscribe, conversion)
+    base = settings().base_url
+    links = re.findall(rf"{re.escape(base)}/([ocu])/([A-Za-z0-9_.-]+)", html)
+    url = {kind: [f"{base}/{kind}/{t}" for k, t in links if k == kind] for kind in "ocu"}
+    return DemoMail(outcome.message_id, url["o"][0], tuple(url["c"][:2]), url["u"][0])

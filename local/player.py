@@ -1,7 +1,8 @@
-"""What AWS does between our functions, played locally: due schedules and the table's stream.
+"""What AWS does between our functions, played locally: due schedules, the table's stream and
+the park queue.
 
 moto stores EventBridge Scheduler schedules but never fires them, and nothing polls its
-DynamoDB Streams. The player does both, feeding the same Lambda handlers AWS would invoke.
+DynamoDB Streams or SQS queues. The player does, feeding the same Lambda handlers AWS invokes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Player:
     group: str
     on_schedule: Handler
     on_stream: Handler
+    sqs: Any = None
+    park_queue_url: str = ""
+    on_park: Handler | None = None
     _iterators: dict[str, str] = field(default_factory=dict)
 
     def due_schedules(self, now: datetime) -> list[tuple[datetime, dict[str, Any]]]:
@@ -73,6 +77,23 @@ class Player:
                 self.on_stream({"Records": [_lambda_record(r, arn) for r in records]}, None)
                 delivered += len(records)
         return delivered
+
+    def replay_parked(self) -> int:
+        """Deliver parked writes to their consumer; delete what it did not report as failed."""
+        if self.on_park is None:
+            return 0
+        messages = self.sqs.receive_message(
+            QueueUrl=self.park_queue_url, MaxNumberOfMessages=10
+        ).get("Messages", [])
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        answer = self.on_park({"Records": records}, None) if records else {}
+        failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(
+                    QueueUrl=self.park_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return len(messages)
 
 
 def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:

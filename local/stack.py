@@ -18,15 +18,19 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from local import demo
 from local.demo import DemoMail
+from local.player import Player
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "nurture-park"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
+GROUP = "nurture"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     moto.start()
     api = None
     try:
-        _provision(demo.SENDER)
-        from chalicelib import services
-
-        services.table().put_profile(
-            demo.CONTACT, {"email": demo.EMAIL, "first_name": "Dana", "timezone": "Europe/Riga"}
-        )
+        _provision(os.environ["NURTURE_SENDER"])
+        pushed = demo.push_examples(time.time())
         mail = demo.send_demo()
         api = subprocess.Popen(  # noqa: S603
             [
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         )
         _wait_for_port(args.host, args.port, api)
-        _print_ready(args, mail)
+        _print_ready(args, mail, pushed)
         _serve(api)
     finally:
         if api is not None and api.poll() is None:
@@ -96,7 +96,12 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "NURTURE_TABLE": "nurture-local",
         "NURTURE_BASE_URL": f"http://{args.host}:{args.port}",
-        "NURTURE_PARK_QUEUE_URL": f"{endpoint}/123456789012/{QUEUE}",
+        "NURTURE_PARK_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{QUEUE}",
+        "NURTURE_SENDER": "hello@nurture.example",
+        "NURTURE_SCHEDULE_GROUP": GROUP,
+        "NURTURE_SCHEDULE_TARGET_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:on_schedule",
+        "NURTURE_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nurture-scheduler",
+        "NURTURE_SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:nurture-schedule-dlq",
         "NURTURE_SIGNING_KEYS": json.dumps(keys["signing"]),
         "NURTURE_API_KEYS": json.dumps(keys["api"]),
     }
@@ -130,6 +135,8 @@ def _provision(sender: str) -> None:
     services.client("sqs").create_queue(QueueName=QUEUE)
     services.client("ses").verify_email_identity(EmailAddress=sender)
     services.client("sesv2").create_email_identity(EmailIdentity=sender)
+    services.client("sesv2").create_configuration_set(ConfigurationSetName="nurture")
+    services.client("scheduler").create_schedule_group(Name=GROUP)
 
 
 def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
@@ -145,13 +152,14 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> No
     raise SystemExit(f"chalice local did not listen on {host}:{port} within 30 s")
 
 
-def _print_ready(args: argparse.Namespace, mail: DemoMail) -> None:
+def _print_ready(args: argparse.Namespace, mail: DemoMail, pushed: list[str]) -> None:
     endpoint = f"http://{args.host}:{args.moto_port}"
     lines = [
         "",
         "nurture local stack is running (no AWS account involved).",
         f"  API                 http://{args.host}:{args.port}",
         f"  moto (AWS stand-in) {endpoint}   sent mail: {endpoint}/moto-api/data.json",
+        f"  sequences           {', '.join(pushed)}",
         "",
         f"Demo email sent to {demo.EMAIL} (SES message id {mail.message_id}).",
         "Paste these into a browser:",
@@ -165,8 +173,9 @@ def _print_ready(args: argparse.Namespace, mail: DemoMail) -> None:
 
 
 def _serve(api: subprocess.Popen[bytes]) -> None:
-    """Play the AWS event sources locally until stopped: replay parked writes every second."""
-    from chalicelib import parking, services
+    """Play the AWS event sources until stopped: parked writes, the stream, due schedules."""
+    import app as lambdas
+    from chalicelib import services
 
     stopping = False
 
@@ -176,16 +185,25 @@ def _serve(api: subprocess.Popen[bytes]) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sqs, queue_url = services.client("sqs"), os.environ["NURTURE_PARK_QUEUE_URL"]
+    player = Player(
+        services.client("scheduler"),
+        services.client("dynamodbstreams"),
+        services.client("dynamodb"),
+        os.environ["NURTURE_TABLE"],
+        GROUP,
+        lambdas.on_schedule,
+        lambdas.on_stream,
+        services.client("sqs"),
+        os.environ["NURTURE_PARK_QUEUE_URL"],
+        lambdas.replay_parked,
+    )
     while not stopping and api.poll() is None:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
-        failed = set(parking.replay(services.table(), records))
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        try:
+            player.replay_parked()
+            player.pump()
+            player.fire_due(datetime.now(UTC))
+        except Exception as exc:  # a local hiccup must not stop the demo; print it
+            print(f"local player: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         time.sleep(1)
 
 
