@@ -21,7 +21,14 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/c/{token}": ("GET", "HEAD"),
     "/u/{token}": ("GET", "HEAD", "POST"),
     "/api/conversions": ("POST",),
+    "/api/sequences": ("GET", "POST"),
+    "/api/sequences/validate": ("POST",),
+    "/api/sequences/{sequence_id}": ("GET",),
+    "/api/enrollments": ("POST",),
 }
+# Recipients' routes carry signed tokens and conversions an HMAC signature; every other /api
+# route is the marketer API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).
+OPEN_ROUTES = frozenset({"/o/{token}", "/c/{token}", "/u/{token}", "/api/conversions"})
 
 
 class TrackingApi(Construct):
@@ -89,8 +96,11 @@ class TrackingApi(Construct):
         integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
         for path, methods in ROUTES.items():
             resource = self.rest_api.root.resource_for_path(path)
+            auth = (
+                apigw.AuthorizationType.NONE if path in OPEN_ROUTES else apigw.AuthorizationType.IAM
+            )
             for method in methods:
-                resource.add_method(method, integration)
+                resource.add_method(method, integration, authorization_type=auth)
 
     def _custom_domain(self) -> None:
         """Regional custom domain (TLS 1.2); point a CNAME/alias at the output target."""

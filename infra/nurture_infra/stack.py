@@ -67,6 +67,7 @@ class NurtureStack(Stack):
             "NURTURE_SCHEDULE_TARGET_ARN": functions.function_arn(self, stage, functions.SENDER),
             "NURTURE_SCHEDULE_DLQ_ARN": self.schedule_dlq.queue_arn,
             "NURTURE_EVENT_RETENTION_DAYS": str(config.event_retention_days),
+            "NURTURE_API_AUTH": "iam",
             "POWERTOOLS_SERVICE_NAME": "nurture",
             "POWERTOOLS_METRICS_NAMESPACE": "nurture",
         }
@@ -105,6 +106,7 @@ class NurtureStack(Stack):
         self.signing_keys.grant_read(self.api_fn.role)
         self.api_keys.grant_read(self.api_fn.role)
         self.park.grant_send_messages(self.api_fn.role)
+        self.scheduling.grant_manage_schedules(self.api_fn.role)  # enrollments plan sends
 
         grant_table_access(self.table, self.replay_fn.role, write=True)
 

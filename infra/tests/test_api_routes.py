@@ -5,13 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 from infra_testing import INFRA
 from nurture_infra.api import ROUTES
 from nurture_infra.functions import ALL_SPECS
 
 REPO_APP = INFRA.parent / "app.py"
-FIXTURE_APP = INFRA / "tests" / "fixtures" / "app" / "app.py"
 
 
 def chalice_entry_points(source: Path) -> tuple[dict[str, set[str]], set[str]]:
@@ -44,10 +42,5 @@ def check_app_matches_stack(source: Path) -> None:
     assert functions <= deployed, f"handlers in app.py not deployed: {functions - deployed}"
 
 
-def test_fixture_app_matches_the_stack() -> None:
-    check_app_matches_stack(FIXTURE_APP)
-
-
-@pytest.mark.skipif(not REPO_APP.is_file(), reason="app.py not written yet")
 def test_repo_app_matches_the_stack() -> None:
     check_app_matches_stack(REPO_APP)

@@ -228,3 +228,35 @@ def test_custom_domain_becomes_the_base_url(tmp_path_factory: pytest.TempPathFac
         assert fn["Properties"]["Environment"]["Variables"]["NURTURE_BASE_URL"] == (
             "https://t.example.com"
         )
+
+
+def test_marketer_api_needs_iam_and_recipient_routes_are_open(
+    template: assertions.Template,
+) -> None:
+    """Every /api route but the HMAC-signed conversions callback is SigV4-only."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    parts = {rid: r["Properties"]["PathPart"] for rid, r in resources.items()}
+    parents = {rid: r["Properties"]["ParentId"] for rid, r in resources.items()}
+
+    def path(rid: str) -> str:
+        parent = parents[rid].get("Ref") if isinstance(parents[rid], dict) else None
+        return (path(parent) if parent in parts else "") + "/" + parts[rid]
+
+    auth = {
+        (path(m["Properties"]["ResourceId"]["Ref"]), m["Properties"]["HttpMethod"]): m[
+            "Properties"
+        ]["AuthorizationType"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+    }
+    open_routes = {k for k, v in auth.items() if v == "NONE"}
+    assert open_routes == {
+        ("/o/{token}", "GET"),
+        ("/c/{token}", "GET"),
+        ("/c/{token}", "HEAD"),
+        ("/u/{token}", "GET"),
+        ("/u/{token}", "HEAD"),
+        ("/u/{token}", "POST"),
+        ("/api/conversions", "POST"),
+    }
+    assert {v for k, v in auth.items() if k not in open_routes} == {"AWS_IAM"}
+    assert ("/api/enrollments", "POST") in auth
