@@ -97,6 +97,49 @@ class Journey:
             self._plan_send(enrollment, sequence, first.id, enrollment.seq, self._now())
         return enrollment
 
+    def enroll_many(self, contact_ids: list[str], sequence_id: str) -> dict[str, int]:
+        """Enroll a cohort: timers are written in batches and each distinct delivery minute gets
+        one schedule, however many contacts share it. Returns counts by outcome."""
+        sequence = catalog.load(self.versions, sequence_id)
+        head = self.versions.head(sequence_id)
+        version, first = (head.version if head else 1), sequence.steps[0]
+        after = self._now() + (first.delay or timedelta(0))
+        counts = {"enrolled": 0, "already_enrolled": 0, "refused": 0, "unknown_contact": 0}
+        timers: list[store.Timer] = []
+        for contact_id in contact_ids:
+            profile = self.table.profile(contact_id)
+            if profile is None:
+                counts["unknown_contact"] += 1
+                continue
+            enrollment, new = self.enrollments.enroll(
+                contact_id,
+                sequence_id,
+                version,
+                first.id,
+                iso(self.clock()),
+                sequence.entry.reentry,
+            )
+            if enrollment is None or not new:
+                counts["refused" if enrollment is None else "already_enrolled"] += 1
+                continue
+            planned = schedule.plan(after, profile, sequence, self._now())
+            timers.append(
+                store.Timer(
+                    planned.minute,
+                    contact_id,
+                    sequence_id,
+                    enrollment.run,
+                    enrollment.seq,
+                    "send",
+                    first.id,
+                )
+            )
+            counts["enrolled"] += 1
+        self.timers.put_many(timers)
+        for minute in sorted({t.due for t in timers}):
+            self.scheduler.ensure(schedule.minute_instant(minute))
+        return counts
+
     def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
         """Send one step of the newest version to a contact now, outside any enrollment."""
         if self.table.profile(contact_id) is None:

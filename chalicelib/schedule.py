@@ -13,10 +13,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from chalicelib import localtime
 from chalicelib.sequences import WEEKDAYS, Sequence
+from chalicelib.sequences import SendWindow as SendWindowSpec
 
 MINUTE = timedelta(minutes=1)
 MAX_EVENT_AGE_SECONDS = 86_400
@@ -43,8 +45,13 @@ def minute_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def window_of(sequence: Sequence) -> localtime.SendWindow:
-    spec = sequence.send_window
+def minute_instant(key: str) -> datetime:
+    """Inverse of `minute_key`."""
+    return datetime.strptime(key, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=256)
+def window_of(spec: SendWindowSpec) -> localtime.SendWindow:
     quiet = spec.quiet_hours
     return localtime.SendWindow(
         spec.start,
@@ -56,16 +63,32 @@ def window_of(sequence: Sequence) -> localtime.SendWindow:
 
 def plan(after: datetime, profile: Mapping[str, Any], sequence: Sequence, now: datetime) -> Plan:
     """The first allowed minute at or after `after`, and never sooner than the next minute."""
-    resolved = localtime.resolve_zone(
-        profile.get("timezone"), profile.get("country"), sequence.default_timezone
+    return _plan(
+        max(after, now + MINUTE),
+        _hashable(profile.get("timezone")),
+        _hashable(profile.get("country")),
+        sequence.default_timezone,
+        sequence.send_window,
     )
-    holidays = (
-        localtime.holiday_calendar(profile.get("country"))
-        if sequence.send_window.skip_holidays
-        else None
-    )
-    earliest = max(after, now + MINUTE)
-    slot = localtime.next_send_time(earliest, resolved.zone, window_of(sequence), holidays)
+
+
+def _hashable(value: object) -> str | None:
+    """Profile values as cache keys; a non-string stays invalid (and is reported as such)."""
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+@lru_cache(maxsize=65_536)
+def _plan(
+    earliest: datetime,
+    contact_tz: str | None,
+    country: str | None,
+    default_tz: str,
+    spec: SendWindowSpec,
+) -> Plan:
+    """Pure and cached: a cohort enrolled together shares a handful of (zone, country) keys."""
+    resolved = localtime.resolve_zone(contact_tz, country, default_tz)
+    holidays = localtime.holiday_calendar(country) if spec.skip_holidays else None
+    slot = localtime.next_send_time(earliest, resolved.zone, window_of(spec), holidays)
     reasons = (*slot.reasons, *(f"zone:{note}" for note in resolved.notes))
     return Plan(slot.utc, slot.local, resolved.name, resolved.source, reasons)
 

@@ -694,25 +694,30 @@ class Timers:
 
     def put(self, timer: Timer) -> bool:
         """Idempotent: the same timer planned twice is stored once."""
-        item = {
-            **timer.key,
-            **{
-                name: _value(getattr(timer, name))
-                for name in (
-                    "due",
-                    "contact_id",
-                    "sequence_id",
-                    "run",
-                    "seq",
-                    "kind",
-                    "step_id",
-                    "branch",
-                )
-            },
-        }
         return self._table.apply(
-            [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+            [
+                {
+                    "Put": {
+                        "Item": _timer_item(timer),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            ]
         )
+
+    def put_many(self, timers: list[Timer]) -> int:
+        """Bulk-plan a cohort: 25 timers a request; rewriting an identical timer is harmless.
+
+        Returns the number of requests made (unprocessed items are retried).
+        """
+        requests = 0
+        for start in range(0, len(timers), 25):
+            pending = [{"PutRequest": {"Item": _timer_item(t)}} for t in timers[start : start + 25]]
+            while pending:
+                requests += 1
+                answer = self.client.batch_write_item(RequestItems={self._table.name: pending})
+                pending = answer.get("UnprocessedItems", {}).get(self._table.name, [])
+        return requests
 
     def due(self, minute: str) -> list[Timer]:
         pages = self.client.get_paginator("query").paginate(
@@ -725,6 +730,13 @@ class Timers:
 
     def drop(self, timer: Timer) -> None:
         self.client.delete_item(TableName=self._table.name, Key=timer.key)
+
+
+_TIMER_FIELDS = ("due", "contact_id", "sequence_id", "run", "seq", "kind", "step_id", "branch")
+
+
+def _timer_item(timer: Timer) -> dict[str, Any]:
+    return {**timer.key, **{name: _value(getattr(timer, name)) for name in _TIMER_FIELDS}}
 
 
 def _timer(item: Mapping[str, Any]) -> Timer:

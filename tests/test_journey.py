@@ -174,6 +174,22 @@ def test_many_contacts_share_one_schedule_per_instant(world: World) -> None:
     assert len(world.journey.timers.due("2025-11-25T07:00Z")) == 4
 
 
+def test_cohort_enrollment_batches_timers_and_shares_schedules(world: World) -> None:
+    names = ["opener", "ghost", "buyer", "leaver", "nobody"]
+    assert world.journey.enroll_many(names, "engage") == {
+        "enrolled": 4,
+        "already_enrolled": 0,
+        "refused": 0,
+        "unknown_contact": 1,
+    }
+    assert len(world.journey.timers.due("2025-11-25T07:00Z")) == 4
+    assert len(services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]) == 1
+    again = world.journey.enroll_many(names, "engage")
+    assert again["already_enrolled"] == 4 and again["enrolled"] == 0
+    world.run_until(T0 + timedelta(days=1))
+    assert len(world.mails("ghost@example.com")) == 1
+
+
 def test_opened_not_clicked_gets_the_other_cta(world: World) -> None:
     world.journey.enroll("opener", "engage")
     world.run_until(T0 + timedelta(days=1))
