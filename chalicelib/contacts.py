@@ -298,19 +298,19 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
     Bytes that are not UTF-8 are kept as surrogates so only their row is rejected; a file
     whose start is not UTF-8 at all is refused outright.
     """
-    buffered = (
-        stream
-        if isinstance(stream, io.BufferedReader)
-        else io.BufferedReader(cast(io.RawIOBase, stream))
-    )
-    _check_encoding(buffered.peek(1 << 16)[: 1 << 16])
+    buffered = io.BufferedReader(cast(io.RawIOBase, stream), buffer_size=1 << 16)
+    _check_encoding(buffered.peek())
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    while line := text.readline(MAX_LINE):
-        if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
-            while (rest := text.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
-                pass
-            line += "\n"
-        yield line
+    try:
+        while line := text.readline(MAX_LINE):
+            if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
+                while (rest := text.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
+                    pass
+                line += "\n"
+            yield line
+    finally:  # the caller owns `stream`: closing our wrappers must not close it
+        text.detach()
+        buffered.detach()
 
 
 def _check_encoding(head: bytes) -> None:
