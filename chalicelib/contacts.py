@@ -308,9 +308,10 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
                     pass
                 line += "\n"
             yield line
-    finally:  # the caller owns `stream`: closing our wrappers must not close it
-        text.detach()
-        buffered.detach()
+    finally:  # the caller owns `stream`: dropping our wrappers must not close it
+        if not buffered.closed:
+            text.detach()
+            buffered.detach()
 
 
 def _check_encoding(head: bytes) -> None:
