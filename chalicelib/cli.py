@@ -49,7 +49,14 @@ def contacts() -> None:
     help="File format; by default taken from the file's extension.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and compare, but write nothing.")
-def import_command(file: Path, file_format: str | None, dry_run: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Contacts written at once (DynamoDB round trips overlap).",
+)
+def import_command(file: Path, file_format: str | None, dry_run: bool, workers: int) -> None:
     """Import contacts from FILE (CSV with a header line, or JSON Lines).
 
     Columns: email (required), first_name, last_name, company, locale, timezone (IANA),
@@ -72,6 +79,7 @@ def import_command(file: Path, file_format: str | None, dry_run: bool) -> None:
                 now=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 new_id=lambda: secrets.token_urlsafe(12),
                 dry_run=dry_run,
+                workers=workers,
                 on_batch=lambda: bar.update(stream.tell() - bar.pos),
             )
         except InvalidInput as err:

@@ -49,9 +49,14 @@ def rejected_lines(rows: list[Contact | Rejected]) -> dict[int, str]:
 
 
 def all_items() -> list[dict[str, Any]]:
-    """Every item in the table, in key order, as raw attribute values."""
-    pages = services.client("dynamodb").get_paginator("scan").paginate(TableName="nurture-test")
-    items = [item for page in pages for item in page["Items"]]
+    """Every item in key order, as stored attribute values.
+
+    Read from moto's backend: scanning 20,000 items through moto's serializer takes ~30 s.
+    """
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    items = [item.to_json()["Attributes"] for item in backend.get_table("nurture-test").all_items()]
     return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
