@@ -64,7 +64,8 @@ def import_command(file: Path, file_format: str | None, dry_run: bool, workers: 
     consent_at (ISO 8601 with offset); any other column is a custom attribute.
     Existing contacts get only the non-blank fields of their row; unsubscribed contacts
     stay unsubscribed and suppressed addresses are skipped. Re-running a file changes
-    nothing. Rejected rows are listed as 'line N: field: reason'.
+    nothing. Rejected rows (including later duplicates of an address) are listed as
+    'line N: field: reason'.
 
     Exit status: 0 all rows imported (or suppressed), 1 some rows rejected, 2 file refused.
     """

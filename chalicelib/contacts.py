@@ -53,6 +53,7 @@ _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/
 _QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _LOCALE = re.compile(r"([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?", re.IGNORECASE)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte kept by surrogateescape
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -136,8 +137,11 @@ def normalise_email(raw: str) -> tuple[str, str]:
 
 
 def _ascii_domain(domain: str) -> str:
+    """The domain's punycode form; ASCII domains skip idna (slow) and are checked as labels."""
     try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        ascii_domain = (
+            domain.lower() if domain.isascii() else idna.encode(domain, uts46=True).decode()
+        )
     except (idna.IDNAError, UnicodeError) as err:
         raise ValueError(f"domain {domain!r}: not a valid domain name ({err})") from None
     labels = ascii_domain.split(".")
@@ -333,8 +337,8 @@ def _check_encoding(head: bytes) -> None:
         ) from None
 
 
-def _undecodable(cells: Iterable[object]) -> bool:
-    return any(isinstance(c, str) and any("\udc80" <= ch <= "\udcff" for ch in c) for c in cells)
+def _undecodable(cells: Iterable[str]) -> bool:
+    return any(_ESCAPED_BYTE.search(cell) for cell in cells)
 
 
 def read_csv(stream: IO[bytes]) -> Iterator[Row]:
