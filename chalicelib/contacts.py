@@ -511,13 +511,12 @@ def _write(
     new_id: Callable[[], str],
 ) -> bool:
     """Claim the address first, then fill the profile: a crash in between is finished later."""
+    contact_id = known.contact_id or new_id()
     if known.profile is not None:
         has_attributes = "attributes" in known.profile
-        contact_id = known.profile["contact_id"]
         return table.apply(
             profile_update_write(contact_id, change, now, has_attributes=has_attributes)
         )
-    contact_id = known.contact_id or new_id()
     if known.contact_id is None and not table.apply(
         email_claim_write(contact.email_hash, contact_id, now)
     ):
