@@ -466,3 +466,22 @@ def test_help_explains_each_command() -> None:
 
     assert "contacts" in top.output and "import" in group.output
     assert "--dry-run" in command.output and "Exit status" in command.output
+
+
+def test_jsonl_file_imports_through_the_cli(table: Table, tmp_path: Path) -> None:
+    lines = [{"email": "a@example.com", "interests": ["hiking"], "seats": 3}, {"email": "nope"}]
+    path = write(tmp_path, "\n".join(json.dumps(line) for line in lines), "people.jsonl")
+
+    result = run_import(path)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1].startswith("line 2: email: ")
+    profile = profile_by_email(table, "a@example.com")
+    assert (profile["interests"], profile["attributes"]) == ({"hiking"}, {"seats": 3})
+
+
+def test_unknown_extension_needs_a_format(table: Table, tmp_path: Path) -> None:
+    path = write(tmp_path, "email\na@example.com\n", "people.txt")
+
+    assert run_import(path).exit_code == 2
+    assert run_import(path, "--format", "csv").exit_code == 0
