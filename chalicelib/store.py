@@ -7,6 +7,8 @@ and replayed later, and a redelivered one be applied twice without a second effe
 
 from __future__ import annotations
 
+import itertools
+import time
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +23,7 @@ Write = list[dict[str, Any]]
 Scalar = str | int | float | Decimal | bool | None
 
 _deserializer = TypeDeserializer()
+_LOOKUPS = (("M", "CONTACT"), ("X", "SUPPRESS"))  # email-hash keyed items a contact import reads
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,28 @@ class Event:
     send_id: str = ""
     attrs: Mapping[str, Scalar] = field(default_factory=dict)
     expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """Contact fields an import sets: scalars, string sets to add to, custom attributes."""
+
+    fields: Mapping[str, Scalar] = field(default_factory=dict)
+    sets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    attributes: Mapping[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.fields or self.sets or self.attributes)
+
+
+@dataclass(frozen=True)
+class KnownContact:
+    """What the table knows about one address: its claimed id, profile and suppression."""
+
+    contact_id: str | None = None
+    profile: Mapping[str, Any] | None = None
+    suppressed: bool = False
 
 
 def event_write(event: Event) -> Write:
@@ -74,6 +99,71 @@ def preferences_write(
         "contact_id = :contact, paused_until = :paused",
         "ExpressionAttributeValues": values,
     }
+    return [{"Update": update}]
+
+
+def email_claim_write(email_hash: str, contact_id: str, at: str) -> Write:
+    """Bind an address to a new contact id; the first claim wins, a second finds it taken."""
+    item = {
+        **_key(f"M#{email_hash}", "CONTACT"),
+        "contact_id": _value(contact_id),
+        "created_at": _value(at),
+    }
+    return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+
+
+def profile_create_write(contact_id: str, email_hash: str, change: ProfileChange, at: str) -> Write:
+    """A new, subscribed profile; `attributes` always exists so updates can set one name."""
+    item = {
+        **_key(f"C#{contact_id}", "PROFILE"),
+        **{name: _value(v) for name, v in change.fields.items()},
+        **{name: _strings(values) for name, values in change.sets.items()},
+        "attributes": {"M": {name: _value(v) for name, v in change.attributes.items()}},
+        "contact_id": _value(contact_id),
+        "email_hash": _value(email_hash),
+        "status": _value("subscribed"),
+        "created_at": _value(at),
+        "updated_at": _value(at),
+    }
+    return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
+
+
+def profile_update_write(
+    contact_id: str, change: ProfileChange, at: str, *, has_attributes: bool
+) -> Write:
+    """Set changed fields, add set members, set custom attributes; never status or email.
+
+    Without an `attributes` map yet, the whole map is written, guarded against a racing one.
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":at": _value(at)}
+    sets = ["updated_at = :at"]
+    adds = []
+    conditions = ["attribute_exists(PK)"]
+    for n, (name, value) in enumerate(change.fields.items()):
+        names[f"#f{n}"], values[f":f{n}"] = name, _value(value)
+        sets.append(f"#f{n} = :f{n}")
+    for n, (name, members) in enumerate(change.sets.items()):
+        names[f"#s{n}"], values[f":s{n}"] = name, _strings(members)
+        adds.append(f"#s{n} :s{n}")
+    if change.attributes and has_attributes:
+        for n, (name, value) in enumerate(change.attributes.items()):
+            names[f"#a{n}"], values[f":a{n}"] = name, _value(value)
+            sets.append(f"attributes.#a{n} = :a{n}")
+    elif change.attributes:
+        values[":attrs"] = {"M": {name: _value(v) for name, v in change.attributes.items()}}
+        sets.append("attributes = :attrs")
+        conditions.append("attribute_not_exists(attributes)")
+    update: dict[str, Any] = {
+        "Key": _key(f"C#{contact_id}", "PROFILE"),
+        "UpdateExpression": " ".join(
+            ["SET " + ", ".join(sets), *(["ADD " + ", ".join(adds)] if adds else [])]
+        ),
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
     return [{"Update": update}]
 
 
@@ -189,6 +279,39 @@ class Table:
         )
         return _plain(found["Item"]) if "Item" in found else None
 
+    def known_contacts(self, email_hashes: Iterable[str]) -> dict[str, KnownContact]:
+        """Claim, profile and suppression of each address, in two consistent batch reads."""
+        hashes = list(dict.fromkeys(email_hashes))
+        found = self._batch_get(
+            [_key(f"{prefix}#{h}", sk) for h in hashes for prefix, sk in _LOOKUPS]
+        )
+        ids = {h: m["contact_id"] for h in hashes if (m := found.get((f"M#{h}", "CONTACT")))}
+        profiles = self._batch_get([_key(f"C#{i}", "PROFILE") for i in ids.values()])
+        return {
+            h: KnownContact(
+                contact_id=ids.get(h),
+                profile=profiles.get((f"C#{ids[h]}", "PROFILE")) if h in ids else None,
+                suppressed=(f"X#{h}", "SUPPRESS") in found,
+            )
+            for h in hashes
+        }
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (PK, SK); keys in slices of 100, unprocessed ones retried."""
+        items: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request = {self.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for attempt in itertools.count():
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.name, []):
+                    plain = _plain(item)
+                    items[(plain["PK"], plain["SK"])] = plain
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off, then retry
+        return items
+
     def put_profile(self, contact_id: str, attrs: Mapping[str, Scalar]) -> None:
         item = {**_key(f"C#{contact_id}", "PROFILE"), "contact_id": _value(contact_id)}
         item.update({name: _value(v) for name, v in attrs.items()})
@@ -288,6 +411,10 @@ def _value(value: Scalar) -> dict[str, Any]:
     if isinstance(value, int | float | Decimal):
         return {"N": str(value)}
     return {"S": value}
+
+
+def _strings(values: Iterable[str]) -> dict[str, Any]:
+    return {"SS": sorted(values)}
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:

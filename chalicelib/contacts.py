@@ -1,0 +1,514 @@
+"""Contact files: stream CSV or JSONL rows, validate and normalise them, import, export.
+
+Rows are read one at a time, so memory does not grow with the file; only the set of identity
+digests seen (for in-file duplicates) does, at about 100 bytes per distinct contact.
+Every rejected row is reported by the physical line it starts on, with the field and reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache, partial
+from importlib import resources
+from itertools import islice
+from typing import IO, Any, Literal, cast
+
+from chalicelib.emails import hash_identity, normalise_email
+from chalicelib.errors import InvalidInput
+from chalicelib.localtime import validate_zone
+from chalicelib.store import (
+    KnownContact,
+    ProfileChange,
+    Scalar,
+    Table,
+    email_claim_write,
+    profile_create_write,
+    profile_update_write,
+)
+
+MAX_CELL = 4096  # characters in one cell; larger cells reject their row
+MAX_LINE = 1 << 20  # characters in one physical line; the rest of a longer line is dropped
+MAX_ATTRIBUTES = 50  # custom attributes per contact
+MAX_LABELS = 100  # tags or interests per contact
+BATCH = 50  # contacts looked up together (two keys each: BatchGetItem takes 100)
+
+TEXT_FIELDS = ("first_name", "last_name", "company", "consent_source")
+SET_FIELDS = ("tags", "interests")
+STANDARD_FIELDS = frozenset(
+    ("email", "locale", "timezone", "country", "consent_at", *TEXT_FIELDS, *SET_FIELDS)
+)
+ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_LOCALE = re.compile(r"([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?", re.IGNORECASE)
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte kept by surrogateescape
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One valid row, normalised; absent or blank cells are simply not in it."""
+
+    line: int
+    email: str
+    identity: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    attributes: Mapping[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def email_hash(self) -> str:
+        return hash_identity(self.identity)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row that was not imported: where it starts, which field, and why."""
+
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.reason}"
+
+
+Row = Contact | Rejected
+Outcome = Literal["imported", "updated", "unchanged", "suppressed"]
+
+
+@dataclass
+class ImportReport:
+    """Counts per outcome, plus every row not imported, in file order."""
+
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    suppressed: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def record(self, outcome: Outcome) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+# ---------------------------------------------------------------- emails
+
+
+# ---------------------------------------------------------------- fields
+
+
+@lru_cache(maxsize=1)
+def country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, from the tzdata we already bundle."""
+    listing = resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text("utf-8")
+    return frozenset(line[:2] for line in listing.splitlines() if line and line[0] != "#")
+
+
+def _text(value: object) -> str | None:
+    """Free text is stored exactly as given (formula-looking or not); blank means absent."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value if value.strip() else None
+
+
+def _locale(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    found = _LOCALE.fullmatch(text.strip().replace("_", "-"))
+    if not found:
+        raise ValueError(f"{text!r} is not a language tag such as 'en' or 'pt-BR'")
+    language, script, region = found.groups()
+    parts = (language.lower(), script and script.title(), region and region.upper())
+    return "-".join(p for p in parts if p)
+
+
+def _timezone(value: object) -> str | None:
+    """A present but blank zone is an error, not a fallback: the row is rejected."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"invalid time zone {value!r}: expected an IANA name such as 'Asia/Tokyo'")
+    return validate_zone(value.strip()).key
+
+
+def _country(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    code = text.strip().upper()
+    if code not in country_codes():
+        raise ValueError(f"{text!r} is not an ISO 3166 alpha-2 country code such as 'DE'")
+    return code
+
+
+def _timestamp(value: object) -> str | None:
+    """An ISO 8601 instant with an offset; a naive time would silently take the server's zone."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-01-31T09:00:00Z)")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_FIELD_PARSERS: dict[str, Callable[[object], str | None]] = {
+    "locale": _locale,
+    "timezone": _timezone,
+    "country": _country,
+    "consent_at": _timestamp,
+    **dict.fromkeys(TEXT_FIELDS, _text),
+}
+
+
+def _labels(value: object) -> frozenset[str]:
+    """`;`-separated in CSV, a list of strings in JSONL; blanks dropped."""
+    items = value.split(";") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected a list of strings")
+    labels = frozenset(i.strip() for i in items if i.strip())
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"more than {MAX_LABELS} values")
+    return labels
+
+
+def _attribute(value: object) -> Scalar:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool | int | Decimal):
+        return value
+    raise ValueError(f"expected text, a number or true/false, got {type(value).__name__}")
+
+
+def _oversized(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) > MAX_CELL
+    return isinstance(value, list) and sum(len(str(v)) for v in value) > MAX_CELL
+
+
+def attribute_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a custom attribute, or None if it can."""
+    if ATTRIBUTE_NAME.fullmatch(name):
+        return None
+    return "custom attribute names must match [a-z][a-z0-9_]{0,63}"
+
+
+def contact_from_cells(line: int, cells: Mapping[str, object]) -> Row:
+    """Validate one row; `None` cells are absent. Every bad field of the row is named."""
+    problems: list[tuple[str, str]] = []
+    email, identity = "", ""
+    fields: dict[str, str] = {}
+    labels: dict[str, frozenset[str]] = {}
+    attributes: dict[str, Scalar] = {}
+    for name, value in cells.items():
+        if value is None:
+            continue
+        try:
+            if _oversized(value):
+                raise ValueError(f"cell longer than {MAX_CELL} characters")
+            if name == "email":
+                if not isinstance(value, str):
+                    raise ValueError("expected text")
+                email, identity = normalise_email(value)
+            elif name in _FIELD_PARSERS:
+                parsed = _FIELD_PARSERS[name](value)
+                if parsed is not None:
+                    fields[name] = parsed
+            elif name in SET_FIELDS:
+                if found := _labels(value):
+                    labels[name] = found
+            elif problem := attribute_name_problem(name):
+                raise ValueError(problem)
+            elif (attribute := _attribute(value)) is not None:
+                attributes[name] = attribute
+        except ValueError as err:
+            problems.append((name, str(err)))
+    if not email and "email" not in dict(problems):
+        problems.insert(0, ("email", "missing"))
+    if len(attributes) > MAX_ATTRIBUTES:
+        problems.append(("attributes", f"more than {MAX_ATTRIBUTES} custom attributes"))
+    if problems:
+        return Rejected(line, problems[0][0], "; ".join(_problem_list(problems)))
+    return Contact(line, email, identity, fields, labels, attributes)
+
+
+def _problem_list(problems: Sequence[tuple[str, str]]) -> list[str]:
+    """First reason as is, further ones prefixed with their field."""
+    first, *rest = problems
+    return [first[1], *(f"{name}: {reason}" for name, reason in rest)]
+
+
+# ---------------------------------------------------------------- files
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    """Physical lines of a UTF-8 file (BOM dropped, CR/LF/CRLF kept), each at most MAX_LINE.
+
+    Bytes that are not UTF-8 are kept as surrogates so only their row is rejected; a file
+    whose start is not UTF-8 at all is refused outright.
+    """
+    buffered = io.BufferedReader(cast(io.RawIOBase, stream), buffer_size=1 << 16)
+    _check_encoding(buffered.peek())
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        while line := text.readline(MAX_LINE):
+            if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
+                while (rest := text.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
+                    pass
+                line += "\n"
+            yield line
+    finally:  # the caller owns `stream`: dropping our wrappers must not close it
+        if not buffered.closed:
+            text.detach()
+            buffered.detach()
+
+
+def _check_encoding(head: bytes) -> None:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidInput("file", "encoded as UTF-16; save it as UTF-8 (e.g. 'CSV UTF-8')")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as err:
+        line = head[: err.start].count(b"\n") + 1
+        raise InvalidInput(
+            "file",
+            f"not UTF-8 (byte 0x{head[err.start]:02X} on line {line}); "
+            "save it as UTF-8 (e.g. 'CSV UTF-8')",
+        ) from None
+
+
+def _undecodable(cells: Iterable[str]) -> bool:
+    return any(_ESCAPED_BYTE.search(cell) for cell in cells)
+
+
+def read_csv(stream: IO[bytes]) -> Iterator[Row]:
+    """Rows of a CSV file with a header line; an empty cell means the field is absent."""
+    lines = _text_lines(stream)
+    reader = csv.reader(lines, strict=False)
+    header = [name.strip().lower() for name in next(reader, [])]
+    _check_header(header)
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield Rejected(line, "row", f"unreadable CSV ({err})")
+            continue
+        if cells:
+            yield _csv_row(line, header, cells)
+
+
+def _check_header(header: Sequence[str]) -> None:
+    if not header:
+        raise InvalidInput("file", "empty: expected a header line naming the columns")
+    if "email" not in header:
+        found = ", ".join(header)
+        raise InvalidInput("email", f"no 'email' column in the header (found: {found})")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InvalidInput(name, "column appears twice in the header")
+        seen.add(name)
+        if name not in STANDARD_FIELDS and (problem := attribute_name_problem(name)):
+            raise InvalidInput(name, f"unknown column: {problem}")
+    if len(seen - STANDARD_FIELDS) > MAX_ATTRIBUTES:
+        raise InvalidInput("file", f"more than {MAX_ATTRIBUTES} custom attribute columns")
+
+
+def _csv_row(line: int, header: Sequence[str], cells: Sequence[str]) -> Row:
+    if len(cells) != len(header):
+        return Rejected(line, "row", f"{len(cells)} cells, but the header has {len(header)}")
+    if _undecodable(cells):
+        return Rejected(line, "row", "not valid UTF-8")
+    return contact_from_cells(line, {n: c or None for n, c in zip(header, cells, strict=True)})
+
+
+def read_jsonl(stream: IO[bytes]) -> Iterator[Row]:
+    """One JSON object per line; `null` or a missing key means the field is absent."""
+    for number, text in enumerate(_text_lines(stream), start=1):
+        if text.strip():
+            yield _jsonl_row(number, text)
+
+
+def _jsonl_row(line: int, text: str) -> Row:
+    if _undecodable([text]):
+        return Rejected(line, "row", "not valid UTF-8")
+    try:
+        cells = json.loads(text, parse_float=Decimal)
+    except ValueError as err:
+        return Rejected(line, "row", f"not JSON ({err})")
+    if not isinstance(cells, dict):
+        return Rejected(line, "row", "expected a JSON object")
+    return contact_from_cells(line, cells)
+
+
+READERS: dict[str, Callable[[IO[bytes]], Iterator[Row]]] = {"csv": read_csv, "jsonl": read_jsonl}
+
+
+# ---------------------------------------------------------------- import
+
+
+def first_occurrences(rows: Iterable[Row]) -> Iterator[Row]:
+    """Drop later rows for an identity already seen in this file, reporting them by line."""
+    seen: set[bytes] = set()
+    for row in rows:
+        if isinstance(row, Contact):
+            digest = hashlib.blake2b(row.identity.encode(), digest_size=16).digest()
+            if digest in seen:
+                yield Rejected(row.line, "email", f"duplicate of an earlier row ({row.identity})")
+                continue
+            seen.add(digest)
+        yield row
+
+
+def profile_change(contact: Contact, profile: Mapping[str, Any] | None) -> ProfileChange:
+    """What importing `contact` must write: only present fields that differ from `profile`.
+
+    Tags and interests are added to, never replaced; status and unsubscribe fields are never
+    part of an import.
+    """
+    stored: Mapping[str, Any] = profile or {}
+    stored_attributes: Mapping[str, Any] = stored.get("attributes") or {}
+    fields: dict[str, Scalar] = {} if profile else {"email": contact.email}
+    fields.update({k: v for k, v in contact.fields.items() if stored.get(k) != v})
+    return ProfileChange(
+        fields=fields,
+        sets={
+            name: added
+            for name, values in contact.labels.items()
+            if (added := values - set(stored.get(name) or ()))
+        },
+        attributes={k: v for k, v in contact.attributes.items() if stored_attributes.get(k) != v},
+    )
+
+
+def import_contacts(
+    table: Table,
+    rows: Iterable[Row],
+    *,
+    now: str,
+    new_id: Callable[[], str],
+    dry_run: bool = False,
+    workers: int = 1,
+    on_batch: Callable[[], None] = lambda: None,
+) -> ImportReport:
+    """Import valid rows once each; a second run of the same rows writes nothing.
+
+    Suppressed addresses are skipped and existing contacts' subscription state is left alone,
+    so an import never re-subscribes anyone. `workers` threads write one batch's contacts at
+    once (they are distinct addresses), which is what makes DynamoDB latency bearable.
+    """
+    report = ImportReport()
+    contacts = _contacts_only(first_occurrences(rows), report)
+    one = partial(_import_one, table, now=now, new_id=new_id, dry_run=dry_run)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while batch := list(islice(contacts, BATCH)):
+            known = table.known_contacts([c.email_hash for c in batch])
+            for outcome in pool.map(one, batch, [known[c.email_hash] for c in batch]):
+                report.record(outcome)
+            on_batch()
+    return report
+
+
+def _contacts_only(rows: Iterable[Row], report: ImportReport) -> Iterator[Contact]:
+    for row in rows:
+        if isinstance(row, Rejected):
+            report.rejected.append(row)
+        else:
+            yield row
+
+
+def _import_one(
+    table: Table,
+    contact: Contact,
+    known: KnownContact,
+    *,
+    now: str,
+    new_id: Callable[[], str],
+    dry_run: bool,
+) -> Outcome:
+    """Apply one contact; a write that lost a race is re-planned from a fresh read."""
+    for _attempt in range(3):
+        if known.suppressed:
+            return "suppressed"
+        change = profile_change(contact, known.profile)
+        if known.profile is not None and change.empty:
+            return "unchanged"
+        if dry_run or _write(table, contact, known, change, now, new_id):
+            return "imported" if known.profile is None else "updated"
+        known = table.known_contacts([contact.email_hash])[contact.email_hash]
+    raise RuntimeError(f"line {contact.line}: contact kept changing during import")
+
+
+def _write(
+    table: Table,
+    contact: Contact,
+    known: KnownContact,
+    change: ProfileChange,
+    now: str,
+    new_id: Callable[[], str],
+) -> bool:
+    """Claim the address first, then fill the profile: a crash in between is finished later."""
+    contact_id = known.contact_id or new_id()
+    if known.profile is not None:
+        has_attributes = "attributes" in known.profile
+        return table.apply(
+            profile_update_write(contact_id, change, now, has_attributes=has_attributes)
+        )
+    if known.contact_id is None and not table.apply(
+        email_claim_write(contact.email_hash, contact_id, now)
+    ):
+        return False
+    return table.apply(profile_create_write(contact_id, contact.email_hash, change, now))
+
+
+# ---------------------------------------------------------------- export
+
+
+def neutralise_cell(value: str) -> str:
+    """Stop spreadsheets from running a cell as a formula (OWASP CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+    """CSV lines for `rows` (header first); custom attributes by name, sets `;`-joined."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for values in _export_values(rows, columns):
+        writer.writerow(values)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _export_values(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
+) -> Iterator[list[str]]:
+    yield list(columns)
+    for row in rows:
+        attributes = row.get("attributes") or {}
+        yield [neutralise_cell(_cell(row.get(c, attributes.get(c)))) for c in columns]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, set | frozenset | list):
+        return ";".join(sorted(str(v) for v in value))
+    return str(value)
