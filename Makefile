@@ -6,10 +6,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint unit infra browser bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "pip>=23,<26.3"
 	$(BIN)/pip install -q -r requirements-dev.txt -r infra/requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 demo: $(BIN)/.installed

@@ -35,6 +35,18 @@ ENDS = {
 }
 
 
+@dataclass(frozen=True)
+class PreviewRow:
+    """When a step would go out on the default path, and why then."""
+
+    step_id: str
+    local: str
+    utc: str
+    zone: str
+    zone_source: str
+    reasons: tuple[str, ...]
+
+
 class ContactNotFound(NurtureError):
     status = 404
 
@@ -139,6 +151,31 @@ class Journey:
         for minute in sorted({t.due for t in timers}):
             self.scheduler.ensure(schedule.minute_instant(minute))
         return counts
+
+    def preview(self, contact_id: str, sequence_id: str) -> list[PreviewRow]:
+        """Each step's local and UTC send time on the default path (no branch taken), with the
+        zone fallback used and why each time moved (window, weekday, holiday, quiet hours)."""
+        profile = self.table.profile(contact_id)
+        if profile is None:
+            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        sequence = catalog.load(self.versions, sequence_id)
+        rows: list[PreviewRow] = []
+        step_id, after = sequence.steps[0].id, self._now()
+        while step_id != EXIT and step_id not in {row.step_id for row in rows}:
+            after += sequence.step(step_id).delay or timedelta(0)
+            planned = schedule.plan(after, profile, sequence, self._now())
+            rows.append(
+                PreviewRow(
+                    step_id,
+                    planned.local.isoformat(),
+                    iso(planned.utc.timestamp()),
+                    planned.zone,
+                    planned.zone_source,
+                    planned.reasons,
+                )
+            )
+            step_id, after = sequence.next_of(step_id), planned.utc
+        return rows
 
     def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
         """Send one step of the newest version to a contact now, outside any enrollment."""

@@ -12,6 +12,7 @@ import boto3
 
 from chalicelib import secrets
 from chalicelib.config import settings
+from chalicelib.errors import ConfigError
 from chalicelib.parking import Parking
 from chalicelib.store import Sends, Table, Versions
 from chalicelib.tokens import Keyring
@@ -69,6 +70,18 @@ def journey() -> Journey:
     from chalicelib.send import Sender
 
     config = settings()
+    missing = [
+        name
+        for name, value in (
+            ("NURTURE_SENDER", config.sender),
+            ("NURTURE_SCHEDULE_TARGET_ARN", config.schedule_target_arn),
+            ("NURTURE_SCHEDULER_ROLE_ARN", config.scheduler_role_arn),
+            ("NURTURE_SCHEDULE_DLQ_ARN", config.schedule_dlq_arn),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(f"sending and scheduling need {', '.join(missing)}")
     composer = Composer(sequence, keyring, config)
     sender = Sender(
         Sends(table()),

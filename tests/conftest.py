@@ -16,6 +16,9 @@ os.environ.update(
     NURTURE_BASE_URL="https://t.example.test",
     NURTURE_SENDER="news@nurture.example",
     NURTURE_SCHEDULE_GROUP="nurture",
+    NURTURE_SCHEDULE_TARGET_ARN="arn:aws:lambda:us-east-1:123456789012:function:on_schedule",
+    NURTURE_SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/nurture-scheduler",
+    NURTURE_SCHEDULE_DLQ_ARN="arn:aws:sqs:us-east-1:123456789012:nurture-schedule-dlq",
     NURTURE_PARK_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/nurture-park",
     NURTURE_SIGNING_KEYS=json.dumps(
         {

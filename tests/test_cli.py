@@ -1,0 +1,108 @@
+"""The `nurture` command line against moto, as a marketer runs it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from chalicelib import services
+from chalicelib.cli import nurture
+from chalicelib.config import settings
+from chalicelib.store import Table
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
+BROKEN = """id: Broken Id
+name: ""
+default_timezone: Mars/Olympus
+default_locale: en
+steps:
+  - id: one
+    template:
+      en: {subject: "Hi {{ ''.__class__.__mro__ }}", html: "<p>x</p>"}
+    branches:
+      not_opened: {within: 3x, goto: nowhere}
+"""
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(nurture, list(args))
+
+
+def test_validate_lists_every_error_with_its_path(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN)
+    result = run("sequences", "validate", str(broken), str(EXAMPLES / "course.yaml"))
+    assert result.exit_code == 1
+    for path in (
+        "id",
+        "name",
+        "default_timezone",
+        "steps[0].branches.not_opened.within",
+        "steps[0].branches.not_opened.goto",
+    ):
+        assert re.search(rf"broken.yaml: {re.escape(path)}: ", result.output), path
+    assert "course.yaml: ok (course, 7 steps)" in result.output
+
+
+def test_templates_are_trial_rendered_at_validation(tmp_path: Path) -> None:
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text(
+        BROKEN.replace("Broken Id", "unsafe")
+        .replace('name: ""', "name: U")
+        .replace("Mars/Olympus", "UTC")
+        .replace("3x", "3d")
+        .replace("nowhere", "exit")
+    )
+    result = run("sequences", "validate", str(unsafe))
+    assert result.exit_code == 1
+    assert "steps[0].template.en.subject:" in result.output
+
+
+def test_push_versions_list_and_show(table: Table) -> None:
+    first = run("sequences", "push", *map(str, sorted(EXAMPLES.glob("*.yaml"))))
+    assert first.exit_code == 0, first.output
+    assert "engagement v1 (new version)" in first.output
+    again = run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
+    assert again.output.splitlines()[-1] == "engagement v1 (unchanged)"
+    listed = run("sequences", "list")
+    assert {line.split("\t")[0] for line in listed.output.splitlines()} == {
+        p.stem for p in EXAMPLES.glob("*.yaml")
+    }
+    shown = run("sequences", "show", "course", "--version", "1")
+    assert shown.exit_code == 0 and "id: course" in shown.output
+    missing = run("sequences", "show", "course", "--version", "9")
+    assert missing.exit_code == 1 and "no version 9" in missing.output
+
+
+def test_enroll_preview_and_send_test(table: Table) -> None:
+    services.client("sesv2").create_email_identity(EmailIdentity=settings().sender)
+    services.client("scheduler").create_schedule_group(Name="nurture")
+    table.put_profile(
+        "k1",
+        {
+            "email": "k1@example.com",
+            "first_name": "Kai",
+            "timezone": "Asia/Kathmandu",
+            "country": "NP",
+        },
+    )
+    run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
+    preview = run("schedule", "preview", "--sequence", "engagement", "--contact", "k1")
+    assert preview.exit_code == 0, preview.output
+    first = preview.output.splitlines()[0].split("\t")
+    assert first[0] == "intro" and first[1].endswith("+05:45")
+    assert first[3] == "Asia/Kathmandu (contact)"
+    enrolled = run("enroll", "--sequence", "engagement", "k1", "ghost")
+    assert enrolled.output.strip() == (
+        "enrolled 1, already enrolled 0, refused 0, unknown contact 1"
+    )
+    sent = run("send-test", "--sequence", "engagement", "k1")
+    assert sent.exit_code == 0 and sent.output.startswith("sent ")
+    [message] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert message.destinations["ToAddresses"] == ["k1@example.com"]
+    unknown = run("send-test", "--sequence", "engagement", "--step", "nope", "k1")
+    assert unknown.exit_code == 1 and "has no step 'nope'" in unknown.output
