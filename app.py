@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Response
@@ -18,6 +20,7 @@ app = web.NurtureChalice(app_name="nurture")
 app.api.binary_types = ["*/*"]
 FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
 YAML = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
+CONTACT_FILES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
 
 
 def _agent() -> str:
@@ -191,6 +194,56 @@ def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
+@app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
+def import_contacts() -> Response:
+    """A CSV (with header) or JSON Lines body; rejected rows are listed by line."""
+    import io
+
+    from chalicelib import contacts
+
+    request = app.current_request
+    reader = contacts.READERS[CONTACT_FILES[request.headers.get("content-type", "").split(";")[0]]]
+    try:
+        _marketer()
+        report = contacts.import_contacts(
+            services.table(),
+            reader(io.BytesIO(request.raw_body or b"")),
+            now=tracking.iso(time.time()),
+            new_id=lambda: secrets.token_urlsafe(12),
+        )
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc(dataclasses.asdict(report), 200 if report.ok else 422)
+
+
+@app.route("/api/schedule/preview", methods=["GET"])
+def preview_schedule() -> Response:
+    query = app.current_request.query_params or {}
+    try:
+        _marketer()
+        contact_id, sequence_id = _field(query, "contact_id"), _field(query, "sequence_id")
+        rows = services.journey().preview(contact_id, sequence_id)
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc({"steps": [dataclasses.asdict(row) for row in rows]})
+
+
+@app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
+def send_test() -> Response:
+    try:
+        _marketer()
+        doc = _json_object()
+        step = doc.get("step_id")
+        if step is not None and not isinstance(step, str):
+            raise InvalidInput("step_id", "must be a string")
+        outcome = services.journey().send_test(
+            _field(doc, "contact_id"), _field(doc, "sequence_id"), step
+        )
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc(dataclasses.asdict(outcome), 200 if outcome.status == "sent" else 422)
+
+
 @app.lambda_function(name="on_schedule")
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge Scheduler fires a due minute. Failed timers stay in the bucket and the
@@ -255,7 +308,7 @@ def _json_object() -> dict[str, Any]:
     return doc
 
 
-def _field(doc: dict[str, Any], name: str) -> str:
+def _field(doc: Mapping[str, Any], name: str) -> str:
     value = doc.get(name)
     if not isinstance(value, str) or not value:
         raise InvalidInput(name, "is required and must be a non-empty string")

@@ -25,6 +25,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/sequences/validate": ("POST",),
     "/api/sequences/{sequence_id}": ("GET",),
     "/api/enrollments": ("POST",),
+    "/api/contacts": ("POST",),
+    "/api/schedule/preview": ("GET",),
+    "/api/send-test": ("POST",),
 }
 # Recipients' routes carry signed tokens and conversions an HMAC signature; every other /api
 # route is the marketer API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).

@@ -1,0 +1,145 @@
+"""The authenticated marketer API through chalice's test client, on moto."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from chalice.test import Client
+
+from chalicelib import services
+from chalicelib.config import settings
+from chalicelib.sequences import load_sequence
+from chalicelib.store import Table
+from tests.conftest import headers
+
+KEY = {"authorization": "Bearer api-key-0123456789abcdef"}
+YAML = {"content-type": "application/yaml"}
+COURSE_FILE = Path(__file__).resolve().parent.parent / "examples" / "sequences" / "course.yaml"
+# The API takes self-contained YAML (templates inline); the CLI inlines template files itself.
+COURSE = yaml.safe_dump(json.loads(load_sequence(COURSE_FILE).to_json())).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "sent"),
+    [
+        ("GET", "/api/sequences", {}),
+        ("POST", "/api/sequences", YAML),
+        ("POST", "/api/sequences/validate", YAML),
+        ("GET", "/api/sequences/course", {}),
+        ("POST", "/api/enrollments", {"content-type": "application/json"}),
+        ("POST", "/api/contacts", {"content-type": "text/csv"}),
+        ("GET", "/api/schedule/preview?contact_id=a&sequence_id=b", {}),
+        ("POST", "/api/send-test", {"content-type": "application/json"}),
+    ],
+)
+@pytest.mark.parametrize(
+    "credentials", [{}, {"authorization": "Bearer wrong-key"}, {"authorization": "Basic YTpi"}]
+)
+def test_every_marketer_route_needs_an_api_key(
+    client: Client,
+    table: Table,
+    method: str,
+    path: str,
+    sent: dict[str, str],
+    credentials: dict[str, str],
+) -> None:
+    response = client.http.request(method, path, headers={**sent, **credentials}, body=b"x")
+    assert response.status_code == 401
+    assert headers(response)["www-authenticate"] == "Bearer"
+    assert services.versions().heads() == []
+
+
+def test_push_validate_list_show(client: Client, table: Table) -> None:
+    body = COURSE
+    first = client.http.post("/api/sequences", headers={**YAML, **KEY}, body=body)
+    assert (first.status_code, json.loads(first.body)) == (
+        201,
+        {"sequence_id": "course", "version": 1, "created": True},
+    )
+    again = client.http.post("/api/sequences", headers={**YAML, **KEY}, body=body)
+    assert (again.status_code, json.loads(again.body)["created"]) == (200, False)
+    listed = json.loads(client.http.get("/api/sequences", headers=KEY).body)
+    assert [s["sequence_id"] for s in listed["sequences"]] == ["course"]
+    shown = client.http.get("/api/sequences/course?version=1", headers=KEY)
+    assert json.loads(shown.body)["sequence"]["id"] == "course"
+    bad_version = client.http.get("/api/sequences/course?version=x", headers=KEY)
+    assert bad_version.status_code == 400
+    assert json.loads(bad_version.body)["error"].startswith("version:")
+
+
+def test_template_files_are_refused_by_the_api(client: Client, table: Table) -> None:
+    response = client.http.post(
+        "/api/sequences", headers={**YAML, **KEY}, body=COURSE_FILE.read_bytes()
+    )
+    assert response.status_code == 422
+    assert "html_file" in json.loads(response.body)["error"]
+
+
+def test_invalid_upload_lists_every_error_and_stores_nothing(client: Client, table: Table) -> None:
+    broken = b"id: ok\nname: N\ndefault_timezone: UTC+3\ndefault_locale: en\nsteps: []\nextra: 1\n"
+    response = client.http.post("/api/sequences", headers={**YAML, **KEY}, body=broken)
+    assert response.status_code == 422
+    paths = {e["path"] for e in json.loads(response.body)["errors"]}
+    assert {"default_timezone", "steps", "extra"} <= paths
+    assert services.versions().heads() == []
+
+
+def test_contacts_enroll_preview_send_test(client: Client, table: Table) -> None:
+    services.client("sesv2").create_email_identity(EmailIdentity=settings().sender)
+    services.client("scheduler").create_schedule_group(Name="nurture")
+    client.http.post("/api/sequences", headers={**YAML, **KEY}, body=COURSE)
+    csv = (
+        b"email,first_name,timezone\nada@example.com,Ada,Europe/Riga\n"
+        b"not-an-email,Bob,UTC\nlin@example.com,Lin,Mars/Olympus\n"
+    )
+    imported = client.http.post(
+        "/api/contacts", headers={"content-type": "text/csv", **KEY}, body=csv
+    )
+    report = json.loads(imported.body)
+    assert imported.status_code == 422 and report["imported"] == 1
+    assert [(r["line"], r["field"]) for r in report["rejected"]] == [(3, "email"), (4, "timezone")]
+    contact = table.client.scan(
+        TableName=table.name,
+        FilterExpression="SK = :p",
+        ExpressionAttributeValues={":p": {"S": "PROFILE"}},
+    )["Items"]
+    contact_id = contact[0]["contact_id"]["S"]
+    enrolled = client.http.post(
+        "/api/enrollments",
+        headers={"content-type": "application/json", **KEY},
+        body=json.dumps({"contact_id": contact_id, "sequence_id": "course"}),
+    )
+    assert enrolled.status_code == 201 and json.loads(enrolled.body)["step_id"] == "lesson_1"
+    preview = client.http.get(
+        f"/api/schedule/preview?contact_id={contact_id}&sequence_id=course", headers=KEY
+    )
+    steps = json.loads(preview.body)["steps"]
+    assert len(steps) == 7 and steps[0]["zone"] == "Europe/Riga"
+    sent = client.http.post(
+        "/api/send-test",
+        headers={"content-type": "application/json", **KEY},
+        body=json.dumps({"contact_id": contact_id, "sequence_id": "course"}),
+    )
+    assert sent.status_code == 200 and json.loads(sent.body)["status"] == "sent"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{", "body"),
+        (b"[]", "body"),
+        (b'{"sequence_id": "course"}', "contact_id"),
+        (b'{"contact_id": 7, "sequence_id": "course"}', "contact_id"),
+    ],
+)
+def test_malformed_enrollment_is_400_naming_the_field(
+    client: Client, table: Table, body: bytes, field: str
+) -> None:
+    response = client.http.post(
+        "/api/enrollments", headers={"content-type": "application/json", **KEY}, body=body
+    )
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"].startswith(f"{field}:")
