@@ -77,6 +77,9 @@ def _hashable(value: object) -> str | None:
     return value if value is None or isinstance(value, str) else repr(value)
 
 
+_resolve_zone = lru_cache(maxsize=4096)(localtime.resolve_zone)
+
+
 @lru_cache(maxsize=65_536)
 def _plan(
     earliest: datetime,
@@ -86,7 +89,7 @@ def _plan(
     spec: SendWindowSpec,
 ) -> Plan:
     """Pure and cached: a cohort enrolled together shares a handful of (zone, country) keys."""
-    resolved = localtime.resolve_zone(contact_tz, country, default_tz)
+    resolved = _resolve_zone(contact_tz, country, default_tz)
     holidays = localtime.holiday_calendar(country) if spec.skip_holidays else None
     slot = localtime.next_send_time(earliest, resolved.zone, window_of(spec), holidays)
     reasons = (*slot.reasons, *(f"zone:{note}" for note in resolved.notes))
