@@ -325,6 +325,15 @@ class Journey:
         """Apply one engagement event to every active enrollment of its contact."""
         if event.get("type") not in rules.POSITIVE:
             return
+        if event.get("type") == "clicked" and event.get("verdict") == "human":
+            same_send = [
+                e
+                for e in self.table.events(str(event["contact_id"]))
+                if e.get("send_id") == event.get("send_id")
+            ]
+            if rules.is_burst(event, same_send):
+                self.table.apply(store.reclassify_write(event, "scanner", "burst"))
+                event = {**event, "verdict": "scanner", "verdict_reason": "burst"}
         for enrollment in self.enrollments.active(str(event["contact_id"])):
             sequence = self.sequence(enrollment.sequence_id, enrollment.version)
             now = iso(self.clock())

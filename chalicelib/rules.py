@@ -75,10 +75,31 @@ def opens_unknowable(opens: Iterable[Event]) -> bool:
     return bool(verdicts) and all(v == "machine" for v in verdicts)
 
 
+BURST_SECONDS = 2.0
+BURST_LINKS = 3
+
+
+def is_burst(click: Event, send_events: Iterable[Event]) -> bool:
+    """A scanner opening every link at once: this click and clicks on at least two other links
+    of the same send within two seconds of it. A person clicks one link at a time."""
+    if click.get("type") != "clicked":
+        return False
+    at = _instant(click)
+    links = {
+        e.get("link")
+        for e in send_events
+        if e.get("type") == "clicked" and abs((_instant(e) - at).total_seconds()) <= BURST_SECONDS
+    }
+    return len(links | {click.get("link")}) >= BURST_LINKS
+
+
+def _instant(event: Event) -> datetime:
+    return datetime.fromisoformat(str(event.get("at", "")).replace("Z", "+00:00"))
+
+
 def goal_reached(sequence: Sequence, event: Event, enrolled_at: str) -> bool:
     goal = sequence.goal
     if goal is None or event.get("type") != goal.event or not counts(event, "human"):
         return False
     start = datetime.fromisoformat(enrolled_at.replace("Z", "+00:00"))
-    at = datetime.fromisoformat(str(event.get("at", "")).replace("Z", "+00:00"))
-    return start <= at <= start + goal.within
+    return start <= _instant(event) <= start + goal.within

@@ -65,6 +65,23 @@ def event_write(event: Event) -> Write:
     return [_put_event(event)]
 
 
+def reclassify_write(event: Mapping[str, Any], verdict: str, reason: str) -> Write:
+    """Correct a stored event's verdict (a burst of clicks seen only after the hot path)."""
+    return [
+        {
+            "Update": {
+                "Key": _key(str(event["PK"]), str(event["SK"])),
+                "UpdateExpression": "SET verdict = :verdict, verdict_reason = :reason",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": {
+                    ":verdict": _value(verdict),
+                    ":reason": _value(reason),
+                },
+            }
+        }
+    ]
+
+
 def unsubscribe_write(event: Event) -> Write:
     """Mark the contact unsubscribed and audit it; a repeat finds it done and writes nothing."""
     update = {

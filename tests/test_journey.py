@@ -34,6 +34,8 @@ steps:
       en:
         subject: "Hello {{ contact.first_name | default('there') }}"
         html: '<html><body><a href="https://example.com/buy?x=1">Buy</a>
+               <a href="https://example.com/pricing">Pricing</a>
+               <a href="https://example.com/docs">Docs</a>
                <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>'
     next: exit
     branches:
@@ -135,9 +137,9 @@ class World:
     def subjects(self, to: str) -> list[str]:
         return [m.subject for m in self.mails(to)]
 
-    def token(self, to: str, route: str, index: int = -1) -> str:
+    def token(self, to: str, route: str, index: int = -1, nth: int = 0) -> str:
         body = self.mails(to)[index].body
-        return re.findall(rf"/{route}/([A-Za-z0-9_.-]+)", body)[0]
+        return re.findall(rf"/{route}/([A-Za-z0-9_.-]+)", body)[nth]
 
 
 @pytest.fixture
@@ -229,6 +231,18 @@ def test_click_takes_the_branch_once_even_if_repeated_and_redelivered(world: Wor
     world.player.pump()
     world.run_until(T0 + timedelta(days=10))
     assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
+
+
+def test_a_scanner_burst_on_every_link_takes_no_branch(world: World) -> None:
+    world.journey.enroll("clicker", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=1)
+    for nth in range(3):  # a link scanner with a browser agent opens all links at once
+        world.tracker.click(world.token("clicker@example.com", "c", nth=nth), "GET", BROWSER)
+    world.run_until(T0 + timedelta(days=10))
+    assert "Thanks for looking" not in world.subjects("clicker@example.com")
+    clicks = [e for e in world.table.events("clicker") if e["type"] == "clicked"]
+    assert {(e["verdict"], e["verdict_reason"]) for e in clicks} >= {("scanner", "burst")}
 
 
 def test_conversion_exits_while_a_timer_is_pending(world: World) -> None:
