@@ -35,7 +35,15 @@ GROUP = "nurture"
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    os.environ.update(_environment(args))
+    environment = _environment(args)
+    os.environ.update(environment)
+    # The CLI in another terminal reaches this stack after `. .local/env`.
+    env_file = args.state_dir / "env"
+    env_file.write_text(
+        "".join(f"export {name}='{value}'\n" for name, value in environment.items()),
+        encoding="utf-8",
+    )
+    env_file.chmod(0o600)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
