@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +281,7 @@ def test_jsonl_rows_with_lists_numbers_and_blank_timezone() -> None:
     first = rows[0]
     assert isinstance(first, Contact)
     assert first.labels == {"tags": frozenset({"vip", "beta"})}
-    assert dict(first.attributes) == {"score": 7, "ratio": store.Decimal("0.5")}
+    assert dict(first.attributes) == {"score": 7, "ratio": Decimal("0.5")}
 
 
 def test_locale_country_and_consent_are_normalised() -> None:

@@ -1,0 +1,71 @@
+"""The table's item vocabulary: how values, keys and events are written at the lowest level."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+Write = list[dict[str, Any]]
+Scalar = str | int | float | Decimal | bool | None
+
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One engagement or lifecycle event, under its normalised name (`opened`, `clicked`, ...)."""
+
+    contact_id: str
+    type: str
+    at: str
+    event_id: str
+    send_id: str = ""
+    attrs: Mapping[str, Scalar] = field(default_factory=dict)
+    expires_at: int | None = None
+
+
+def _put_event(event: Event) -> dict[str, Any]:
+    item = {
+        **_key(f"C#{event.contact_id}", f"EV#{event.at}#{event.type}#{event.event_id}"),
+        "type": _value(event.type),
+        "contact_id": _value(event.contact_id),
+        "at": _value(event.at),
+        "event_id": _value(event.event_id),
+    }
+    if event.send_id:
+        item["send_id"] = _value(event.send_id)
+        item["GSI1PK"] = _value(f"S#{event.send_id}")
+        item["GSI1SK"] = _value(f"EV#{event.at}#{event.type}")
+    if event.expires_at is not None:
+        item["ttl"] = _value(event.expires_at)
+    for name, value in event.attrs.items():
+        if value is not None:
+            item[name] = _value(value)
+    return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def _value(value: Scalar) -> dict[str, Any]:
+    """Low-level attribute value; written by hand because it is on the hot path."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(value)}
+    return {"S": value}
+
+
+def _strings(values: Iterable[str]) -> dict[str, Any]:
+    return {"SS": sorted(values)}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}

@@ -1,0 +1,161 @@
+"""The table and its generic operations: apply a `Write`, read profiles and events."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import emails
+from chalicelib.store.items import Scalar, Write, _key, _plain, _value
+
+_LOOKUPS = (("M", "CONTACT"), ("X", "SUPPRESS"))  # email-hash keyed items a contact import reads
+
+
+@dataclass(frozen=True)
+class KnownContact:
+    """What the table knows about one address: its claimed id, profile and suppression."""
+
+    contact_id: str | None = None
+    profile: Mapping[str, Any] | None = None
+    suppressed: bool = False
+
+
+class Table:
+    """Thin repository over a low-level DynamoDB client."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def apply(self, write: Write) -> bool:
+        """Apply `write`; False means its conditions found it already applied."""
+        errors = self.client.exceptions
+        try:
+            if len(write) == 1 and "Put" in write[0]:
+                self.client.put_item(TableName=self.name, **write[0]["Put"])
+            elif len(write) == 1 and "Update" in write[0]:
+                self.client.update_item(TableName=self.name, **write[0]["Update"])
+            else:
+                items = [
+                    {op: {**spec, "TableName": self.name}}
+                    for step in write
+                    for op, spec in step.items()
+                ]
+                self.client.transact_write_items(TransactItems=items)
+        except errors.ConditionalCheckFailedException:
+            return False
+        except errors.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) and all(
+                r.get("Code") in ("None", "ConditionalCheckFailed", None) for r in reasons
+            ):
+                return False
+            raise
+        return True
+
+    def profile(self, contact_id: str) -> dict[str, Any] | None:
+        found = self.client.get_item(
+            TableName=self.name, Key=_key(f"C#{contact_id}", "PROFILE"), ConsistentRead=True
+        )
+        return _plain(found["Item"]) if "Item" in found else None
+
+    def known_contacts(self, email_hashes: Iterable[str]) -> dict[str, KnownContact]:
+        """Claim, profile and suppression of each address, in two consistent batch reads."""
+        hashes = list(dict.fromkeys(email_hashes))
+        found = self._batch_get(
+            [_key(f"{prefix}#{h}", sk) for h in hashes for prefix, sk in _LOOKUPS]
+        )
+        ids = {h: m["contact_id"] for h in hashes if (m := found.get((f"M#{h}", "CONTACT")))}
+        profiles = self._batch_get([_key(f"C#{i}", "PROFILE") for i in ids.values()])
+        return {
+            h: KnownContact(
+                contact_id=ids.get(h),
+                profile=profiles.get((f"C#{ids[h]}", "PROFILE")) if h in ids else None,
+                suppressed=(f"X#{h}", "SUPPRESS") in found,
+            )
+            for h in hashes
+        }
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (PK, SK); keys in slices of 100, unprocessed ones retried."""
+        items: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request = {self.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for attempt in itertools.count():
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.name, []):
+                    plain = _plain(item)
+                    items[(plain["PK"], plain["SK"])] = plain
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off, then retry
+        return items
+
+    def put_profile(self, contact_id: str, attrs: Mapping[str, Scalar]) -> None:
+        item = {**_key(f"C#{contact_id}", "PROFILE"), "contact_id": _value(contact_id)}
+        item.update({name: _value(v) for name, v in attrs.items()})
+        self.client.put_item(TableName=self.name, Item=item)
+
+    def events(self, contact_id: str) -> list[dict[str, Any]]:
+        """Every stored event of a contact, oldest first."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :ev)",
+            ExpressionAttributeValues={":pk": _value(f"C#{contact_id}"), ":ev": _value("EV#")},
+            ConsistentRead=True,
+        )
+        return [_plain(item) for page in pages for item in page["Items"]]
+
+    def is_suppressed(self, email: str) -> bool:
+        """Whether `email` must never be sent to again (checked before every send)."""
+        found = self.client.get_item(
+            TableName=self.name,
+            Key=_key(f"X#{emails.email_hash(email)}", "SUPPRESS"),
+            ConsistentRead=True,
+            ProjectionExpression="PK",
+        )
+        return "Item" in found
+
+    def soft_bounces(self, email_hash: str) -> int:
+        """Transient bounces counted for an address (0 if none)."""
+        found = self.client.get_item(
+            TableName=self.name,
+            Key=_key(f"X#{email_hash}", "SOFTBOUNCE"),
+            ConsistentRead=True,
+            ProjectionExpression="bounces",
+        )
+        return int(found.get("Item", {}).get("bounces", {}).get("N", 0))
+
+    def create(self) -> None:
+        """Create the table with its stream, GSI and TTL (local stack and tests; infra/ in AWS)."""
+        strings = [
+            {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
+        ]
+        self.client.create_table(
+            TableName=self.name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=strings,
+            KeySchema=[
+                {"AttributeName": "PK", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI1",
+                    "KeySchema": [
+                        {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                        {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        self.client.get_waiter("table_exists").wait(TableName=self.name)
+        self.client.update_time_to_live(
+            TableName=self.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+        )
