@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-import idna
-
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -56,6 +54,8 @@ def normalise_email(raw: str) -> tuple[str, str]:
 
 def _ascii_domain(domain: str) -> str:
     """The domain's punycode form; ASCII domains skip idna (slow) and are checked as labels."""
+    import idna  # only international domains need it; kept off the cold start
+
     try:
         ascii_domain = (
             domain.lower() if domain.isascii() else idna.encode(domain, uts46=True).decode()

@@ -12,7 +12,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.observability import logger
 from chalicelib.store import Table, Write
 
 AWS_ERRORS = (BotoCoreError, ClientError)
@@ -39,6 +38,8 @@ def commit(table: Table, parking: Parking, write: Write) -> bool:
         return table.apply(write)
     except AWS_ERRORS as exc:
         why = type(exc).__name__
+    from chalicelib.observability import logger  # Powertools loads only when something failed
+
     try:
         parking.park(write, why)
         logger.warning("write parked", extra={"why": why})
@@ -52,6 +53,8 @@ def commit(table: Table, parking: Parking, write: Write) -> bool:
 
 def replay(table: Table, records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Apply parked writes from SQS records; return the message ids that must be retried."""
+    from chalicelib.observability import logger
+
     failed = []
     for record in records:
         try:

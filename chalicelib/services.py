@@ -14,13 +14,14 @@ from chalicelib import secrets
 from chalicelib.config import settings
 from chalicelib.errors import ConfigError
 from chalicelib.parking import Parking
-from chalicelib.store import Sends, Table, Versions
+from chalicelib.store import Table
 from chalicelib.tokens import Keyring
 from chalicelib.tracking import Tracker
 
 if TYPE_CHECKING:
     from chalicelib.journey import Journey
     from chalicelib.sequences import Sequence
+    from chalicelib.store import Versions
 
 
 @cache
@@ -33,6 +34,8 @@ def table() -> Table:
 
 
 def versions() -> Versions:
+    from chalicelib.store import Versions
+
     return Versions(table())
 
 
@@ -68,6 +71,7 @@ def journey() -> Journey:
     from chalicelib.journey import Journey
     from chalicelib.schedule import Scheduler
     from chalicelib.send import Sender
+    from chalicelib.store import Sends
 
     config = settings()
     missing = [

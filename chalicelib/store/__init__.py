@@ -7,12 +7,11 @@ and replayed later, and a redelivered one be applied twice without a second effe
 
 from __future__ import annotations
 
-from chalicelib.store.enrollments import Enrollment, Enrollments
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from chalicelib.store.items import Event, Scalar, Write
-from chalicelib.store.sends import Capped, CapRule, SendRecord, Sends, send_key
 from chalicelib.store.table import KnownContact, Table
-from chalicelib.store.timers import Timer, Timers
-from chalicelib.store.versions import SequenceVersion, Versions
 from chalicelib.store.writes import (
     ProfileChange,
     conversion_write,
@@ -28,6 +27,34 @@ from chalicelib.store.writes import (
     suppression_write,
     unsubscribe_write,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.store.enrollments import Enrollment, Enrollments
+    from chalicelib.store.sends import Capped, CapRule, SendRecord, Sends, send_key
+    from chalicelib.store.timers import Timer, Timers
+    from chalicelib.store.versions import SequenceVersion, Versions
+
+# Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
+_LAZY = {
+    "Enrollment": "enrollments",
+    "Enrollments": "enrollments",
+    "Capped": "sends",
+    "CapRule": "sends",
+    "SendRecord": "sends",
+    "Sends": "sends",
+    "send_key": "sends",
+    "Timer": "timers",
+    "Timers": "timers",
+    "SequenceVersion": "versions",
+    "Versions": "versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+
 
 __all__ = [
     "CapRule",
