@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from chalicelib import services
-from chalicelib.contacts import READERS, ImportReport, import_contacts
+from chalicelib.contacts import READERS, ImportReport, export_csv, import_contacts
 from chalicelib.errors import InvalidInput, NurtureError
 
 if TYPE_CHECKING:
@@ -96,6 +96,41 @@ def import_command(file: Path, file_format: str | None, dry_run: bool, workers: 
     _print_report(report, dry_run)
     if not report.ok:
         raise SystemExit(ROWS_REJECTED)
+
+
+EXPORT_COLUMNS = (
+    "contact_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "locale",
+    "timezone",
+    "country",
+    "tags",
+    "interests",
+    "status",
+)
+
+
+@contacts.command("export")
+@click.option(
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Where to write the CSV (default: standard output).",
+)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    help="Also export this custom attribute (repeatable).",
+)
+def export_command(output: Any, attributes: tuple[str, ...]) -> None:
+    """Write every contact as CSV. Cells that a spreadsheet would run as a formula (starting
+    with = + - @, tab or CR) are prefixed with ' here; the stored value is unchanged."""
+    for line in export_csv(services.table().profiles(), [*EXPORT_COLUMNS, *attributes]):
+        output.write(line)
 
 
 def _format_of(file: Path) -> str:

@@ -98,12 +98,17 @@ class Journey:
         version = head.version if head else 1
         first = sequence.steps[0]
         enrollment, new = self.enrollments.enroll(
-            contact_id, sequence_id, version, first.id, iso(self.clock()), sequence.entry.reentry
+            contact_id,
+            sequence_id,
+            version,
+            first.id,
+            iso(self.clock()),
+            self._may_restart(sequence),
         )
         if enrollment is None:
             raise ReentryRefused(
                 f"sequence_id: {contact_id!r} already went through "
-                f"{sequence_id!r} and re-entry is off"
+                f"{sequence_id!r}; re-entry is off or its cooldown has not passed"
             )
         if new:
             self._plan_send(enrollment, sequence, first.id, enrollment.seq, self._now())
@@ -129,7 +134,7 @@ class Journey:
                 version,
                 first.id,
                 iso(self.clock()),
-                sequence.entry.reentry,
+                self._may_restart(sequence),
             )
             if enrollment is None or not new:
                 counts["refused" if enrollment is None else "already_enrolled"] += 1
@@ -176,6 +181,19 @@ class Journey:
             )
             step_id, after = sequence.next_of(step_id), planned.utc
         return rows
+
+    def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:
+        """The sequence's entry rule: re-entry allowed at all, and not before the cooldown."""
+
+        def allowed(ended: store.Enrollment) -> bool:
+            if not sequence.entry.reentry:
+                return False
+            cooldown = sequence.entry.cooldown
+            if cooldown is None or ended.ended_at is None:
+                return True
+            return _parse(ended.ended_at) + cooldown <= self._now()
+
+        return allowed
 
     def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
         """Send one step of the newest version to a contact now, outside any enrollment."""

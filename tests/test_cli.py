@@ -106,3 +106,14 @@ def test_enroll_preview_and_send_test(table: Table) -> None:
     assert message.destinations["ToAddresses"] == ["k1@example.com"]
     unknown = run("send-test", "--sequence", "engagement", "--step", "nope", "k1")
     assert unknown.exit_code == 1 and "has no step 'nope'" in unknown.output
+
+
+def test_export_neutralises_formulas_but_stores_them_as_given(table: Table, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text('email,first_name,company\nf@example.com,=HYPERLINK("x"),+1 Corp\n')
+    assert run("contacts", "import", str(source)).exit_code == 0
+    [profile] = list(table.profiles())
+    assert (profile["first_name"], profile["company"]) == ('=HYPERLINK("x")', "+1 Corp")
+    exported = run("contacts", "export")
+    assert exported.exit_code == 0
+    assert '\'=HYPERLINK(""x"")' in exported.output and "'+1 Corp" in exported.output

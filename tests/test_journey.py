@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from chalicelib.config import settings
 from chalicelib.journey import Journey, ReentryRefused
 from chalicelib.schedule import Scheduler
 from chalicelib.send import Sender
-from chalicelib.sequences import parse_sequence
+from chalicelib.sequences import load_sequence, parse_sequence
 from chalicelib.tracking import Tracker
 from local.player import Player
 
@@ -61,6 +62,7 @@ steps:
 # Monday 2025-11-24 21:00 UTC is 23:00 in Riga (UTC+2): after the Tue-Thu 09-11 window.
 T0 = datetime(2025, 11, 24, 21, 0, tzinfo=UTC)
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:nurture-on_schedule"
 
 
@@ -166,6 +168,41 @@ def test_enrolled_at_23_local_is_scheduled_for_9_local_next_allowed_day(world: W
     assert detail["Target"]["DeadLetterConfig"]["Arn"] == "arn:aws:sqs:q"
     world.run_until(T0 + timedelta(days=1))
     assert world.subjects("opener@example.com") == ["Hello Opener"]
+
+
+def test_same_local_hour_when_daylight_saving_starts(world: World) -> None:
+    # Riga springs forward on Sunday 2026-03-29; enrolled Saturday 23:00 local (21:00 UTC),
+    # the next allowed day is Tuesday 31 March, 09:00 EEST = 06:00 UTC.
+    world.clock.now = datetime(2026, 3, 28, 21, 0, tzinfo=UTC).timestamp()
+    world.journey.enroll("opener", "engage")
+    [timer] = world.journey.timers.due("2026-03-31T06:00Z")
+    assert timer.step_id == "first"
+
+
+def test_a_poison_stream_record_fails_alone(world: World) -> None:
+    good = {
+        "eventID": "1",
+        "eventName": "INSERT",
+        "dynamodb": {
+            "SequenceNumber": "1",
+            "NewImage": {
+                "PK": {"S": "C#nobody"},
+                "SK": {"S": "EV#x"},
+                "type": {"S": "opened"},
+                "contact_id": {"S": "nobody"},
+            },
+        },
+    }
+    poison = {
+        "eventID": "2",
+        "eventName": "INSERT",
+        "dynamodb": {
+            "SequenceNumber": "2",
+            "NewImage": {"PK": {"S": "C#x"}, "SK": {"S": "EV#y"}, "type": {"S": "opened"}},
+        },
+    }
+    answer = streams.handle({"Records": [good, poison]}, world.journey)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
 def test_many_contacts_share_one_schedule_per_instant(world: World) -> None:
@@ -282,6 +319,17 @@ def test_schedule_firing_twice_sends_once(world: World) -> None:
     assert world.subjects("opener@example.com") == ["Hello Opener"]
 
 
+def test_reentry_waits_for_the_cooldown(world: World) -> None:
+    catalog.push(services.versions(), load_sequence(EXAMPLES / "engagement.yaml"), "t")
+    first = world.journey.enroll("leaver", "engagement")
+    world.journey.enrollments.end(first, "exited", "test", world.clock.at().isoformat())
+    world.clock.advance(days=30)
+    with pytest.raises(ReentryRefused):
+        world.journey.enroll("leaver", "engagement")  # cooldown: 90d
+    world.clock.advance(days=61)
+    assert world.journey.enroll("leaver", "engagement").run == 2
+
+
 def test_reentry_is_refused_unless_allowed(world: World) -> None:
     world.journey.enroll("leaver", "engage")
     assert world.journey.enroll("leaver", "engage").run == 1  # idempotent while active
@@ -290,3 +338,45 @@ def test_reentry_is_refused_unless_allowed(world: World) -> None:
     world.journey.enrollments.end(enrollment, "exited", "test", "t")
     with pytest.raises(ReentryRefused):
         world.journey.enroll("leaver", "engage")
+
+
+def test_shipped_engagement_playbook_end_to_end(world: World) -> None:
+    """Scripted recipients through examples/sequences/engagement.yaml, on a simulated clock."""
+    playbook = load_sequence(EXAMPLES / "engagement.yaml")
+    catalog.push(services.versions(), playbook, "t")
+    new_subjects = {v.template["en"].subject for v in playbook.step("new_subject").variants or ()}
+    for name in ("opener", "ghost", "buyer", "leaver"):
+        world.journey.enroll(name, "engagement")
+    world.run_until(T0 + timedelta(days=2))
+    intro = "The follow-up most teams never send"
+    assert all(
+        world.subjects(f"{n}@example.com") == [intro]
+        for n in ("opener", "ghost", "buyer", "leaver")
+    )
+    world.tracker.open(world.token("opener@example.com", "o"), BROWSER)
+    world.tracker.open(world.token("buyer@example.com", "o"), BROWSER)
+    world.tracker.click(world.token("buyer@example.com", "c"), "GET", BROWSER)
+    buyer = world.journey.enrollments.get("buyer", "engagement")
+    assert buyer is not None and buyer.send_id
+    world.table.apply(
+        store.event_write(
+            store.Event(
+                "buyer",
+                "converted",
+                world.clock.at().isoformat().replace("+00:00", "Z"),
+                "order-9",
+                buyer.send_id,
+                {"conversion_id": "order-9"},
+            )
+        )
+    )
+    claims = world.tracker.unsubscribe_claims(world.token("leaver@example.com", "u"))
+    world.tracker.unsubscribe(claims, "one_click", BROWSER)
+    world.run_until(T0 + timedelta(days=21))
+
+    assert world.subjects("opener@example.com") == [intro, "Rather see it first?"]
+    ghost = world.subjects("ghost@example.com")
+    assert ghost[0] == intro and ghost[1] in new_subjects and len(ghost) == 2
+    assert world.subjects("buyer@example.com") == [intro, "Thanks, Buyer: three quick things"]
+    assert world.subjects("leaver@example.com") == [intro]
+    assert world.journey.enrollments.get("leaver", "engagement").status == "exited"

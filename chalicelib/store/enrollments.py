@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ class Enrollment:
     send_id: str | None = None
     sent_at: str | None = None
     enrolled_at: str = ""
+    ended_at: str | None = None
 
 
 class Enrollments:
@@ -59,9 +60,16 @@ class Enrollments:
         return [_enrollment(_plain(item)) for item in found["Items"]]
 
     def enroll(
-        self, contact_id: str, sequence_id: str, version: int, step_id: str, at: str, reentry: bool
+        self,
+        contact_id: str,
+        sequence_id: str,
+        version: int,
+        step_id: str,
+        at: str,
+        may_restart: Callable[[Enrollment], bool],
     ) -> tuple[Enrollment | None, bool]:
-        """Start (or, where re-entry is allowed, restart) an enrollment; idempotent while active.
+        """Start (or, where `may_restart` allows it for the ended run, restart) an enrollment;
+        idempotent while active.
 
         Returns (the active enrollment or None when re-entry is refused, whether it is new).
         """
@@ -74,7 +82,7 @@ class Enrollments:
         current = self.get(contact_id, sequence_id)
         if current is None or current.status == "active":
             return current, False
-        if not reentry:
+        if not may_restart(current):
             return None, False
         again = replace(fresh, run=current.run + 1)
         restarted = self._table.apply(
@@ -179,4 +187,5 @@ def _enrollment(item: Mapping[str, Any]) -> Enrollment:
         item.get("send_id"),
         item.get("sent_at"),
         item.get("enrolled_at", ""),
+        item.get("ended_at"),
     )

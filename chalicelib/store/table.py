@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,16 @@ class Table:
             TableName=self.name, Key=_key(f"C#{contact_id}", "PROFILE"), ConsistentRead=True
         )
         return _plain(found["Item"]) if "Item" in found else None
+
+    def profiles(self) -> Iterator[dict[str, Any]]:
+        """Every contact profile, page by page (an export reads the whole table once)."""
+        pages = self.client.get_paginator("scan").paginate(
+            TableName=self.name,
+            FilterExpression="SK = :profile",
+            ExpressionAttributeValues={":profile": _value("PROFILE")},
+        )
+        for page in pages:
+            yield from (_plain(item) for item in page["Items"])
 
     def known_contacts(self, email_hashes: Iterable[str]) -> dict[str, KnownContact]:
         """Claim, profile and suppression of each address, in two consistent batch reads."""
