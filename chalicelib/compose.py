@@ -75,6 +75,7 @@ class Composer:
                 issued_at=int(self.clock()),
                 keyring=self.keys(),
                 base_url=self.settings.base_url,
+                unsubscribe_mailto=self.settings.unsubscribe_mailto or None,
                 sequence={"id": sequence.id, "name": sequence.name},
                 step={"id": step.id, "variant": variant},
             )

@@ -24,6 +24,7 @@ class Settings:
     signature_tolerance_seconds: int = 300
     api_auth: str = "key"
     sender: str = ""
+    unsubscribe_mailto: str = ""
     ses_configuration_set: str = "nurture"
     ses_max_send_rate: int = 14
     schedule_group: str = "nurture"
@@ -51,6 +52,7 @@ _ENV = {
     "signature_tolerance_seconds": "NURTURE_SIGNATURE_TOLERANCE_SECONDS",
     "api_auth": "NURTURE_API_AUTH",
     "sender": "NURTURE_SENDER",
+    "unsubscribe_mailto": "NURTURE_UNSUBSCRIBE_MAILTO",
     "ses_configuration_set": "NURTURE_SES_CONFIGURATION_SET",
     "ses_max_send_rate": "NURTURE_SES_MAX_SEND_RATE",
     "schedule_group": "NURTURE_SCHEDULE_GROUP",
