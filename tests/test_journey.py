@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ steps:
 # Monday 2025-11-24 21:00 UTC is 23:00 in Riga (UTC+2): after the Tue-Thu 09-11 window.
 T0 = datetime(2025, 11, 24, 21, 0, tzinfo=UTC)
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ses"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:nurture-on_schedule"
 
@@ -380,3 +382,20 @@ def test_shipped_engagement_playbook_end_to_end(world: World) -> None:
     assert world.subjects("buyer@example.com") == [intro, "Thanks, Buyer: three quick things"]
     assert world.subjects("leaver@example.com") == [intro]
     assert world.journey.enrollments.get("leaver", "engagement").status == "exited"
+
+
+def test_a_permanent_bounce_stops_every_later_send(world: World) -> None:
+    from app import on_ses_event
+
+    world.journey.enroll("ghost", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    bounce = json.loads((FIXTURES / "bounce_permanent_multi.json").read_text())
+    bounce["detail"]["bounce"]["bouncedRecipients"][0]["emailAddress"] = "Ghost@Example.com"
+    bounce["detail"]["mail"]["tags"].update(contact_id=["ghost"])
+    assert on_ses_event(bounce, None) == {"batchItemFailures": []}
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("ghost@example.com") == ["Hello Ghost"]
+    enrollment = world.journey.enrollments.get("ghost", "engage")
+    assert enrollment is not None and enrollment.status == "exited"
+    skipped = [e for e in world.table.events("ghost") if e["type"] == "skipped"]
+    assert [e["reason"] for e in skipped] == ["suppressed"]
