@@ -91,6 +91,14 @@ def push(versions: Versions, sequence: Sequence, at: str) -> Pushed:
     raise PushConflict(f"sequence {sequence.id!r}: too many concurrent pushes, try again")
 
 
+def newest(versions: Versions, sequence_id: str) -> tuple[Sequence, int]:
+    """The newest version of a sequence and its number (what a new enrollment pins)."""
+    head = versions.head(sequence_id)
+    if head is None:
+        raise UnknownSequence(f"sequence_id: no sequence {sequence_id!r}")
+    return load(versions, sequence_id, head.version), head.version
+
+
 def load(versions: Versions, sequence_id: str, version: int | None = None) -> Sequence:
     """The pinned (or, without `version`, the newest) version of a sequence."""
     if version is None:

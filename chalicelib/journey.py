@@ -91,36 +91,28 @@ class Journey:
 
     def enroll(self, contact_id: str, sequence_id: str) -> store.Enrollment:
         """Enroll a contact in the newest version; idempotent while the enrollment is active."""
-        if self.table.profile(contact_id) is None:
+        profile = self.table.profile(contact_id)
+        if profile is None:
             raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
-        sequence = catalog.load(self.versions, sequence_id)
-        head = self.versions.head(sequence_id)
-        version = head.version if head else 1
-        first = sequence.steps[0]
-        enrollment, new = self.enrollments.enroll(
-            contact_id,
-            sequence_id,
-            version,
-            first.id,
-            iso(self.clock()),
-            self._may_restart(sequence),
-        )
+        sequence, version = catalog.newest(self.versions, sequence_id)
+        enrollment, new = self._start(contact_id, sequence, version)
         if enrollment is None:
             raise ReentryRefused(
                 f"sequence_id: {contact_id!r} already went through "
                 f"{sequence_id!r}; re-entry is off or its cooldown has not passed"
             )
         if new:
-            self._plan_send(enrollment, sequence, first.id, enrollment.seq, self._now())
+            first = sequence.steps[0]
+            self._plan_send(
+                enrollment, sequence, first.id, enrollment.seq, self._first_send(sequence)
+            )
         return enrollment
 
     def enroll_many(self, contact_ids: list[str], sequence_id: str) -> dict[str, int]:
         """Enroll a cohort: timers are written in batches and each distinct delivery minute gets
         one schedule, however many contacts share it. Returns counts by outcome."""
-        sequence = catalog.load(self.versions, sequence_id)
-        head = self.versions.head(sequence_id)
-        version, first = (head.version if head else 1), sequence.steps[0]
-        after = self._now() + (first.delay or timedelta(0))
+        sequence, version = catalog.newest(self.versions, sequence_id)
+        after, first = self._first_send(sequence), sequence.steps[0]
         counts = {"enrolled": 0, "already_enrolled": 0, "refused": 0, "unknown_contact": 0}
         timers: list[store.Timer] = []
         for contact_id in contact_ids:
@@ -128,14 +120,7 @@ class Journey:
             if profile is None:
                 counts["unknown_contact"] += 1
                 continue
-            enrollment, new = self.enrollments.enroll(
-                contact_id,
-                sequence_id,
-                version,
-                first.id,
-                iso(self.clock()),
-                self._may_restart(sequence),
-            )
+            enrollment, new = self._start(contact_id, sequence, version)
             if enrollment is None or not new:
                 counts["refused" if enrollment is None else "already_enrolled"] += 1
                 continue
@@ -163,7 +148,7 @@ class Journey:
         profile = self.table.profile(contact_id)
         if profile is None:
             raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
-        sequence = catalog.load(self.versions, sequence_id)
+        sequence, _ = catalog.newest(self.versions, sequence_id)
         rows: list[PreviewRow] = []
         step_id, after = sequence.steps[0].id, self._now()
         while step_id != EXIT and step_id not in {row.step_id for row in rows}:
@@ -182,6 +167,21 @@ class Journey:
             step_id, after = sequence.next_of(step_id), planned.utc
         return rows
 
+    def _start(
+        self, contact_id: str, sequence: Sequence, version: int
+    ) -> tuple[store.Enrollment | None, bool]:
+        return self.enrollments.enroll(
+            contact_id,
+            sequence.id,
+            version,
+            sequence.steps[0].id,
+            iso(self.clock()),
+            self._may_restart(sequence),
+        )
+
+    def _first_send(self, sequence: Sequence) -> datetime:
+        return self._now() + (sequence.steps[0].delay or timedelta(0))
+
     def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:
         """The sequence's entry rule: re-entry allowed at all, and not before the cooldown."""
 
@@ -199,16 +199,13 @@ class Journey:
         """Send one step of the newest version to a contact now, outside any enrollment."""
         if self.table.profile(contact_id) is None:
             raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
-        head = self.versions.head(sequence_id)
-        if head is None:
-            raise catalog.UnknownSequence(f"sequence_id: no sequence {sequence_id!r}")
-        sequence = self.sequence(sequence_id, head.version)
+        sequence, version = catalog.newest(self.versions, sequence_id)
         step = step_id or sequence.steps[0].id
         try:
             sequence.step(step)
         except KeyError:
             raise UnknownStep(f"step_id: {sequence_id!r} has no step {step!r}") from None
-        job = SendJob(contact_id, sequence_id, head.version, step, 0, secrets.token_hex(6))
+        job = SendJob(contact_id, sequence_id, version, step, 0, secrets.token_hex(6))
         return self.sender.deliver(job)
 
     # --- timers -----------------------------------------------------------------------------
