@@ -101,11 +101,9 @@ class Journey:
                 f"sequence_id: {contact_id!r} already went through "
                 f"{sequence_id!r}; re-entry is off or its cooldown has not passed"
             )
-        if new:
-            first = sequence.steps[0]
-            self._plan_send(
-                enrollment, sequence, first.id, enrollment.seq, self._first_send(sequence)
-            )
+        if new or _awaiting_first_send(enrollment):
+            first, after = sequence.steps[0].id, self._first_send(sequence)
+            self._plan_send(enrollment, sequence, first, enrollment.seq, after)
         return enrollment
 
     def enroll_many(self, contact_ids: list[str], sequence_id: str) -> dict[str, int]:
@@ -121,8 +119,11 @@ class Journey:
                 counts["unknown_contact"] += 1
                 continue
             enrollment, new = self._start(contact_id, sequence, version)
-            if enrollment is None or not new:
-                counts["refused" if enrollment is None else "already_enrolled"] += 1
+            if enrollment is None:
+                counts["refused"] += 1
+                continue
+            counts["enrolled" if new else "already_enrolled"] += 1
+            if not (new or _awaiting_first_send(enrollment)):
                 continue
             planned = schedule.plan(after, profile, sequence, self._now())
             timers.append(
@@ -136,10 +137,10 @@ class Journey:
                     first.id,
                 )
             )
-            counts["enrolled"] += 1
-        self.timers.put_many(timers)
+        # Schedules first: a timer is never written into a bucket that nothing will fire.
         for minute in sorted({t.due for t in timers}):
             self.scheduler.ensure(schedule.minute_instant(minute))
+        self.timers.put_many(timers)
         return counts
 
     def preview(self, contact_id: str, sequence_id: str) -> list[PreviewRow]:
@@ -292,6 +293,7 @@ class Journey:
         waits = rules.absence_branches(step)
         for name, branch in waits:
             due = _ceil_minute(sent + branch.within)
+            self.scheduler.ensure(due)
             self.timers.put(
                 store.Timer(
                     schedule.minute_key(due),
@@ -304,7 +306,6 @@ class Journey:
                     name,
                 )
             )
-            self.scheduler.ensure(due)
         following = sequence.next_of(step.id)
         if following != EXIT:
             delay = sequence.step(following).delay or timedelta(0)
@@ -384,6 +385,7 @@ class Journey:
     ) -> schedule.Plan:
         profile = self.table.profile(enrollment.contact_id) or {}
         planned = schedule.plan(after, profile, sequence, self._now())
+        self.scheduler.ensure(planned.utc)
         self.timers.put(
             store.Timer(
                 planned.minute,
@@ -395,7 +397,6 @@ class Journey:
                 step_id,
             )
         )
-        self.scheduler.ensure(planned.utc)
         return planned
 
     def _reload(self, enrollment: store.Enrollment) -> store.Enrollment:
@@ -406,6 +407,12 @@ class Journey:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+
+def _awaiting_first_send(enrollment: store.Enrollment) -> bool:
+    """Enrolled but the first send not yet done: a repeated enroll re-plans it, which heals a
+    crash between the enrollment write and its timer (a duplicate timer sends nothing twice)."""
+    return enrollment.seq == 0 and enrollment.send_id is None and enrollment.status == "active"
 
 
 def _parse(stamp: str) -> datetime:

@@ -112,7 +112,6 @@ class Scheduler:
         key = minute_key(utc_minute)
         if key in self._known:
             return False
-        self._known.add(key)
         expression = localtime.at_expression(utc_minute.astimezone(UTC))
         localtime.validate_at_expression(expression)
         try:
@@ -135,5 +134,7 @@ class Scheduler:
                 },
             )
         except self.client.exceptions.ConflictException:
+            self._known.add(key)
             return False
+        self._known.add(key)  # only once it exists: a failed call must be tried again
         return True

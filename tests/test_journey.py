@@ -207,6 +207,25 @@ def test_a_poison_stream_record_fails_alone(world: World) -> None:
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
+def test_a_crash_before_the_first_timer_is_healed_by_enrolling_again(world: World) -> None:
+    events = services.client("scheduler").meta.events
+
+    def crash(**_: Any) -> None:
+        raise RuntimeError("process died")
+
+    events.register("before-call.scheduler.CreateSchedule", crash)
+    try:
+        with pytest.raises(RuntimeError):
+            world.journey.enroll("opener", "engage")
+    finally:
+        events.unregister("before-call.scheduler.CreateSchedule", crash)
+    world.scheduler._known.clear()
+    assert world.journey.timers.due("2025-11-25T07:00Z") == []
+    world.journey.enroll("opener", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    assert world.subjects("opener@example.com") == ["Hello Opener"]
+
+
 def test_many_contacts_share_one_schedule_per_instant(world: World) -> None:
     for name in ("opener", "ghost", "buyer", "leaver"):
         world.journey.enroll(name, "engage")
@@ -225,10 +244,10 @@ def test_cohort_enrollment_batches_timers_and_shares_schedules(world: World) -> 
     }
     assert len(world.journey.timers.due("2025-11-25T07:00Z")) == 4
     assert len(services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]) == 1
-    again = world.journey.enroll_many(names, "engage")
+    again = world.journey.enroll_many(names, "engage")  # e.g. a retry after a crash
     assert again["already_enrolled"] == 4 and again["enrolled"] == 0
     world.run_until(T0 + timedelta(days=1))
-    assert len(world.mails("ghost@example.com")) == 1
+    assert len(world.mails("ghost@example.com")) == 1  # re-planned timers send nothing twice
 
 
 def test_opened_not_clicked_gets_the_other_cta(world: World) -> None:
