@@ -370,10 +370,9 @@ class Journey:
         if target == EXIT:
             self.enrollments.end(enrollment, "exited", "branch", now)
             return
-        if not self.enrollments.advance(enrollment, target):
-            return
         delay = sequence.step(target).delay or timedelta(0)
-        self._plan_send(enrollment, sequence, target, enrollment.seq + 1, self._now() + delay)
+        then = self._timer(enrollment, sequence, target, enrollment.seq + 1, self._now() + delay)
+        self.enrollments.advance(enrollment, target, then)
 
     def _plan_send(
         self,
@@ -382,22 +381,31 @@ class Journey:
         step_id: str,
         seq: int,
         after: datetime,
-    ) -> schedule.Plan:
+    ) -> None:
+        self.timers.put(self._timer(enrollment, sequence, step_id, seq, after))
+
+    def _timer(
+        self,
+        enrollment: store.Enrollment,
+        sequence: Sequence,
+        step_id: str,
+        seq: int,
+        after: datetime,
+    ) -> store.Timer:
+        """The send timer for a step at its first allowed local minute; its schedule exists
+        before the timer is written, so no timer waits in a bucket nothing fires."""
         profile = self.table.profile(enrollment.contact_id) or {}
         planned = schedule.plan(after, profile, sequence, self._now())
         self.scheduler.ensure(planned.utc)
-        self.timers.put(
-            store.Timer(
-                planned.minute,
-                enrollment.contact_id,
-                enrollment.sequence_id,
-                enrollment.run,
-                seq,
-                "send",
-                step_id,
-            )
+        return store.Timer(
+            planned.minute,
+            enrollment.contact_id,
+            enrollment.sequence_id,
+            enrollment.run,
+            seq,
+            "send",
+            step_id,
         )
-        return planned
 
     def _reload(self, enrollment: store.Enrollment) -> store.Enrollment:
         fresh = self.enrollments.get(enrollment.contact_id, enrollment.sequence_id)

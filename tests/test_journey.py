@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -301,6 +302,27 @@ def test_a_scanner_burst_on_every_link_takes_no_branch(world: World) -> None:
     assert "Thanks for looking" not in world.subjects("clicker@example.com")
     clicks = [e for e in world.table.events("clicker") if e["type"] == "clicked"]
     assert {(e["verdict"], e["verdict_reason"]) for e in clicks} >= {("scanner", "burst")}
+
+
+def test_a_crash_while_taking_a_branch_is_healed_by_the_redelivered_record(world: World) -> None:
+    world.journey.enroll("clicker", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=1)
+    world.tracker.click(world.token("clicker@example.com", "c"), "GET", BROWSER)
+    events = services.client("scheduler").meta.events
+
+    def crash(**_: Any) -> None:
+        raise RuntimeError("process died")
+
+    events.register("before-call.scheduler.CreateSchedule", crash)
+    try:
+        with pytest.raises(BatchProcessingError):  # the whole batch failed: Lambda retries it
+            world.player.pump()  # died planning the move to `thanks`: nothing half-written
+    finally:
+        events.unregister("before-call.scheduler.CreateSchedule", crash)
+    world.player._iterators.clear()
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
 
 
 def test_conversion_exits_while_a_timer_is_pending(world: World) -> None:

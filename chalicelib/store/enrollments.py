@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.store.items import _key, _plain, _value
+from chalicelib.store.items import Write, _key, _plain, _value
 from chalicelib.store.table import Table
+from chalicelib.store.timers import Timer, timer_item
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,15 @@ class Enrollments:
         )
         return (again, True) if restarted else (self.get(contact_id, sequence_id), False)
 
-    def advance(self, enrollment: Enrollment, step_id: str) -> bool:
-        """Move to `step_id` (not yet sent); False when the enrollment moved on already."""
+    def advance(self, enrollment: Enrollment, step_id: str, then: Timer | None = None) -> bool:
+        """Move to `step_id` (not yet sent), with the timer that sends it in the same
+        transaction, so no crash leaves a move without its send; False when the enrollment
+        moved on already."""
         return self._transition(
             enrollment,
             "SET step_id = :step, seq = seq + :one REMOVE send_id, sent_at",
             {":step": _value(step_id), ":one": _value(1)},
+            [{"Put": {"Item": timer_item(then)}}] if then else [],
         )
 
     def mark_sent(self, enrollment: Enrollment, send_id: str, sent_at: str) -> bool:
@@ -140,7 +144,13 @@ class Enrollments:
             ]
         )
 
-    def _transition(self, enrollment: Enrollment, expression: str, values: dict[str, Any]) -> bool:
+    def _transition(
+        self,
+        enrollment: Enrollment,
+        expression: str,
+        values: dict[str, Any],
+        with_: Write | None = None,
+    ) -> bool:
         return self._table.apply(
             [
                 {
@@ -156,7 +166,8 @@ class Enrollments:
                             ":active": _value("active"),
                         },
                     }
-                }
+                },
+                *(with_ or []),
             ]
         )
 

@@ -41,7 +41,7 @@ class Timers:
             [
                 {
                     "Put": {
-                        "Item": _timer_item(timer),
+                        "Item": timer_item(timer),
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 }
@@ -55,7 +55,7 @@ class Timers:
         """
         requests = 0
         for start in range(0, len(timers), 25):
-            pending = [{"PutRequest": {"Item": _timer_item(t)}} for t in timers[start : start + 25]]
+            pending = [{"PutRequest": {"Item": timer_item(t)}} for t in timers[start : start + 25]]
             while pending:
                 requests += 1
                 answer = self.client.batch_write_item(RequestItems={self._table.name: pending})
@@ -78,7 +78,7 @@ class Timers:
 _TIMER_FIELDS = ("due", "contact_id", "sequence_id", "run", "seq", "kind", "step_id", "branch")
 
 
-def _timer_item(timer: Timer) -> dict[str, Any]:
+def timer_item(timer: Timer) -> dict[str, Any]:
     return {**timer.key, **{name: _value(getattr(timer, name)) for name in _TIMER_FIELDS}}
 
 
