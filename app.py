@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Response
@@ -101,147 +103,114 @@ def conversion() -> Response:
     )
 
 
-def _marketer() -> str:
-    request = app.current_request
-    identity = (request.context or {}).get("identity")
-    return auth.marketer(request.headers, identity, settings().api_auth, services.api_secrets())
+def marketer_api(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Marketer routes: authenticate first; any domain error becomes its HTTP answer."""
 
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Response:
+        request = app.current_request
+        try:
+            auth.marketer(
+                request.headers,
+                (request.context or {}).get("identity"),
+                settings().api_auth,
+                services.api_secrets(),
+            )
+            return view(*args, **kwargs)
+        except NurtureError as exc:
+            return _problem(exc)
 
-def _text_body() -> str:
-    try:
-        return (app.current_request.raw_body or b"").decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("body", "is not UTF-8") from None
+    return guarded
 
 
 @app.route("/api/sequences/validate", methods=["POST"], content_types=YAML)
+@marketer_api
 def validate_sequence() -> Response:
     from chalicelib import catalog  # pydantic and jinja2 stay off the recipient routes
 
-    try:
-        _marketer()
-        sequence = catalog.validate(_text_body(), "upload")
-    except NurtureError as exc:
-        return _problem(exc)
+    sequence = catalog.validate(_text_body(), "upload")
     return web.json_doc({"valid": True, "sequence_id": sequence.id, "steps": len(sequence.steps)})
 
 
 @app.route("/api/sequences", methods=["POST"], content_types=YAML)
+@marketer_api
 def push_sequence() -> Response:
     from chalicelib import catalog
 
-    try:
-        _marketer()
-        sequence = catalog.validate(_text_body(), "upload")
-        pushed = catalog.push(services.versions(), sequence, tracking.iso(time.time()))
-    except NurtureError as exc:
-        return _problem(exc)
+    sequence = catalog.validate(_text_body(), "upload")
+    pushed = catalog.push(services.versions(), sequence, tracking.iso(time.time()))
     return web.json_doc(dataclasses.asdict(pushed), 201 if pushed.created else 200)
 
 
 @app.route("/api/sequences", methods=["GET"])
+@marketer_api
 def list_sequences() -> Response:
-    try:
-        _marketer()
-    except NurtureError as exc:
-        return _problem(exc)
     heads = services.versions().heads()
-    return web.json_doc(
-        {
-            "sequences": [
-                {
-                    "sequence_id": h.sequence_id,
-                    "version": h.version,
-                    "name": h.name,
-                    "pushed_at": h.pushed_at,
-                }
-                for h in heads
-            ]
-        }
-    )
+    fields = ("sequence_id", "version", "name", "pushed_at")
+    return web.json_doc({"sequences": [{f: getattr(h, f) for f in fields} for h in heads]})
 
 
 @app.route("/api/sequences/{sequence_id}", methods=["GET"])
+@marketer_api
 def show_sequence(sequence_id: str) -> Response:
     from chalicelib import catalog
 
-    query = app.current_request.query_params or {}
-    try:
-        _marketer()
-        version = _positive_int(query.get("version"), "version")
-        sequence = catalog.load(services.versions(), sequence_id, version)
-    except NurtureError as exc:
-        return _problem(exc)
+    version = _positive_int(_query().get("version"), "version")
+    sequence = catalog.load(services.versions(), sequence_id, version)
     return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
+@app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
+@marketer_api
+def import_contacts() -> Response:
+    """A CSV (with header) or JSON Lines body; rejected rows are listed by line."""
+    from chalicelib import contacts
+
+    request = app.current_request
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    rows = contacts.READERS[CONTACT_FILES[media]](io.BytesIO(request.raw_body or b""))
+    report = contacts.import_contacts(
+        services.table(),
+        rows,
+        now=tracking.iso(time.time()),
+        new_id=lambda: secrets.token_urlsafe(12),
+    )
+    return web.json_doc(dataclasses.asdict(report), 200 if report.ok else 422)
+
+
 @app.route("/api/enrollments", methods=["POST"], content_types=["application/json"])
+@marketer_api
 def enroll() -> Response:
-    try:
-        _marketer()
-        doc = _json_object()
-        enrollment = services.journey().enroll(
-            _field(doc, "contact_id"), _field(doc, "sequence_id")
-        )
-    except NurtureError as exc:
-        return _problem(exc)
+    doc = _json_object()
+    enrollment = services.journey().enroll(_field(doc, "contact_id"), _field(doc, "sequence_id"))
     return web.json_doc(dataclasses.asdict(enrollment), 201)
+
+
+@app.route("/api/schedule/preview", methods=["GET"])
+@marketer_api
+def preview_schedule() -> Response:
+    query = _query()
+    rows = services.journey().preview(_field(query, "contact_id"), _field(query, "sequence_id"))
+    return web.json_doc({"steps": [dataclasses.asdict(row) for row in rows]})
+
+
+@app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def send_test() -> Response:
+    doc = _json_object()
+    step = doc.get("step_id")
+    if step is not None and not isinstance(step, str):
+        raise InvalidInput("step_id", "must be a string")
+    outcome = services.journey().send_test(
+        _field(doc, "contact_id"), _field(doc, "sequence_id"), step
+    )
+    return web.json_doc(dataclasses.asdict(outcome), 200 if outcome.status == "sent" else 422)
 
 
 @app.lambda_function(name="replay_parked")
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = parking.replay(services.table(), event.get("Records", []))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
-
-
-@app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
-def import_contacts() -> Response:
-    """A CSV (with header) or JSON Lines body; rejected rows are listed by line."""
-    import io
-
-    from chalicelib import contacts
-
-    request = app.current_request
-    reader = contacts.READERS[CONTACT_FILES[request.headers.get("content-type", "").split(";")[0]]]
-    try:
-        _marketer()
-        report = contacts.import_contacts(
-            services.table(),
-            reader(io.BytesIO(request.raw_body or b"")),
-            now=tracking.iso(time.time()),
-            new_id=lambda: secrets.token_urlsafe(12),
-        )
-    except NurtureError as exc:
-        return _problem(exc)
-    return web.json_doc(dataclasses.asdict(report), 200 if report.ok else 422)
-
-
-@app.route("/api/schedule/preview", methods=["GET"])
-def preview_schedule() -> Response:
-    query = app.current_request.query_params or {}
-    try:
-        _marketer()
-        contact_id, sequence_id = _field(query, "contact_id"), _field(query, "sequence_id")
-        rows = services.journey().preview(contact_id, sequence_id)
-    except NurtureError as exc:
-        return _problem(exc)
-    return web.json_doc({"steps": [dataclasses.asdict(row) for row in rows]})
-
-
-@app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
-def send_test() -> Response:
-    try:
-        _marketer()
-        doc = _json_object()
-        step = doc.get("step_id")
-        if step is not None and not isinstance(step, str):
-            raise InvalidInput("step_id", "must be a string")
-        outcome = services.journey().send_test(
-            _field(doc, "contact_id"), _field(doc, "sequence_id"), step
-        )
-    except NurtureError as exc:
-        return _problem(exc)
-    return web.json_doc(dataclasses.asdict(outcome), 200 if outcome.status == "sent" else 422)
 
 
 @app.lambda_function(name="on_schedule")
@@ -296,6 +265,17 @@ def _done(outcome: str) -> str:
     return pages.render(
         "done.html", heading="Preferences saved", message="We will only send you what you chose."
     )
+
+
+def _text_body() -> str:
+    try:
+        return (app.current_request.raw_body or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "is not UTF-8") from None
+
+
+def _query() -> Mapping[str, str]:
+    return app.current_request.query_params or {}
 
 
 def _json_object() -> dict[str, Any]:
