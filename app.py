@@ -164,11 +164,11 @@ def show_sequence(sequence_id: str) -> Response:
 @marketer_api
 def import_contacts() -> Response:
     """A CSV (with header) or JSON Lines body; rejected rows are listed by line."""
-    from chalicelib import contacts
+    from chalicelib import contactfiles, contacts
 
     request = app.current_request
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    rows = contacts.READERS[CONTACT_FILES[media]](io.BytesIO(request.raw_body or b""))
+    rows = contactfiles.READERS[CONTACT_FILES[media]](io.BytesIO(request.raw_body or b""))
     report = contacts.import_contacts(
         services.table(),
         rows,

@@ -27,7 +27,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 from moto import mock_aws
 
 from chalicelib import services
-from chalicelib.contacts import Row, first_occurrences, import_contacts, read_csv
+from chalicelib.contactfiles import read_csv
+from chalicelib.contacts import Row, first_occurrences, import_contacts
 
 HEADER = "email,first_name,last_name,company,locale,timezone,country,tags,plan\n"
 ZONES = ("Europe/Riga", "America/Sao_Paulo", "Asia/Tokyo", "Australia/Sydney")

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from chalicelib import services
-from chalicelib.contacts import READERS, ImportReport, export_csv, import_contacts
+from chalicelib.contactfiles import READERS, export_csv
+from chalicelib.contacts import ImportReport, import_contacts
 from chalicelib.errors import InvalidInput, NurtureError
 
 if TYPE_CHECKING:

@@ -1,17 +1,12 @@
-"""Contact files: stream CSV or JSONL rows, validate and normalise them, import, export.
+"""Contacts: validate and normalise rows, and import them once each.
 
-Rows are read one at a time, so memory does not grow with the file; only the set of identity
-digests seen (for in-file duplicates) does, at about 100 bytes per distinct contact.
-Every rejected row is reported by the physical line it starts on, with the field and reason.
+Only the set of identity digests seen (for in-file duplicates) grows with an import, at about
+100 bytes per distinct contact. Every rejected row names its line, field and reason.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import io
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +16,9 @@ from decimal import Decimal
 from functools import lru_cache, partial
 from importlib import resources
 from itertools import islice
-from typing import IO, Any, Literal, cast
+from typing import Any, Literal
 
 from chalicelib.emails import hash_identity, normalise_email
-from chalicelib.errors import InvalidInput
 from chalicelib.localtime import validate_zone
 from chalicelib.store import (
     KnownContact,
@@ -37,7 +31,6 @@ from chalicelib.store import (
 )
 
 MAX_CELL = 4096  # characters in one cell; larger cells reject their row
-MAX_LINE = 1 << 20  # characters in one physical line; the rest of a longer line is dropped
 MAX_ATTRIBUTES = 50  # custom attributes per contact
 MAX_LABELS = 100  # tags or interests per contact
 BATCH = 50  # contacts looked up together (two keys each: BatchGetItem takes 100)
@@ -49,8 +42,6 @@ STANDARD_FIELDS = frozenset(
 )
 ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _LOCALE = re.compile(r"([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?", re.IGNORECASE)
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte kept by surrogateescape
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -101,9 +92,6 @@ class ImportReport:
 
     def record(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
-
-
-# ---------------------------------------------------------------- emails
 
 
 # ---------------------------------------------------------------- fields
@@ -252,115 +240,6 @@ def _problem_list(problems: Sequence[tuple[str, str]]) -> list[str]:
     return [first[1], *(f"{name}: {reason}" for name, reason in rest)]
 
 
-# ---------------------------------------------------------------- files
-
-
-def _text_lines(stream: IO[bytes]) -> Iterator[str]:
-    """Physical lines of a UTF-8 file (BOM dropped, CR/LF/CRLF kept), each at most MAX_LINE.
-
-    Bytes that are not UTF-8 are kept as surrogates so only their row is rejected; a file
-    whose start is not UTF-8 at all is refused outright.
-    """
-    buffered = io.BufferedReader(cast(io.RawIOBase, stream), buffer_size=1 << 16)
-    _check_encoding(buffered.peek())
-    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    try:
-        while line := text.readline(MAX_LINE):
-            if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
-                while (rest := text.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
-                    pass
-                line += "\n"
-            yield line
-    finally:  # the caller owns `stream`: dropping our wrappers must not close it
-        if not buffered.closed:
-            text.detach()
-            buffered.detach()
-
-
-def _check_encoding(head: bytes) -> None:
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InvalidInput("file", "encoded as UTF-16; save it as UTF-8 (e.g. 'CSV UTF-8')")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as err:
-        line = head[: err.start].count(b"\n") + 1
-        raise InvalidInput(
-            "file",
-            f"not UTF-8 (byte 0x{head[err.start]:02X} on line {line}); "
-            "save it as UTF-8 (e.g. 'CSV UTF-8')",
-        ) from None
-
-
-def _undecodable(cells: Iterable[str]) -> bool:
-    return any(_ESCAPED_BYTE.search(cell) for cell in cells)
-
-
-def read_csv(stream: IO[bytes]) -> Iterator[Row]:
-    """Rows of a CSV file with a header line; an empty cell means the field is absent."""
-    lines = _text_lines(stream)
-    reader = csv.reader(lines, strict=False)
-    header = [name.strip().lower() for name in next(reader, [])]
-    _check_header(header)
-    while True:
-        line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            yield Rejected(line, "row", f"unreadable CSV ({err})")
-            continue
-        if cells:
-            yield _csv_row(line, header, cells)
-
-
-def _check_header(header: Sequence[str]) -> None:
-    if not header:
-        raise InvalidInput("file", "empty: expected a header line naming the columns")
-    if "email" not in header:
-        found = ", ".join(header)
-        raise InvalidInput("email", f"no 'email' column in the header (found: {found})")
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise InvalidInput(name, "column appears twice in the header")
-        seen.add(name)
-        if name not in STANDARD_FIELDS and (problem := attribute_name_problem(name)):
-            raise InvalidInput(name, f"unknown column: {problem}")
-    if len(seen - STANDARD_FIELDS) > MAX_ATTRIBUTES:
-        raise InvalidInput("file", f"more than {MAX_ATTRIBUTES} custom attribute columns")
-
-
-def _csv_row(line: int, header: Sequence[str], cells: Sequence[str]) -> Row:
-    if len(cells) != len(header):
-        return Rejected(line, "row", f"{len(cells)} cells, but the header has {len(header)}")
-    if _undecodable(cells):
-        return Rejected(line, "row", "not valid UTF-8")
-    return contact_from_cells(line, {n: c or None for n, c in zip(header, cells, strict=True)})
-
-
-def read_jsonl(stream: IO[bytes]) -> Iterator[Row]:
-    """One JSON object per line; `null` or a missing key means the field is absent."""
-    for number, text in enumerate(_text_lines(stream), start=1):
-        if text.strip():
-            yield _jsonl_row(number, text)
-
-
-def _jsonl_row(line: int, text: str) -> Row:
-    if _undecodable([text]):
-        return Rejected(line, "row", "not valid UTF-8")
-    try:
-        cells = json.loads(text, parse_float=Decimal)
-    except ValueError as err:
-        return Rejected(line, "row", f"not JSON ({err})")
-    if not isinstance(cells, dict):
-        return Rejected(line, "row", "expected a JSON object")
-    return contact_from_cells(line, cells)
-
-
-READERS: dict[str, Callable[[IO[bytes]], Iterator[Row]]] = {"csv": read_csv, "jsonl": read_jsonl}
-
-
 # ---------------------------------------------------------------- import
 
 
@@ -476,39 +355,3 @@ def _write(
     ):
         return False
     return table.apply(profile_create_write(contact_id, contact.email_hash, change, now))
-
-
-# ---------------------------------------------------------------- export
-
-
-def neutralise_cell(value: str) -> str:
-    """Stop spreadsheets from running a cell as a formula (OWASP CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def export_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
-    """CSV lines for `rows` (header first); custom attributes by name, sets `;`-joined."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for values in _export_values(rows, columns):
-        writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def _export_values(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
-) -> Iterator[list[str]]:
-    yield list(columns)
-    for row in rows:
-        attributes = row.get("attributes") or {}
-        yield [neutralise_cell(_cell(row.get(c, attributes.get(c)))) for c in columns]
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, set | frozenset | list):
-        return ";".join(sorted(str(v) for v in value))
-    return str(value)

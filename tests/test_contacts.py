@@ -15,15 +15,8 @@ from click.testing import CliRunner, Result
 
 from chalicelib import services, store
 from chalicelib.cli import nurture
-from chalicelib.contacts import (
-    MAX_CELL,
-    Contact,
-    Rejected,
-    export_csv,
-    import_contacts,
-    read_csv,
-    read_jsonl,
-)
+from chalicelib.contactfiles import export_csv, read_csv, read_jsonl
+from chalicelib.contacts import MAX_CELL, Contact, Rejected, import_contacts
 from chalicelib.emails import hash_identity, normalise_email
 from chalicelib.store import Table
 
