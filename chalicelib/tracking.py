@@ -6,6 +6,7 @@ nothing. A failed write is parked, never surfaced to the recipient.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -130,14 +131,18 @@ class Tracker:
         verdict: classify.Verdict,
         **attrs: store.Scalar,
     ) -> None:
-        event = self._event(
-            claims,
+        # One event per (send, link, verdict) per second: ten reloads or double-clicks within a
+        # second are one unique open or click, decided by the key, with no read.
+        second = int(now)
+        seed = f"{claims.send_id}\x1f{kind}\x1f{claims.link}\x1f{verdict.kind}\x1f{second}"
+        event = store.Event(
+            claims.contact_id,
             kind,
-            now,
+            iso(second),
+            hashlib.sha256(seed.encode()).hexdigest()[:16],
+            claims.send_id,
+            {"verdict": verdict.kind, "verdict_reason": verdict.reason, **attrs},
             self.expiry(now),
-            verdict=verdict.kind,
-            verdict_reason=verdict.reason,
-            **attrs,
         )
         commit(self.table, self.parking, store.event_write(event))
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 import pytest
 from chalice.test import Client
 
+from chalicelib import services
+from chalicelib.config import settings
 from chalicelib.store import Table
-from chalicelib.tokens import Purpose
+from chalicelib.tokens import Claims, Purpose, sign
+from chalicelib.tracking import Tracker
 from chalicelib.web import PIXEL
 from tests.conftest import events_of, headers, token_for
 
@@ -188,3 +191,20 @@ def test_huge_query_string_is_a_fast_client_answer(client: Client, table: Table)
     token = token_for(Purpose.OPEN)
     response = client.http.get(f"/o/{token}?{'x' * 20000}=1")
     assert response.status_code == 200 and response.body == PIXEL
+
+
+def test_ten_clicks_on_one_link_within_a_second_are_one_unique_click(table: Table) -> None:
+    now = [1_800_000_000.05]
+    tracker = Tracker(settings(), services.keyring, table, services.parking(), lambda: now[0])
+    token = sign(
+        Claims(Purpose.CLICK, "alice", "send-1", 1_799_996_400, 4, "https://e.com/a"),
+        services.keyring(),
+    )
+    for _ in range(10):
+        tracker.click(token, "GET", BROWSER)
+        now[0] += 0.09  # ten clicks within 0.9 s
+    clicks = events_of(table, kind="clicked")
+    assert [(e["link"], e["at"]) for e in clicks] == [(4, "2027-01-15T08:00:00.000Z")]
+    now[0] = 1_800_000_001.5
+    tracker.click(token, "GET", BROWSER)  # the next second is a new click
+    assert len(events_of(table, kind="clicked")) == 2
