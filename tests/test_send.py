@@ -15,6 +15,7 @@ from moto.ses.models import ses_backends
 from chalicelib import feedback, services, store
 from chalicelib.config import settings
 from chalicelib.emails import email_hash
+from chalicelib.errors import ConfigError
 from chalicelib.send import Message, Outcome, Sender, SendJob, Skip
 from chalicelib.tracking import iso
 
@@ -266,3 +267,18 @@ def test_permanent_rejection_is_recorded_not_retried(
     [rejected] = [e for e in table.events("c0") if e["type"] == "rejected"]
     assert rejected["reason"] == "rejected:MessageRejected"
     assert iso(T0) <= rejected["at"]
+
+
+def test_a_from_address_with_a_line_break_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NURTURE_SENDER", "news@nurture.example\r\nBcc: all@example.com")
+    settings.cache_clear()
+    services.journey.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="NURTURE_SENDER"):
+            services.journey()
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
+        services.journey.cache_clear()

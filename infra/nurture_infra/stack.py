@@ -68,6 +68,9 @@ class NurtureStack(Stack):
             "NURTURE_SCHEDULE_DLQ_ARN": self.schedule_dlq.queue_arn,
             "NURTURE_EVENT_RETENTION_DAYS": str(config.event_retention_days),
             "NURTURE_API_AUTH": "iam",
+            # zoneinfo reads only the bundled tzdata package: send times never depend on the
+            # zone files of the Lambda image.
+            "PYTHONTZPATH": "",
             "POWERTOOLS_SERVICE_NAME": "nurture",
             "POWERTOOLS_METRICS_NAMESPACE": "nurture",
         }
