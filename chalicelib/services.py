@@ -86,6 +86,8 @@ def journey() -> Journey:
     ]
     if missing:
         raise ConfigError(f"sending and scheduling need {', '.join(missing)}")
+    if any(char in config.sender for char in "\r\n\x00"):
+        raise ConfigError("NURTURE_SENDER: line breaks are not allowed in a From address")
     composer = Composer(sequence, keyring, config)
     sender = Sender(
         Sends(table()),
