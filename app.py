@@ -194,6 +194,23 @@ def preview_schedule() -> Response:
     return web.json_doc({"steps": [dataclasses.asdict(row) for row in rows]})
 
 
+@app.route("/api/reports/{sequence_id}", methods=["GET"])
+@marketer_api
+def report(sequence_id: str) -> Response:
+    from chalicelib import catalog
+    from chalicelib.funnel import Funnel
+
+    sequence, version = catalog.newest(services.versions(), sequence_id)
+    rows = Funnel(services.table()).report(sequence)
+    return web.json_doc(
+        {
+            "sequence_id": sequence_id,
+            "version": version,
+            "steps": [{"step_id": r.step_id, **r.counts} for r in rows],
+        }
+    )
+
+
 @app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
 @marketer_api
 def send_test() -> Response:
@@ -229,8 +246,9 @@ def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The table's stream: engagement events drive the rules; a failing record is reported
     alone (partial batch response) and the rest of the batch proceeds."""
     from chalicelib import streams
+    from chalicelib.funnel import Funnel
 
-    return streams.handle(event, services.journey())
+    return streams.handle(event, services.journey(), Funnel(services.table()))
 
 
 @app.lambda_function(name="on_ses_event")

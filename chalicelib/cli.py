@@ -237,6 +237,30 @@ def send_test_command(sequence_id: str, step_id: str | None, contact_id: str) ->
         raise SystemExit(1)
 
 
+@nurture.command("report")
+@click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
+def report_command(sequence_id: str) -> None:
+    """The funnel of a sequence, step by step: sends and the unique human opens, clicks and
+    conversions they led to (rates of sent), unsubscribes, bounces, complaints, skips, and
+    machine opens (Apple MPP, proxies) apart."""
+    from chalicelib import catalog
+    from chalicelib.funnel import Funnel
+
+    sequence, _ = _or_fail(lambda: catalog.newest(services.versions(), sequence_id))
+    click.echo(
+        "step\tsent\topened\tclicked\tconverted\tunsubscribed\tbounced\tcomplained"
+        "\tskipped\tmachine opens"
+    )
+    for row in Funnel(services.table()).report(sequence):
+        counts = row.counts
+        rated = [f"{counts[m]} ({row.rate(m):.0%})" for m in ("opened", "clicked", "converted")]
+        rest = [
+            str(counts[m])
+            for m in ("unsubscribed", "bounced", "complained", "skipped", "opened_machine")
+        ]
+        click.echo("\t".join([row.step_id, str(counts["sent"]), *rated, *rest]))
+
+
 @nurture.group()
 def schedule() -> None:
     """Inspect when sends happen."""

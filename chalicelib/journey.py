@@ -337,10 +337,11 @@ class Journey:
 
     # --- behaviour (from the table's stream) ----------------------------------------------------
 
-    def on_event(self, event: Mapping[str, Any]) -> None:
-        """Apply one engagement event to every active enrollment of its contact."""
+    def on_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply one engagement event to every active enrollment of its contact; return the
+        event as the rules finally classified it."""
         if event.get("type") not in rules.POSITIVE:
-            return
+            return dict(event)
         if event.get("type") == "clicked" and event.get("verdict") == "human":
             same_send = [
                 e
@@ -361,6 +362,7 @@ class Journey:
                 target = rules.positive_target(sequence.step(enrollment.step_id), event)
                 if target is not None:
                     self._move(enrollment, sequence, target)
+        return dict(event)
 
     # --- moves ----------------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
-"""The table's DynamoDB stream: new engagement events go to the rules, one record at a time.
+"""The table's DynamoDB stream: new events go to the rules and the funnel, sends to the funnel.
 
 Powertools' batch processor reports failed records alone (`batchItemFailures`), so one poison
 record never blocks or replays the rest; redelivered records are harmless because every
-transition they cause is conditional.
+transition and every count they cause is conditional.
 """
 
 from __future__ import annotations
@@ -16,26 +16,25 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from chalicelib.funnel import Funnel, event_metrics, send_metric
+
 
 class EventSink(Protocol):
-    def on_event(self, event: dict[str, Any]) -> None: ...
+    def on_event(self, event: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def engagement(record: DynamoDBRecord) -> dict[str, Any] | None:
-    """The event a record inserted, if it inserted one (`EV#...` items under a contact)."""
-    if record.event_name is None or record.event_name.name != "INSERT" or record.dynamodb is None:
-        return None
-    image = record.dynamodb.new_image or {}
-    if not str(image.get("SK", "")).startswith("EV#"):
-        return None
-    return dict(image)
-
-
-def handle(event: dict[str, Any], sink: EventSink) -> dict[str, Any]:
+def handle(event: dict[str, Any], sink: EventSink, funnel: Funnel) -> dict[str, Any]:
     def apply(record: DynamoDBRecord) -> None:
-        found = engagement(record)
-        if found is not None:
-            sink.on_event(found)
+        if record.dynamodb is None or record.event_name is None:
+            return
+        new = dict(record.dynamodb.new_image or {})
+        kind, key = record.event_name.name, str(new.get("SK", ""))
+        if kind == "INSERT" and key.startswith("EV#"):
+            seen = sink.on_event(new)  # the rules may reclassify it (a burst of clicks)
+            funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
+        elif kind == "MODIFY" and key == "META" and str(new.get("PK", "")).startswith("S#"):
+            metric = send_metric(dict(record.dynamodb.old_image or {}), new)
+            funnel.count(str(new.get("send_id", "")), (metric,) if metric else ())
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return dict(process_partial_response(event=event, record_handler=apply, processor=processor))

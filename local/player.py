@@ -30,7 +30,8 @@ class Player:
     sqs: Any = None
     park_queue_url: str = ""
     on_park: Handler | None = None
-    _iterators: dict[str, str] = field(default_factory=dict)
+    checkpoints: dict[str, str] = field(default_factory=dict)
+    _attempts: dict[str, int] = field(default_factory=dict)
 
     def due_schedules(self, now: datetime) -> list[tuple[datetime, dict[str, Any]]]:
         """(instant, schedule) of every schedule of our group whose `at()` time has come."""
@@ -55,28 +56,57 @@ class Player:
         return fired
 
     def pump(self) -> int:
-        """Deliver new stream records to the stream handler, shard by shard; return the count."""
+        """Deliver new stream records to the stream handler, shard by shard; return the count.
+
+        Like Lambda's event source mapping, it checkpoints the last sequence number handed
+        over (a batch that raises is handed over again) and asks for a fresh iterator after it
+        each time: moto swaps in a copy of the table, stream included, when a transaction fails.
+        """
         arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
         delivered = 0
         for shard in self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
-            iterator = (
-                self._iterators.get(shard_id)
-                or self.streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            )
-            while iterator:
-                answer = self.streams.get_records(ShardIterator=iterator)
-                records = answer["Records"]
-                iterator = answer.get("NextShardIterator")
-                if iterator:
-                    self._iterators[shard_id] = iterator
+            while True:
+                records = self.streams.get_records(ShardIterator=self._iterator(arn, shard_id))[
+                    "Records"
+                ]
                 if not records:
                     break
-                self.on_stream({"Records": [_lambda_record(r, arn) for r in records]}, None)
-                delivered += len(records)
+                answer = (
+                    self.on_stream({"Records": [_lambda_record(r, arn) for r in records]}, None)
+                    or {}
+                )
+                done = self._handled(records, answer.get("batchItemFailures", []))
+                if done:
+                    self.checkpoints[shard_id] = done[-1]["dynamodb"]["SequenceNumber"]
+                delivered += len(done)
+                if len(done) < len(records):
+                    break  # retried from the failed record on the next pump, as Lambda does
         return delivered
+
+    def _handled(
+        self, records: list[dict[str, Any]], failures: list[dict[str, str]]
+    ) -> list[dict[str, Any]]:
+        """The records before the first reported failure; a record failing three times is
+        given up (Lambda would send it to the stream's dead-letter queue)."""
+        if not failures:
+            return records
+        failed = failures[0]["itemIdentifier"]
+        self._attempts[failed] = self._attempts.get(failed, 0) + 1
+        position = next(
+            i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == failed
+        )
+        return records[: position + 1] if self._attempts[failed] >= 3 else records[:position]
+
+    def _iterator(self, arn: str, shard_id: str) -> str:
+        after = self.checkpoints.get(shard_id)
+        position: dict[str, str] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+            if after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        answer = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **position)
+        return str(answer["ShardIterator"])
 
     def replay_parked(self) -> int:
         """Deliver parked writes to their consumer; delete what it did not report as failed."""

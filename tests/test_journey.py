@@ -17,6 +17,7 @@ from moto.ses.models import ses_backends
 from chalicelib import catalog, services, store, streams
 from chalicelib.compose import Composer
 from chalicelib.config import settings
+from chalicelib.funnel import Funnel
 from chalicelib.journey import Journey, ReentryRefused
 from chalicelib.schedule import Scheduler
 from chalicelib.send import Sender
@@ -121,7 +122,7 @@ class World:
             table.name,
             "nurture",
             lambda event, _: self.journey.fire(event["minute"]),
-            lambda event, _: streams.handle(event, self.journey),
+            lambda event, _: streams.handle(event, self.journey, Funnel(table)),
         )
 
     def run_until(self, moment: datetime) -> None:
@@ -204,7 +205,7 @@ def test_a_poison_stream_record_fails_alone(world: World) -> None:
             "NewImage": {"PK": {"S": "C#x"}, "SK": {"S": "EV#y"}, "type": {"S": "opened"}},
         },
     }
-    answer = streams.handle({"Records": [good, poison]}, world.journey)
+    answer = streams.handle({"Records": [good, poison]}, world.journey, Funnel(world.table))
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
@@ -286,7 +287,7 @@ def test_click_takes_the_branch_once_even_if_repeated_and_redelivered(world: Wor
     for _ in range(10):
         world.tracker.click(token, "GET", BROWSER)
     world.player.pump()
-    world.player._iterators.clear()  # redeliver the whole stream from the start
+    world.player.checkpoints.clear()  # redeliver the whole stream from the start
     world.player.pump()
     world.run_until(T0 + timedelta(days=10))
     assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
@@ -320,7 +321,7 @@ def test_a_crash_while_taking_a_branch_is_healed_by_the_redelivered_record(world
             world.player.pump()  # died planning the move to `thanks`: nothing half-written
     finally:
         events.unregister("before-call.scheduler.CreateSchedule", crash)
-    world.player._iterators.clear()
+    world.player.checkpoints.clear()
     world.run_until(T0 + timedelta(days=10))
     assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
 
@@ -423,6 +424,27 @@ def test_shipped_engagement_playbook_end_to_end(world: World) -> None:
     assert world.subjects("buyer@example.com") == [intro, "Thanks, Buyer: three quick things"]
     assert world.subjects("leaver@example.com") == [intro]
     assert world.journey.enrollments.get("leaver", "engagement").status == "exited"
+
+    funnel = {row.step_id: row for row in Funnel(world.table).report(playbook)}
+    world.player.checkpoints.clear()
+    world.player.pump()
+    again = {row.step_id: row for row in Funnel(world.table).report(playbook)}
+    assert again == funnel
+    intro_counts = {
+        m: funnel["intro"].counts[m]
+        for m in ("sent", "opened", "clicked", "converted", "unsubscribed", "skipped")
+    }
+    assert intro_counts == {
+        "sent": 4,
+        "opened": 2,
+        "clicked": 1,
+        "converted": 1,
+        "unsubscribed": 1,
+        "skipped": 0,
+    }
+    assert funnel["intro"].rate("clicked") == 0.25
+    assert funnel["new_cta"].counts["sent"] == 1 and funnel["new_subject"].counts["sent"] == 1
+    assert funnel["thank_you"].counts["sent"] == 1 and funnel["offer"].counts["sent"] == 0
 
 
 def test_a_permanent_bounce_stops_every_later_send(world: World) -> None:

@@ -33,6 +33,7 @@ COURSE = yaml.safe_dump(json.loads(load_sequence(COURSE_FILE).to_json())).encode
         ("POST", "/api/contacts", {"content-type": "text/csv"}),
         ("GET", "/api/schedule/preview?contact_id=a&sequence_id=b", {}),
         ("POST", "/api/send-test", {"content-type": "application/json"}),
+        ("GET", "/api/reports/course", {}),
     ],
 )
 @pytest.mark.parametrize(
@@ -65,6 +66,9 @@ def test_push_validate_list_show(client: Client, table: Table) -> None:
     assert [s["sequence_id"] for s in listed["sequences"]] == ["course"]
     shown = client.http.get("/api/sequences/course?version=1", headers=KEY)
     assert json.loads(shown.body)["sequence"]["id"] == "course"
+    report = json.loads(client.http.get("/api/reports/course", headers=KEY).body)
+    assert [step["step_id"] for step in report["steps"]][:2] == ["lesson_1", "lesson_2"]
+    assert report["steps"][0]["sent"] == 0
     bad_version = client.http.get("/api/sequences/course?version=x", headers=KEY)
     assert bad_version.status_code == 400
     assert json.loads(bad_version.body)["error"].startswith("version:")

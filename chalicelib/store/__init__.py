@@ -30,7 +30,8 @@ from chalicelib.store.writes import (
 
 if TYPE_CHECKING:
     from chalicelib.store.enrollments import Enrollment, Enrollments
-    from chalicelib.store.sends import Capped, CapRule, SendRecord, Sends, send_key
+    from chalicelib.store.reports import Reports, count_once_write
+    from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
     from chalicelib.store.timers import Timer, Timers
     from chalicelib.store.versions import SequenceVersion, Versions
 
@@ -46,6 +47,9 @@ _LAZY = {
     "Timer": "timers",
     "Timers": "timers",
     "SequenceVersion": "versions",
+    "SendOrigin": "sends",
+    "Reports": "reports",
+    "count_once_write": "reports",
     "Versions": "versions",
 }
 
@@ -64,7 +68,9 @@ __all__ = [
     "Event",
     "KnownContact",
     "ProfileChange",
+    "Reports",
     "Scalar",
+    "SendOrigin",
     "SendRecord",
     "Sends",
     "SequenceVersion",
@@ -74,6 +80,7 @@ __all__ = [
     "Versions",
     "Write",
     "conversion_write",
+    "count_once_write",
     "email_claim_write",
     "event_write",
     "preferences_write",

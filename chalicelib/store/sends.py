@@ -38,6 +38,15 @@ class Capped(Exception):
     """The contact's frequency cap for the period is used up."""
 
 
+@dataclass(frozen=True)
+class SendOrigin:
+    """Which sequence step (and run; 0 is a test send) a send belongs to."""
+
+    sequence_id: str
+    step_id: str
+    run: int
+
+
 def send_key(send_id: str) -> dict[str, Any]:
     return _key(f"S#{send_id}", "META")
 
@@ -102,6 +111,18 @@ class Sends:
                 ":lease": _value(lease_until),
             },
         )
+
+    def origin(self, send_id: str) -> SendOrigin | None:
+        found = self.client.get_item(
+            TableName=self._table.name,
+            Key=send_key(send_id),
+            ProjectionExpression="sequence_id, step_id, #run",
+            ExpressionAttributeNames={"#run": "run"},
+        )
+        item = _plain(found.get("Item", {}))
+        if "sequence_id" not in item:
+            return None
+        return SendOrigin(item["sequence_id"], item["step_id"], int(item.get("run", 0)))
 
     def get(self, send_id: str) -> SendRecord | None:
         found = self.client.get_item(

@@ -28,6 +28,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/contacts": ("POST",),
     "/api/schedule/preview": ("GET",),
     "/api/send-test": ("POST",),
+    "/api/reports/{sequence_id}": ("GET",),
 }
 # Recipients' routes carry signed tokens and conversions an HMAC signature; every other /api
 # route is the marketer API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).
