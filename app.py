@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import io
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -235,7 +236,7 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge Scheduler fires a due minute. Failed timers stay in the bucket and the
     invocation fails, so Scheduler's retry policy runs them again (done ones are gone)."""
     minute = str(event.get("minute", ""))
-    failed = services.journey().fire(minute)
+    failed = services.journey().fire(minute, _time_left(context))
     if failed:
         raise RuntimeError(f"{failed} timers of {minute} failed; retrying")
     return {"minute": minute}
@@ -259,6 +260,13 @@ def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     failed = feedback.handle(services.table(), event, settings())
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _time_left(context: Any) -> Callable[[], float]:
+    """Seconds this Lambda invocation has left (no limit outside Lambda)."""
+    if context is None:
+        return lambda: math.inf
+    return lambda: float(context.get_remaining_time_in_millis()) / 1000
 
 
 def _preferences(profile: dict[str, Any], error: str = "") -> str:

@@ -8,6 +8,7 @@ timer for (step, seq) resumes a transition a crash interrupted; sends themselves
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from chalicelib.send import Outcome, Sender, SendJob
 from chalicelib.sequences import EXIT, Sequence
 from chalicelib.tracking import iso
 
+HAND_ON_SECONDS = 60.0
 RETRY_AFTER = {
     "quota": timedelta(hours=1),
     "throttled": timedelta(minutes=10),
@@ -211,10 +213,17 @@ class Journey:
 
     # --- timers -----------------------------------------------------------------------------
 
-    def fire(self, minute: str) -> int:
-        """Run every timer in a due bucket; return how many failed (left for the retry)."""
+    def fire(self, minute: str, time_left: Callable[[], float] = lambda: math.inf) -> int:
+        """Run every timer in a due bucket; return how many failed (left for the retry).
+
+        A bucket too large for one invocation (`time_left`, in seconds) is handed on: a
+        schedule a minute later fires it again for the timers not done yet.
+        """
         failures = 0
         for timer in self.timers.due(minute):
+            if time_left() < HAND_ON_SECONDS:
+                self.scheduler.resume(minute, self._now() + timedelta(minutes=1))
+                break
             try:
                 self._fire(timer)
             except Exception:

@@ -112,14 +112,25 @@ class Scheduler:
         key = minute_key(utc_minute)
         if key in self._known:
             return False
-        expression = localtime.at_expression(utc_minute.astimezone(UTC))
+        made = self._create(f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}", utc_minute, key)
+        self._known.add(key)  # only once it exists: a failed call must be tried again
+        return made
+
+    def resume(self, key: str, at: datetime) -> None:
+        """Fire bucket `key` again at `at`: the rest of a bucket one invocation could not finish."""
+        self._create(
+            f"due-{minute_instant(key):%Y%m%dT%H%MZ}-at-{at.astimezone(UTC):%H%M}", at, key
+        )
+
+    def _create(self, name: str, at: datetime, key: str) -> bool:
+        expression = localtime.at_expression(at.astimezone(UTC).replace(second=0, microsecond=0))
         localtime.validate_at_expression(expression)
         try:
             self.client.create_schedule(
-                Name=f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}",
+                Name=name,
                 GroupName=self.group,
                 ScheduleExpression=expression,
-                ScheduleExpressionTimezone=localtime.validate_schedule_timezone("UTC"),
+                ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Target={
@@ -134,7 +145,5 @@ class Scheduler:
                 },
             )
         except self.client.exceptions.ConflictException:
-            self._known.add(key)
             return False
-        self._known.add(key)  # only once it exists: a failed call must be tried again
         return True

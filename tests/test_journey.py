@@ -355,6 +355,28 @@ def test_unsubscribe_stops_everything(world: World) -> None:
     assert world.journey.enrollments.get("leaver", "engage").status == "exited"
 
 
+def test_a_bucket_too_big_for_one_invocation_is_handed_on(world: World) -> None:
+    for name in ("opener", "ghost", "buyer", "leaver"):
+        world.journey.enroll(name, "engage")
+    world.clock.now = datetime(2025, 11, 25, 7, 0, tzinfo=UTC).timestamp()
+    budget = iter([900.0, 900.0, 30.0])  # seconds left before each timer: the third is short
+    world.journey.fire("2025-11-25T07:00Z", lambda: next(budget))
+    assert (
+        sum(len(world.mails(f"{n}@example.com")) for n in ("opener", "ghost", "buyer", "leaver"))
+        == 2
+    )
+    names = [
+        s["Name"]
+        for s in services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]
+    ]
+    assert "due-20251125T0700Z-at-0701" in names
+    world.run_until(datetime(2025, 11, 25, 7, 5, tzinfo=UTC))
+    assert all(
+        world.subjects(f"{n}@example.com") == [f"Hello {n.title()}"]
+        for n in ("opener", "ghost", "buyer", "leaver")
+    )
+
+
 def test_schedule_firing_twice_sends_once(world: World) -> None:
     world.journey.enroll("opener", "engage")
     world.clock.now = datetime(2025, 11, 25, 7, 0, tzinfo=UTC).timestamp()
