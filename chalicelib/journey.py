@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import catalog, localtime, rules, schedule, store
+from chalicelib import catalog, emails, localtime, rules, schedule, store
 from chalicelib.errors import NurtureError
 from chalicelib.observability import logger
 from chalicelib.send import Outcome, Sender, SendJob
-from chalicelib.sequences import EXIT, Sequence
+from chalicelib.sequences import EXIT, SUPPRESS, Sequence
 from chalicelib.tracking import iso
 
 HAND_ON_SECONDS = 60.0
@@ -381,6 +381,9 @@ class Journey:
         if target == EXIT:
             self.enrollments.end(enrollment, "exited", "branch", now)
             return
+        if target == SUPPRESS:
+            self._sunset(enrollment, now)
+            return
         delay = sequence.step(target).delay or timedelta(0)
         then = self._timer(enrollment, sequence, target, enrollment.seq + 1, self._now() + delay)
         self.enrollments.advance(enrollment, target, then)
@@ -394,6 +397,17 @@ class Journey:
         after: datetime,
     ) -> None:
         self.timers.put(self._timer(enrollment, sequence, step_id, seq, after))
+
+    def _sunset(self, enrollment: store.Enrollment, now: str) -> None:
+        """The contact never engaged: no marketing email from any sequence again."""
+        email = (self.table.profile(enrollment.contact_id) or {}).get("email")
+        if email:
+            self.table.apply(
+                store.suppression_write(
+                    emails.email_hash(email), "sunset", now, enrollment.send_id or ""
+                )
+            )
+        self.enrollments.end(enrollment, "exited", "sunset", now)
 
     def _timer(
         self,

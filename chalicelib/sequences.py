@@ -54,6 +54,8 @@ MAX_FILE_BYTES = 256 * 1024
 
 MAX_DURATION = timedelta(days=3650)
 EXIT = "exit"
+SUPPRESS = "suppress"
+"""A target that ends the sequence and suppresses the contact for good (a sunset step)."""
 """Branch / `next` target that ends the contact's enrollment."""
 
 SCHEMA_ID = "https://nurture.dev/schemas/sequence.schema.json"
@@ -192,8 +194,8 @@ def _check_timezone(name: str) -> str:
 
 
 def _check_step_id(name: str) -> str:
-    if name == EXIT:
-        raise ValueError(f"{EXIT!r} is reserved as the target that ends the sequence")
+    if name in (EXIT, SUPPRESS):
+        raise ValueError(f"{name!r} is reserved as a target that ends the sequence")
     return name
 
 
@@ -219,7 +221,13 @@ Timezone = Annotated[
     str, AfterValidator(_check_timezone), Field(description="IANA zone", examples=["Europe/Berlin"])
 ]
 StepId = Annotated[Slug, AfterValidator(_check_step_id)]
-Target = Annotated[Slug, Field(description=f"a step id, or {EXIT!r} to end the sequence")]
+Target = Annotated[
+    Slug,
+    Field(
+        description=f"a step id, {EXIT!r} to end the sequence, or {SUPPRESS!r} to end it and "
+        "suppress the contact (sunset)"
+    ),
+]
 Days = Annotated[tuple[Weekday, ...], *_at_least(1), AfterValidator(_sorted_days)]
 
 # ---------------------------------------------------------------------------------------------
@@ -786,7 +794,7 @@ def _edges(data: Mapping[str, Any]) -> list[_Edge]:
 
 
 def _unknown_targets(data: Mapping[str, Any]) -> Iterator[_Edge]:
-    known = {step.get("id") for _, step in _items(data, "steps")} | {EXIT}
+    known = {step.get("id") for _, step in _items(data, "steps")} | {EXIT, SUPPRESS}
     return (edge for edge in _edges(data) if edge.target not in known)
 
 

@@ -484,3 +484,17 @@ def test_a_permanent_bounce_stops_every_later_send(world: World) -> None:
     assert enrollment is not None and enrollment.status == "exited"
     skipped = [e for e in world.table.events("ghost") if e["type"] == "skipped"]
     assert [e["reason"] for e in skipped] == ["suppressed"]
+
+
+def test_winback_sunset_suppresses_contacts_who_never_engage(world: World) -> None:
+    catalog.push(services.versions(), load_sequence(EXAMPLES / "winback.yaml"), "t")
+    world.journey.enroll("ghost", "winback")
+    world.run_until(T0 + timedelta(days=45))
+    assert len(world.mails("ghost@example.com")) == 3  # miss you, incentive, sunset
+    enrollment = world.journey.enrollments.get("ghost", "winback")
+    assert enrollment is not None and enrollment.status == "exited"
+    assert world.table.is_suppressed("ghost@example.com")
+    world.journey.enroll("ghost", "engage")
+    world.run_until(T0 + timedelta(days=60))
+    assert len(world.mails("ghost@example.com")) == 3
+    assert world.journey.enrollments.get("ghost", "engage").status == "exited"

@@ -468,7 +468,7 @@ def test_step_shape_rules(tmp_path: Path) -> None:
     )
 
     assert errors(path) == [
-        ("steps[0].id", "'exit' is reserved as the target that ends the sequence"),
+        ("steps[0].id", "'exit' is reserved as a target that ends the sequence"),
         ("steps[1]", "give exactly one of template or variants"),
         ("steps[2]", "give at most one of delay or wait_until"),
         ("steps[3].variants[0].weight", "Input should be greater than 0 (got 0)"),
