@@ -43,6 +43,7 @@ SAMPLE_CONTACT: Mapping[str, Any] = MappingProxyType(
 """What a trial render at upload sees: custom attributes need `| default(...)`."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SAMPLE_URL = "https://example.invalid/u/sample"
+_SAMPLE_CONVERSION = "c2FtcGxl.c2FtcGxl"
 _FORBIDDEN_IN_HEADER = frozenset("\r\n\x00<>,")
 
 
@@ -74,7 +75,7 @@ def validate_template(
     step: Mapping[str, Any] = _EMPTY,
 ) -> None:
     """Reject at upload what would fail or be unsafe at send time; raise `BadTemplate`."""
-    context = _context(SAMPLE_CONTACT, _SAMPLE_URL, sequence, step)
+    context = _context(SAMPLE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION)
     rendered = render_part(_compiled(source, kind), kind, context)
     if kind == "subject":
         _check_subject(rendered)
@@ -109,7 +110,8 @@ def prepare(
         return tracked_url(base_url, purpose, sign(claims, keyring))
 
     unsubscribe = url(Purpose.UNSUBSCRIBE)
-    context = _context(contact, unsubscribe, sequence, step)
+    conversion = sign(Claims(Purpose.CONVERSION, contact_id, send_id, issued_at), keyring)
+    context = _context(contact, unsubscribe, sequence, step, conversion)
     subject = _check_subject(
         render_part(_compiled(templates.subject, "subject"), "subject", context)
     )
@@ -154,14 +156,20 @@ def _context(
     unsubscribe_url: str,
     sequence: Mapping[str, Any],
     step: Mapping[str, Any],
+    conversion_token: str,
 ) -> dict[str, Any]:
-    """The names a template sees; the /u/ page is both unsubscribe and preferences."""
+    """The names a template sees; the /u/ page is both unsubscribe and preferences.
+
+    `conversion_token` goes into landing-page links (`?nt={{ conversion_token }}`): the shop
+    hands it back in its server-to-server conversion callback, which attributes the sale.
+    """
     return {
         "contact": contact,
         "sequence": sequence,
         "step": step,
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": unsubscribe_url,
+        "conversion_token": conversion_token,
     }
 
 

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from chalice.test import Client
 
+from chalicelib import render, services
 from chalicelib.conversions import sign_request
 from chalicelib.store import Table
-from chalicelib.tokens import Purpose
+from chalicelib.tokens import Purpose, verify
 from tests.conftest import CONVERSION_SECRET, events_of, token_for
 
 
@@ -114,3 +117,30 @@ def test_malformed_json_is_400(client: Client, table: Table) -> None:
 def test_click_token_is_not_a_conversion_token(client: Client, table: Table) -> None:
     doc = {"conversion_id": "o1", "token": token_for(Purpose.CLICK, link=0, url="https://e.x/")}
     assert post(client, doc).status_code == 400
+
+
+def test_a_conversion_token_from_an_email_link_attributes_the_sale(
+    client: Client, table: Table
+) -> None:
+    """The template puts `conversion_token` into the landing-page link; the shop hands it back."""
+    prepared = render.prepare(
+        render.TemplateSet(
+            "Hi", '<a href="https://shop.example/p?nt={{ conversion_token }}">Buy</a>'
+        ),
+        {},
+        contact_id="bob",
+        send_id="send-7",
+        issued_at=int(time.time()) - 60,
+        keyring=services.keyring(),
+        base_url="https://t.example.test",
+    )
+    [click_token] = re.findall(r"/c/([A-Za-z0-9_.-]+)", prepared.html)
+    landing = verify(click_token, Purpose.CLICK, services.keyring()).url or ""
+    nt = parse_qs(urlsplit(landing).query)["nt"][0]
+    answer = post(client, {"conversion_id": "order-77", "token": nt})
+    assert json.loads(answer.body) == {
+        "conversion_id": "order-77",
+        "contact_id": "bob",
+        "send_id": "send-7",
+        "duplicate": False,
+    }

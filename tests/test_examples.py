@@ -27,7 +27,9 @@ EXAMPLES = ROOT / "examples" / "sequences"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
 PLAYBOOKS = ("course", "engagement", "onboarding", "reengagement", "welcome", "winback")
 
-ALLOWED_NAMES = frozenset({"contact", "sequence", "step", "unsubscribe_url", "preferences_url"})
+ALLOWED_NAMES = frozenset(
+    {"contact", "sequence", "step", "unsubscribe_url", "preferences_url", "conversion_token"}
+)
 ALLOWED_FILTERS = frozenset(
     {"default", "d", "e", "escape", "upper", "lower", "title", "capitalize", "trim"}
 )
@@ -44,6 +46,7 @@ BARE_CONTEXT = {
     "step": {"id": "example"},
     "unsubscribe_url": "https://example.com/u/token",
     "preferences_url": "https://example.com/u/token",
+    "conversion_token": "conversion.token",
 }
 
 
