@@ -33,6 +33,7 @@ class Stack:
     api: str
     moto: str
     links: dict[str, str]
+    state: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -61,6 +62,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port, moto_port = _free_port(), _free_port()
+    state = tmp_path_factory.mktemp("state")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NURTURE_"))}
     process = subprocess.Popen(  # noqa: S603
         [
@@ -72,7 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "--moto-port",
             str(moto_port),
             "--state-dir",
-            str(tmp_path_factory.mktemp("state")),
+            str(state),
         ],
         cwd=ROOT,
         env=env,
@@ -97,7 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         process.kill()
         pytest.fail("local stack did not start:\n" + "".join(lines))
     try:
-        yield Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", links)
+        yield Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", links, state)
     finally:
         process.terminate()
         process.wait(timeout=20)
