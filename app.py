@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import auth, conversions, pages, parking, services, tracking, web
+from chalicelib import auth, conversions, pages, parking, services, stamps, tracking, web
 from chalicelib.config import settings
 from chalicelib.errors import BadToken, InvalidInput, NurtureError, Unauthorized
 from chalicelib.forms import is_one_click, parse_form
@@ -92,7 +92,7 @@ def conversion() -> Response:
         return _problem(exc)
     now = tracker.clock()
     fresh = conversions.record(
-        services.table(), services.parking(), found, tracking.iso(now), tracker.expiry(now)
+        services.table(), services.parking(), found, stamps.iso(now), tracker.expiry(now)
     )
     return web.json_doc(
         {
@@ -139,7 +139,7 @@ def push_sequence() -> Response:
     from chalicelib import catalog
 
     sequence = catalog.validate(_text_body(), "upload")
-    pushed = catalog.push(services.versions(), sequence, tracking.iso(time.time()))
+    pushed = catalog.push(services.versions(), sequence, stamps.iso(time.time()))
     return web.json_doc(dataclasses.asdict(pushed), 201 if pushed.created else 200)
 
 
@@ -173,7 +173,7 @@ def import_contacts() -> Response:
     report = contacts.import_contacts(
         services.table(),
         rows,
-        now=tracking.iso(time.time()),
+        now=stamps.iso(time.time()),
         new_id=lambda: secrets.token_urlsafe(12),
     )
     return web.json_doc(dataclasses.asdict(report), 200 if report.ok else 422)

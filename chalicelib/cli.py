@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +21,7 @@ from chalicelib import services
 from chalicelib.contactfiles import READERS, export_csv
 from chalicelib.contacts import ImportReport, import_contacts
 from chalicelib.errors import InvalidInput, NurtureError
+from chalicelib.stamps import iso
 
 if TYPE_CHECKING:
     from chalicelib.sequences import Sequence
@@ -301,4 +302,5 @@ def _or_fail(action: Callable[[], T]) -> T:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Timestamps the CLI writes, in the table's one format (as the API writes them)."""
+    return iso(time.time())

@@ -22,7 +22,7 @@ from chalicelib.config import DAY, Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.parking import AWS_ERRORS
-from chalicelib.tracking import iso
+from chalicelib.stamps import instant, iso
 
 MAX_TEXT = 500
 # Later outcomes outrank earlier ones; an outcome never replaces one of equal or higher rank.
@@ -297,7 +297,7 @@ def handle(table: store.Table, event: Mapping[str, Any], settings: Settings) -> 
 
 
 def _event(found: Feedback, settings: Settings) -> store.Event:
-    moment = datetime.fromisoformat(found.at)
+    moment = instant(found.at)
     return store.Event(
         contact_id=found.contact_id,
         type=found.type,

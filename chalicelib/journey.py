@@ -21,7 +21,7 @@ from chalicelib.errors import NurtureError
 from chalicelib.observability import logger
 from chalicelib.send import Outcome, Sender, SendJob
 from chalicelib.sequences import EXIT, SUPPRESS, Sequence
-from chalicelib.tracking import iso
+from chalicelib.stamps import instant, iso
 
 HAND_ON_SECONDS = 60.0
 RETRY_AFTER = {
@@ -194,7 +194,7 @@ class Journey:
             cooldown = sequence.entry.cooldown
             if cooldown is None or ended.ended_at is None:
                 return True
-            return _parse(ended.ended_at) + cooldown <= self._now()
+            return instant(ended.ended_at) + cooldown <= self._now()
 
         return allowed
 
@@ -254,7 +254,7 @@ class Journey:
         paused = (self.table.profile(enrollment.contact_id) or {}).get("paused_until")
         if paused and paused > iso(self.clock()):
             self._plan_send(
-                enrollment, sequence, enrollment.step_id, enrollment.seq, _parse(paused)
+                enrollment, sequence, enrollment.step_id, enrollment.seq, instant(paused)
             )
             return
         job = SendJob(
@@ -297,11 +297,11 @@ class Journey:
         self, enrollment: store.Enrollment, sequence: Sequence, sent_at: str
     ) -> None:
         """Deadlines for absence branches and the default next step, from the send time."""
-        sent = _parse(sent_at)
+        sent = instant(sent_at)
         step = sequence.step(enrollment.step_id)
         waits = rules.absence_branches(step)
         for name, branch in waits:
-            due = _ceil_minute(sent + branch.within)
+            due = localtime.ceil_minute(sent + branch.within)
             self.scheduler.ensure(due)
             self.timers.put(
                 store.Timer(
@@ -334,9 +334,7 @@ class Journey:
             return
         events = self.table.events(enrollment.contact_id)
         mine = [e for e in events if e.get("send_id") == enrollment.send_id]
-        deadline = iso(
-            _parse(enrollment.sent_at or iso(0)).timestamp() + branch.within.total_seconds()
-        )
+        deadline = iso((instant(enrollment.sent_at or iso(0)) + branch.within).timestamp())
         if rules.absence_met(timer.branch, branch, mine, deadline, events):
             self._move(enrollment, sequence, branch.goto)
         elif sequence.next_of(step.id) == EXIT and branch.within == max(
@@ -446,12 +444,3 @@ def _awaiting_first_send(enrollment: store.Enrollment) -> bool:
     """Enrolled but the first send not yet done: a repeated enroll re-plans it, which heals a
     crash between the enrollment write and its timer (a duplicate timer sends nothing twice)."""
     return enrollment.seq == 0 and enrollment.send_id is None and enrollment.status == "active"
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _ceil_minute(moment: datetime) -> datetime:
-    floored = moment.replace(second=0, microsecond=0)
-    return floored if floored == moment else floored + timedelta(minutes=1)

@@ -333,7 +333,7 @@ class Slot:
     reasons: tuple[str, ...] = ()
 
 
-def _ceil_minute(moment: datetime) -> datetime:
+def ceil_minute(moment: datetime) -> datetime:
     floor = moment.replace(second=0, microsecond=0)
     return floor if floor == moment else floor + timedelta(minutes=1)
 
@@ -412,7 +412,7 @@ def next_send_time(
     """
     if after.tzinfo is None:
         raise ValueError(f"after {after.isoformat()!r} must be timezone-aware")
-    start = _ceil_minute(after.astimezone(UTC))
+    start = ceil_minute(after.astimezone(UTC))
     local = start.astimezone(zone)
     today, minute = local.date(), local.hour * 60 + local.minute
     reasons = [_blocked_day_reason(window, holidays, today)]

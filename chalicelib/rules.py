@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.sequences import AbsenceBranch, EventBranch, NotOpenedBranch, Sequence, Step
+from chalicelib.stamps import instant
 
 POSITIVE = ("opened", "clicked", "converted", "unsubscribed")
 ABSENCE = ("not_opened", "not_clicked", "not_converted", "clicked_not_converted")
@@ -94,12 +95,12 @@ def is_burst(click: Event, send_events: Iterable[Event]) -> bool:
 
 
 def _instant(event: Event) -> datetime:
-    return datetime.fromisoformat(str(event.get("at", "")).replace("Z", "+00:00"))
+    return instant(str(event.get("at", "")))
 
 
 def goal_reached(sequence: Sequence, event: Event, enrolled_at: str) -> bool:
     goal = sequence.goal
     if goal is None or event.get("type") != goal.event or not counts(event, "human"):
         return False
-    start = datetime.fromisoformat(enrolled_at.replace("Z", "+00:00"))
+    start = instant(enrolled_at)
     return start <= _instant(event) <= start + goal.within

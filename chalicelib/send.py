@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import store
 from chalicelib.observability import logger
-from chalicelib.tracking import iso
+from chalicelib.stamps import iso
 
 THROTTLES = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
 PERMANENT = {

@@ -11,13 +11,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from chalicelib import classify, store
 from chalicelib.config import DAY, Settings
 from chalicelib.errors import BadToken, InvalidInput
 from chalicelib.links import UnsafeDestination, check_destination
 from chalicelib.parking import Parking, commit
+from chalicelib.stamps import iso
 from chalicelib.tokens import Claims, Keyring, Purpose, verify
 
 REASON_LABELS = (
@@ -172,8 +172,3 @@ def _one(form: dict[str, list[str]], name: str, default: str | None = None) -> s
     if len(values) > 1:
         raise InvalidInput(name, "was given more than once")
     return values[0]
-
-
-def iso(epoch: float) -> str:
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=epoch)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -11,7 +11,7 @@ from pathlib import Path
 from chalicelib import catalog, services
 from chalicelib.config import settings
 from chalicelib.sequences import load_sequence
-from chalicelib.tracking import iso
+from chalicelib.stamps import iso
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 CONTACT = "demo-contact"

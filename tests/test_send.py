@@ -17,7 +17,7 @@ from chalicelib.config import settings
 from chalicelib.emails import email_hash
 from chalicelib.errors import ConfigError
 from chalicelib.send import Message, Outcome, Sender, SendJob, Skip
-from chalicelib.tracking import iso
+from chalicelib.stamps import iso
 
 SENDER = "news@nurture.example"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ses"
