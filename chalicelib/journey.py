@@ -77,14 +77,11 @@ class Journey:
         self.sender.cap = self._cap_rule
 
     def _cap_rule(self, job: SendJob, profile: Mapping[str, Any]) -> store.CapRule | None:
-        cap = self.sequence(job.sequence_id, job.version).frequency_cap
+        sequence = self.sequence(job.sequence_id, job.version)
+        cap = sequence.frequency_cap
         if cap is None:
             return None
-        sequence = self.sequence(job.sequence_id, job.version)
-        zone = localtime.resolve_zone(
-            profile.get("timezone"), profile.get("country"), sequence.default_timezone
-        ).zone
-        local = self._now().astimezone(zone).date()
+        local = self._now().astimezone(schedule.local_zone(profile, sequence).zone).date()
         year, week, _ = local.isocalendar()
         period = f"D{local.isoformat()}" if cap.per == "day" else f"W{year}-{week:02d}"
         return store.CapRule(cap.max, period, int(self.clock()) + 9 * 86_400)

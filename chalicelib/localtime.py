@@ -15,18 +15,17 @@ DST policy (promise 8), fixed so every planner run gives the same instant:
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
 ZoneSource = Literal["contact", "country", "sequence", "utc"]
-K = TypeVar("K")
 
 MAX_SEARCH_DAYS = 400
 MINUTES_PER_DAY = 24 * 60
@@ -148,11 +147,6 @@ def validate_zone(name: object) -> ZoneInfo:
         return ZoneInfo(name)
     except ZoneInfoNotFoundError as err:  # listed by tzdata but unreadable: broken install
         raise ValueError(f"invalid time zone {name!r}: no zone data found") from err
-
-
-def validate_schedule_timezone(name: object) -> str:
-    """Check a ScheduleExpressionTimezone ourselves, since moto accepts any string."""
-    return validate_zone(name).key
 
 
 @dataclass(frozen=True)
@@ -431,21 +425,6 @@ def next_send_time(
 
 
 # ---------------------------------------------------------------- EventBridge Scheduler
-
-
-def slot_key(slot: Slot) -> str:
-    """UTC minute of a slot, e.g. ``20260310T0700Z``: valid in schedule names and table keys."""
-    return slot.utc.strftime("%Y%m%dT%H%MZ")
-
-
-def group_by_instant(items: Iterable[tuple[K, datetime]]) -> dict[datetime, list[K]]:
-    """Recipients per delivery instant, so schedules grow with instants, not with recipients."""
-    groups: dict[datetime, list[K]] = {}
-    for key, moment in items:
-        if moment.tzinfo is None:
-            raise ValueError(f"delivery instant {moment.isoformat()!r} must be timezone-aware")
-        groups.setdefault(moment.astimezone(UTC), []).append(key)
-    return groups
 
 
 def at_expression(moment: datetime) -> str:

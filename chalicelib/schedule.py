@@ -61,6 +61,15 @@ def window_of(spec: SendWindowSpec) -> localtime.SendWindow:
     )
 
 
+def local_zone(profile: Mapping[str, Any], sequence: Sequence) -> localtime.ResolvedZone:
+    """The contact's zone through the fallback chain (contact, country, sequence, UTC)."""
+    return _resolve_zone(
+        _hashable(profile.get("timezone")),
+        _hashable(profile.get("country")),
+        sequence.default_timezone,
+    )
+
+
 def plan(after: datetime, profile: Mapping[str, Any], sequence: Sequence, now: datetime) -> Plan:
     """The first allowed minute at or after `after`, and never sooner than the next minute."""
     return _plan(
@@ -112,15 +121,13 @@ class Scheduler:
         key = minute_key(utc_minute)
         if key in self._known:
             return False
-        made = self._create(f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}", utc_minute, key)
+        made = self._create(_schedule_name(utc_minute), utc_minute, key)
         self._known.add(key)  # only once it exists: a failed call must be tried again
         return made
 
     def resume(self, key: str, at: datetime) -> None:
         """Fire bucket `key` again at `at`: the rest of a bucket one invocation could not finish."""
-        self._create(
-            f"due-{minute_instant(key):%Y%m%dT%H%MZ}-at-{at.astimezone(UTC):%H%M}", at, key
-        )
+        self._create(f"{_schedule_name(minute_instant(key))}-at-{at.astimezone(UTC):%H%M}", at, key)
 
     def _create(self, name: str, at: datetime, key: str) -> bool:
         expression = localtime.at_expression(at.astimezone(UTC).replace(second=0, microsecond=0))
@@ -147,3 +154,8 @@ class Scheduler:
         except self.client.exceptions.ConflictException:
             return False
         return True
+
+
+def _schedule_name(utc_minute: datetime) -> str:
+    """`due-20261124T0700Z`: the UTC minute a schedule fires, valid as a schedule name."""
+    return f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}"

@@ -24,13 +24,10 @@ from chalicelib.localtime import (
     SendWindow,
     Slot,
     at_expression,
-    group_by_instant,
     holiday_calendar,
     next_send_time,
     resolve_zone,
-    slot_key,
     validate_at_expression,
-    validate_schedule_timezone,
     validate_zone,
 )
 
@@ -342,30 +339,6 @@ def test_country_calendar_looks_up_each_year() -> None:
 # ---------------------------------------------------------------- EventBridge Scheduler
 
 
-def test_slot_key_is_the_utc_minute_and_a_valid_schedule_name() -> None:
-    slot = next_send_time(utc(2026, 3, 10, 6), KATHMANDU, NINE_TO_ELEVEN)  # 11:45 local
-    assert slot_key(slot) == "20260311T0315Z"
-    assert re.fullmatch(r"[0-9a-zA-Z\-_.]+", slot_key(slot))
-
-
-def test_group_by_instant_merges_zones_sharing_an_instant() -> None:
-    window = SendWindow(time(9), time(11))
-    after = utc(2026, 3, 10, 12)
-    plans = [
-        ("riga", next_send_time(after, RIGA, window).utc),
-        ("helsinki", next_send_time(after, ZoneInfo("Europe/Helsinki"), window).utc),
-        ("london", next_send_time(after, LONDON, window).local),
-    ]
-    groups = group_by_instant(plans)
-    assert groups == {utc(2026, 3, 11, 7): ["riga", "helsinki"], utc(2026, 3, 11, 9): ["london"]}
-    assert all(instant.tzinfo is UTC for instant in groups)
-
-
-def test_group_by_instant_rejects_naive_datetimes() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        group_by_instant([("x", datetime(2026, 3, 10, 9))])
-
-
 def test_at_expression_formats_wall_clock() -> None:
     assert at_expression(utc(2026, 3, 8, 7, 30)) == "at(2026-03-08T07:30:00)"
     assert at_expression(datetime(2026, 3, 8, 3, 30, tzinfo=NEW_YORK)) == "at(2026-03-08T03:30:00)"
@@ -393,12 +366,6 @@ def test_at_expression_formats_wall_clock() -> None:
 def test_validate_at_expression_rejects_malformed(expression: object) -> None:
     with pytest.raises(ValueError, match="schedule expression"):
         validate_at_expression(expression)
-
-
-def test_validate_schedule_timezone() -> None:
-    assert validate_schedule_timezone("Europe/Riga") == "Europe/Riga"
-    with pytest.raises(ValueError, match="UTC\\+3"):
-        validate_schedule_timezone("UTC+3")
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)))
