@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.store.items import Event, Scalar, Write, _key, _plain, _put_event, _value
-from chalicelib.store.table import Table
+from chalicelib.store.table import ConditionFailed, Table
 
 
 @dataclass(frozen=True)
@@ -199,25 +199,11 @@ class Sends:
         }
 
     def _transact_claim(self, ops: Write) -> bool:
-        errors = self.client.exceptions
+        """False when the claim exists already; `Capped` when only the cap's condition failed."""
         try:
-            if len(ops) == 1:
-                self.client.put_item(TableName=self._table.name, **ops[0]["Put"])
-            else:
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {op: {**spec, "TableName": self._table.name}}
-                        for step in ops
-                        for op, spec in step.items()
-                    ]
-                )
-        except errors.ConditionalCheckFailedException:
-            return False
-        except errors.TransactionCanceledException as exc:
-            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if codes and codes[0] == "ConditionalCheckFailed":
+            self._table.run(ops)
+        except ConditionFailed as failed:
+            if 0 in failed.positions:
                 return False
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                raise Capped from exc
-            raise
+            raise Capped from failed
         return True

@@ -23,6 +23,14 @@ class KnownContact:
     suppressed: bool = False
 
 
+class ConditionFailed(Exception):
+    """A write's conditions were not met; `positions` are the operations that failed."""
+
+    def __init__(self, positions: tuple[int, ...]) -> None:
+        super().__init__(f"condition failed at {positions}")
+        self.positions = positions
+
+
 class Table:
     """Thin repository over a low-level DynamoDB client."""
 
@@ -32,6 +40,14 @@ class Table:
 
     def apply(self, write: Write) -> bool:
         """Apply `write`; False means its conditions found it already applied."""
+        try:
+            self.run(write)
+        except ConditionFailed:
+            return False
+        return True
+
+    def run(self, write: Write) -> None:
+        """Apply `write` or raise `ConditionFailed` naming the operations whose condition failed."""
         errors = self.client.exceptions
         try:
             if len(write) == 1 and "Put" in write[0]:
@@ -45,16 +61,14 @@ class Table:
                     for op, spec in step.items()
                 ]
                 self.client.transact_write_items(TransactItems=items)
-        except errors.ConditionalCheckFailedException:
-            return False
+        except errors.ConditionalCheckFailedException as exc:
+            raise ConditionFailed((0,)) from exc
         except errors.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) and all(
-                r.get("Code") in ("None", "ConditionalCheckFailed", None) for r in reasons
-            ):
-                return False
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            failed = tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")
+            if failed and all(code in ("None", "ConditionalCheckFailed", None) for code in codes):
+                raise ConditionFailed(failed) from exc
             raise
-        return True
 
     def profile(self, contact_id: str) -> dict[str, Any] | None:
         found = self.client.get_item(
