@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib import render
-from chalicelib.errors import NurtureError
+from chalicelib.errors import FileError, FileInvalid, NurtureError
 from chalicelib.sandbox import Part
-from chalicelib.sequences import Sequence, SequenceError, SequenceInvalid, parse_sequence
+from chalicelib.sequences import Sequence, parse_sequence
 from chalicelib.store import SequenceVersion, Versions
 
 PUSH_ATTEMPTS = 5
@@ -40,7 +40,7 @@ def validate(text: str, file: str) -> Sequence:
 
 
 def check_templates(sequence: Sequence, file: str) -> None:
-    """Trial-render every template in the sandbox; raise `SequenceInvalid` listing every failure."""
+    """Trial-render every template in the sandbox; raise `FileInvalid` listing every failure."""
     errors = []
     for i, step in enumerate(sequence.steps):
         sets = [(f"steps[{i}].template", step.template)] if step.template else []
@@ -69,9 +69,9 @@ def check_templates(sequence: Sequence, file: str) -> None:
                         # Template lines are not file lines: say which, in the message.
                         where = f"template line {exc.line}: " if exc.line else ""
                         path_ = f"{path}.{locale}.{part}"
-                        errors.append(SequenceError(path_, where + exc.problem))
+                        errors.append(FileError(path_, where + exc.problem))
     if errors:
-        raise SequenceInvalid(file, errors)
+        raise FileInvalid(file, errors)
 
 
 def push(versions: Versions, sequence: Sequence, at: str) -> Pushed:

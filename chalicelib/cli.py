@@ -281,12 +281,13 @@ def preview_command(sequence_id: str, contact_id: str) -> None:
 
 def _checked(path: Path) -> Sequence | None:
     from chalicelib import catalog
-    from chalicelib.sequences import SequenceInvalid, load_sequence
+    from chalicelib.errors import FileInvalid
+    from chalicelib.sequences import load_sequence
 
     try:
         sequence = load_sequence(path)
         catalog.check_templates(sequence, str(path))
-    except SequenceInvalid as invalid:
+    except FileInvalid as invalid:
         click.echo(str(invalid), err=True)
         return None
     click.echo(f"{path}: ok ({sequence.id}, {len(sequence.steps)} steps)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class NurtureError(Exception):
     """Base of every error a caller may see; `status` is the HTTP answer it maps to."""
@@ -35,3 +37,32 @@ class InvalidInput(NurtureError):
 
 class ConfigError(NurtureError):
     """The deployment is misconfigured (missing or malformed setting or secret)."""
+
+
+@dataclass(frozen=True)
+class FileError:
+    """One problem in a marketer's file; `path` is the YAML path (`""` for the whole file)."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+
+class FileInvalid(NurtureError, ValueError):
+    """A file (sequence, segment, ...) that cannot be used, with every problem found in it."""
+
+    status = 422
+
+    def __init__(self, file: str, errors: list[FileError]) -> None:
+        self.file = file
+        self.errors = tuple(errors)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(_format_error(self.file, error) for error in self.errors)
+
+
+def _format_error(file: str, error: FileError) -> str:
+    where = f"{file}: {error.path}: " if error.path else f"{file}: "
+    suffix = f" (line {error.line})" if error.line is not None else ""
+    return f"{where}{error.message}{suffix}"

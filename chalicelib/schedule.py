@@ -10,6 +10,7 @@ in a fall-back overlap, and one instant serves every zone that maps to it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,14 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import localtime
-from chalicelib.sequences import WEEKDAYS, Sequence
+from chalicelib.fields import WEEKDAYS
 from chalicelib.sequences import SendWindow as SendWindowSpec
+from chalicelib.sequences import Sequence
 
 MINUTE = timedelta(minutes=1)
 MAX_EVENT_AGE_SECONDS = 86_400
 MAX_ATTEMPTS = 185
+_AT_EXPRESSION = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,8 @@ class Scheduler:
         self._create(f"{_schedule_name(minute_instant(key))}-at-{at.astimezone(UTC):%H%M}", at, key)
 
     def _create(self, name: str, at: datetime, key: str) -> bool:
-        expression = localtime.at_expression(at.astimezone(UTC).replace(second=0, microsecond=0))
-        localtime.validate_at_expression(expression)
+        expression = at_expression(at.astimezone(UTC).replace(second=0, microsecond=0))
+        validate_at_expression(expression)
         try:
             self.client.create_schedule(
                 Name=name,
@@ -159,3 +162,26 @@ class Scheduler:
 def _schedule_name(utc_minute: datetime) -> str:
     """`due-20261124T0700Z`: the UTC minute a schedule fires, valid as a schedule name."""
     return f"due-{utc_minute.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def at_expression(moment: datetime) -> str:
+    """``at(...)`` of the wall-clock time of an aware datetime.
+
+    Pair it with ScheduleExpressionTimezone = that datetime's zone; for grouped schedules pass
+    ``slot.utc`` with ``UTC``, which is also unambiguous in fall-back overlaps.
+    """
+    if moment.tzinfo is None or moment.microsecond:
+        raise ValueError(f"{moment.isoformat()!r} must be timezone-aware with whole seconds")
+    return moment.strftime("at(%Y-%m-%dT%H:%M:%S)")
+
+
+def validate_at_expression(expression: object) -> datetime:
+    """Parse ``at(yyyy-mm-ddThh:mm:ss)`` into a naive wall-clock datetime, or raise ValueError."""
+    match = _AT_EXPRESSION.fullmatch(expression) if isinstance(expression, str) else None
+    if match is None:
+        raise ValueError(f"schedule expression {expression!r} is not at(yyyy-mm-ddThh:mm:ss)")
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError as err:
+        raise ValueError(f"schedule expression {expression!r} is out of range: {err}") from err

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.localtime import validate_at_expression
+from chalicelib.schedule import validate_at_expression
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

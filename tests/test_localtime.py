@@ -23,13 +23,12 @@ from chalicelib.localtime import (
     QuietHours,
     SendWindow,
     Slot,
-    at_expression,
     holiday_calendar,
     next_send_time,
     resolve_zone,
-    validate_at_expression,
     validate_zone,
 )
+from chalicelib.schedule import at_expression, validate_at_expression
 
 NEW_YORK = ZoneInfo("America/New_York")
 RIGA = ZoneInfo("Europe/Riga")

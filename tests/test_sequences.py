@@ -14,11 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from chalicelib.errors import FileError, FileInvalid
 from chalicelib.sequences import (
     MAX_FILE_BYTES,
     Sequence,
-    SequenceError,
-    SequenceInvalid,
     format_duration,
     load_sequence,
     parse_duration,
@@ -59,7 +58,7 @@ def write(tmp_path: Path, text: str, name: str = "seq.yaml") -> Path:
 
 def errors(path: Path) -> list[tuple[str, str]]:
     """(path, message) of every error `load_sequence` reports for the file."""
-    with pytest.raises(SequenceInvalid) as caught:
+    with pytest.raises(FileInvalid) as caught:
         load_sequence(path)
     assert caught.value.file == str(path)
     return [(error.path, error.message) for error in caught.value.errors]
@@ -144,7 +143,7 @@ def test_schema_and_cross_step_errors_are_reported_together(tmp_path: Path) -> N
 def test_error_text_names_file_path_message_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, with_steps("- id: first\n  delay: 0d\n  template: {en: {subject: s}}\n"))
 
-    with pytest.raises(SequenceInvalid) as caught:
+    with pytest.raises(FileInvalid) as caught:
         load_sequence(path)
 
     assert (
@@ -168,12 +167,12 @@ steps:
 """,
     )
 
-    with pytest.raises(SequenceInvalid) as caught:
+    with pytest.raises(FileInvalid) as caught:
         load_sequence(path)
 
     assert caught.value.errors == (
-        SequenceError("name", "duplicate key (first at line 2; YAML keeps the last)", 5),
-        SequenceError(
+        FileError("name", "duplicate key (first at line 2; YAML keeps the last)", 5),
+        FileError(
             "steps[0].template.en.subject",
             "duplicate key (first at line 8; YAML keeps the last)",
             8,
@@ -200,7 +199,7 @@ def test_unusable_yaml_gives_one_clear_error(
 ) -> None:
     path = write(tmp_path, text)
 
-    with pytest.raises(SequenceInvalid) as caught:
+    with pytest.raises(FileInvalid) as caught:
         load_sequence(path)
 
     [error] = caught.value.errors
@@ -212,7 +211,7 @@ def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path = write(tmp_path, VALID + "#" * MAX_FILE_BYTES)
 
     assert errors(path) == [("", f"file is {path.stat().st_size} bytes; the limit is 256 KiB")]
-    with pytest.raises(SequenceInvalid):
+    with pytest.raises(FileInvalid):
         parse_sequence(VALID + "#" * MAX_FILE_BYTES)
 
 
@@ -544,7 +543,7 @@ def test_template_files_must_stay_next_to_the_sequence(tmp_path: Path) -> None:
 def test_template_files_need_a_base_directory() -> None:
     text = VALID.replace('html: "<p>hi</p>"', "html_file: a.html", 1)
 
-    with pytest.raises(SequenceInvalid, match=r"steps\[0\]\.template\.en\.html_file: template"):
+    with pytest.raises(FileInvalid, match=r"steps\[0\]\.template\.en\.html_file: template"):
         parse_sequence(text)
 
 
@@ -595,13 +594,13 @@ def test_from_json_rechecks_stored_versions() -> None:
     data = json.loads(parse_sequence(VALID).to_json())
     data["steps"][1]["id"] = "first"
 
-    with pytest.raises(SequenceInvalid) as caught:
+    with pytest.raises(FileInvalid) as caught:
         Sequence.from_json(json.dumps(data))
     assert [e.path for e in caught.value.errors] == [
         "steps[0].branches.not_opened.goto",
         "steps[1].id",
     ]
-    with pytest.raises(SequenceInvalid, match="invalid JSON"):
+    with pytest.raises(FileInvalid, match="invalid JSON"):
         Sequence.from_json("{")
 
 

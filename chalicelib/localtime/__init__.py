@@ -1,0 +1,52 @@
+"""Local-time maths for send times: which zone a contact lives in and when a step may go out.
+
+Pure: the current time, zones, windows and holiday calendars are passed in, so the scheduler
+edge (EventBridge Scheduler, DynamoDB due buckets) stays thin and this stays testable without
+AWS.
+
+- `zones`: canonical IANA names and the contact → country → sequence → UTC fallback chain.
+- `calendars`: public holidays by country.
+- `windows`: send windows, quiet hours and the first allowed minute, across DST.
+"""
+
+from chalicelib.localtime.calendars import (
+    CountryHolidays,
+    HolidayCalendar,
+    NoHolidays,
+    holiday_calendar,
+)
+from chalicelib.localtime.windows import (
+    NoSendTimeError,
+    QuietHours,
+    SendWindow,
+    Slot,
+    ceil_minute,
+    next_send_time,
+)
+from chalicelib.localtime.zones import (
+    COUNTRY_DEFAULT_ZONES,
+    ResolvedZone,
+    ZoneSource,
+    canonical_zone_names,
+    resolve_zone,
+    validate_zone,
+)
+
+__all__ = [
+    "COUNTRY_DEFAULT_ZONES",
+    "CountryHolidays",
+    "HolidayCalendar",
+    "NoHolidays",
+    "NoSendTimeError",
+    "QuietHours",
+    "ResolvedZone",
+    "SendWindow",
+    "Slot",
+    "ZoneSource",
+    "canonical_zone_names",
+    "ceil_minute",
+    "holiday_calendar",
+    "next_send_time",
+    "resolve_zone",
+    "validate_zone",
+]

@@ -1,0 +1,195 @@
+"""Marketers' models are files: YAML read safely, validated by a pydantic model, every problem
+reported at once as `file: path: message (line N)`.
+
+Sequences use it today; segments, stages, scoring and webhook files read the same way, so a
+marketer meets one dialect (YAML 1.2 scalars, no aliases, duplicate keys refused) and one error
+format everywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from types import UnionType
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import FileError, FileInvalid
+from chalicelib.fields import PATTERN_MEANING
+
+__all__ = ["MAX_FILE_BYTES", "check_size", "read_yaml", "validated"]
+
+MAX_FILE_BYTES = 256 * 1024
+"""Upper bound for a model file and for each template file it references."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_size(text: str, file: str) -> None:
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise FileInvalid(file, [too_big(size)])
+
+
+def too_big(size: int) -> FileError:
+    return FileError("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES // 1024} KiB")
+
+
+def validated(
+    model: type[M],
+    data: Any,
+    file: str,
+    lines: Mapping[str, int],
+    errors: list[FileError],
+    context: Mapping[str, Any] | None = None,
+) -> M:
+    """`data` as a `model`, or `FileInvalid` with `errors` and the schema's errors together."""
+    if not isinstance(data, dict):
+        message = "the top level must be a mapping of keys"
+        raise FileInvalid(file, [*errors, FileError("", message)])
+    try:
+        found = model.model_validate(data, context=dict(context or {}))
+    except ValidationError as exc:
+        details = exc.errors(include_url=False)
+        errors = [*errors, *(_schema_error(detail, model) for detail in details)]
+    if errors:
+        located = [_with_line(error, lines) for error in errors]
+        raise FileInvalid(file, sorted(located, key=lambda e: (e.line or 0, e.path)))
+    return found
+
+
+def _with_line(error: FileError, lines: Mapping[str, int]) -> FileError:
+    """Attach the line of the nearest enclosing YAML node that exists in the file."""
+    if error.line is not None:
+        return error
+    path = error.path
+    while path and path not in lines:
+        path = re.sub(r"(?:^|\.)[^.\[\]]*$|\[\d+\]$", "", path, count=1)
+    return FileError(error.path, error.message, lines.get(path))
+
+
+def _schema_error(detail: Any, root: type[BaseModel]) -> FileError:
+    loc = [part for part in detail["loc"] if part != "[key]"]
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    path = path.removeprefix(".")
+    if detail["type"] == "extra_forbidden":
+        return FileError(path, _unknown_key_message(loc, root))
+    if detail["type"] == "missing":
+        return FileError(path, "is required")
+    if detail["type"] == "value_error":
+        return FileError(path, str(detail["ctx"]["error"]))
+    message = PATTERN_MEANING.get(detail.get("ctx", {}).get("pattern"), detail["msg"])
+    prefix = "key: " if "[key]" in detail["loc"] else ""
+    given = detail["input"]
+    suffix = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    return FileError(path, f"{prefix}{message}{suffix}")
+
+
+def _unknown_key_message(loc: list[int | str], root: type[BaseModel]) -> str:
+    allowed = sorted(_allowed_keys(loc[:-1], root))
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}allowed here: {', '.join(allowed)}"
+
+
+def _allowed_keys(loc: list[int | str], root: type[BaseModel]) -> set[str]:
+    """Field names of the model at `loc`, found by walking the model's annotations."""
+    annotation: Any = root
+    for part in loc:
+        annotation = _without_none(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            annotation = field.annotation if field else None
+        else:  # a list index or a mapping key: step into the item type
+            items = [arg for arg in get_args(annotation) if arg is not Ellipsis]
+            annotation = items[-1] if items else None
+    annotation = _without_none(annotation)
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return set(annotation.model_fields) if is_model else set()
+
+
+def _without_none(annotation: Any) -> Any:
+    """`Annotated[X, ...] | None` -> X."""
+    if get_origin(annotation) is Annotated:
+        return _without_none(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _without_none(options[0]) if len(options) == 1 else annotation
+    return annotation
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
+    """Safe loader with YAML 1.2 scalars (`no`, `on`, `10:30` stay strings) and no aliases."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", mark)
+        return super().compose_node(parent, index)
+
+
+def _resolve_yaml_12_scalars() -> None:
+    """YAML 1.1 reads `no` as false and `10:30` as 630; marketers mean the text."""
+    for tag, pattern, first in (
+        ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+        ("int", r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+        ("float", r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$", "-+.0123456789"),
+        ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ):
+        _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", re.compile(pattern), list(first))
+
+
+_resolve_yaml_12_scalars()
+
+
+def read_yaml(text: str, file: str) -> tuple[Any, dict[str, int], list[FileError]]:
+    """Parse YAML into plain data, a path -> line index, and duplicate-key errors."""
+    check_size(text, file)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise FileInvalid(file, [FileError("", "the file is empty")])
+        lines: dict[str, int] = {}
+        errors = list(_index_nodes(node, "", lines))
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        raise FileInvalid(file, [FileError("", message, line)]) from exc
+    except yaml.YAMLError as exc:
+        raise FileInvalid(file, [FileError("", f"invalid YAML: {exc}")]) from exc
+    except RecursionError as exc:
+        raise FileInvalid(file, [FileError("", "the YAML is nested too deeply")]) from exc
+    finally:
+        loader.dispose()
+    return data, lines, errors
+
+
+def _index_nodes(node: yaml.Node, path: str, lines: dict[str, int]) -> Iterator[FileError]:
+    """Record each path's line and report duplicate keys, which PyYAML silently overwrites."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _index_nodes(item, f"{path}[{index}]", lines)
+    elif isinstance(node, yaml.MappingNode):
+        first_seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            key = (key_node.tag, str(key_node.value))
+            child = f"{path}.{key[1]}" if path else key[1]
+            line = key_node.start_mark.line + 1
+            if key in first_seen:
+                message = f"duplicate key (first at line {first_seen[key]}; YAML keeps the last)"
+                yield FileError(child, message, line)
+            first_seen.setdefault(key, line)
+            yield from _index_nodes(value_node, child, lines)

@@ -1,0 +1,162 @@
+"""The step graph of a sequence: targets, loops, locales and reachability.
+
+These checks run on the plain data of a file, so they report their errors even when the schema
+check fails elsewhere, and a file's every problem comes back in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import FileError
+from chalicelib.fields import parse_duration
+
+if TYPE_CHECKING:
+    from chalicelib.sequences.model import Sequence
+
+EXIT = "exit"
+"""Branch / `next` target that ends the contact's enrollment."""
+SUPPRESS = "suppress"
+"""A target that ends the sequence and suppresses the contact for good (a sunset step)."""
+
+
+def items(data: Any, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Indexed mappings of the list `data[key]`, skipping anything of the wrong shape."""
+    values = data.get(key) if isinstance(data, dict) else None
+    if isinstance(values, list | tuple):
+        yield from ((i, item) for i, item in enumerate(values) if isinstance(item, dict))
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """A way from one step to the next: `path` is where it is written, `zero` if it can fire at
+    once (no `within` to wait for)."""
+
+    source: int
+    target: str
+    path: str
+    zero: bool
+
+
+def cross_step_errors(data: Mapping[str, Any]) -> list[FileError]:
+    steps = dict(items(data, "steps"))
+    ids = {i: step["id"] for i, step in steps.items() if isinstance(step.get("id"), str)}
+    return [
+        *_duplicate_id_errors(ids),
+        *_default_locale_errors(data),
+        *(FileError(e.path, f"unknown step {e.target!r}") for e in _unknown_targets(data)),
+        *_zero_delay_cycle_errors(data),
+    ]
+
+
+def _duplicate_id_errors(ids: Mapping[int, str]) -> Iterator[FileError]:
+    first: dict[str, int] = {}
+    for i, step_id in ids.items():
+        if step_id in first:
+            yield FileError(f"steps[{i}].id", f"duplicate step id (also steps[{first[step_id]}])")
+        first.setdefault(step_id, i)
+
+
+def _default_locale_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    locale = data.get("default_locale")
+    if not isinstance(locale, str):
+        return
+    for i, step in items(data, "steps"):
+        owners = [(f"steps[{i}]", step)]
+        owners += [(f"steps[{i}].variants[{j}]", v) for j, v in items(step, "variants")]
+        for path, owner in owners:
+            templates = owner.get("template")
+            if isinstance(templates, dict) and locale not in templates:
+                message = f"no template for default_locale {locale!r} (the fallback locale)"
+                yield FileError(f"{path}.template", message)
+
+
+def _edges(data: Mapping[str, Any]) -> list[_Edge]:
+    """All `next` (explicit or implied) and branch edges of the raw or dumped sequence."""
+    steps = list(items(data, "steps"))
+    edges: list[_Edge] = []
+    for position, (i, step) in enumerate(steps):
+        following = steps[position + 1][1].get("id") if position + 1 < len(steps) else EXIT
+        target = step.get("next") or following
+        if isinstance(target, str):
+            edges.append(_Edge(i, target, f"steps[{i}].next", zero=True))
+        branches = step.get("branches")
+        for key, branch in branches.items() if isinstance(branches, dict) else ():
+            path = f"steps[{i}].branches.{key}"
+            if isinstance(branch, str):
+                edges.append(_Edge(i, branch, path, zero=True))
+            elif isinstance(branch, dict) and isinstance(branch.get("goto"), str):
+                edges.append(_Edge(i, branch["goto"], f"{path}.goto", zero="within" not in branch))
+    return edges
+
+
+def _unknown_targets(data: Mapping[str, Any]) -> Iterator[_Edge]:
+    known = {step.get("id") for _, step in items(data, "steps")} | {EXIT, SUPPRESS}
+    return (edge for edge in _edges(data) if edge.target not in known)
+
+
+def _waits(step: Mapping[str, Any]) -> bool:
+    """Whether entering this step takes time; unparseable delays are reported elsewhere."""
+    delay = step.get("delay")
+    if step.get("wait_until") is not None:
+        return True
+    if not isinstance(delay, str):
+        return False
+    try:
+        return bool(parse_duration(delay, allow_zero=True))
+    except ValueError:
+        return False
+
+
+def _zero_delay_cycle_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    """A loop that never waits would email a contact over and over within seconds."""
+    steps = dict(items(data, "steps"))
+    index = {step.get("id"): i for i, step in steps.items()}
+    graph: dict[int, list[tuple[int, _Edge]]] = {i: [] for i in steps}
+    for edge in _edges(data):
+        target = index.get(edge.target)
+        if edge.zero and target is not None and not _waits(steps[target]):
+            graph[edge.source].append((target, edge))
+    done: set[int] = set()
+    for start in graph:
+        yield from _cycles_from(start, graph, [], done, steps)
+
+
+def _cycles_from(
+    node: int,
+    graph: Mapping[int, list[tuple[int, _Edge]]],
+    stack: list[int],
+    done: set[int],
+    steps: Mapping[int, Mapping[str, Any]],
+) -> Iterator[FileError]:
+    if node in done:
+        return
+    stack.append(node)
+    for target, edge in graph[node]:
+        if target in stack:
+            loop = [str(steps[i].get("id")) for i in stack[stack.index(target) :]]
+            route = " -> ".join([*loop, loop[0]])
+            message = f"loop with no delay ({route}); add a delay or wait_until to one of its steps"
+            yield FileError(edge.path, message)
+        else:
+            yield from _cycles_from(target, graph, stack, done, steps)
+    stack.pop()
+    done.add(node)
+
+
+def unreachable_steps(sequence: Sequence) -> tuple[str, ...]:
+    """Ids of steps no path from the first step leads to (worth a warning, not an error)."""
+    data = sequence.model_dump(mode="json")
+    successors: dict[str, set[str]] = {}
+    for edge in _edges(data):
+        successors.setdefault(sequence.steps[edge.source].id, set()).add(edge.target)
+    seen: set[str] = set()
+    pending = [sequence.steps[0].id]
+    while pending:
+        step_id = pending.pop()
+        if step_id not in seen:
+            seen.add(step_id)
+            pending.extend(successors.get(step_id, ()))
+    return tuple(step.id for step in sequence.steps if step.id not in seen)
