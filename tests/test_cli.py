@@ -121,3 +121,11 @@ def test_export_neutralises_formulas_but_stores_them_as_given(table: Table, tmp_
     exported = run("contacts", "export")
     assert exported.exit_code == 0
     assert '\'=HYPERLINK(""x"")' in exported.output and "'+1 Corp" in exported.output
+
+
+def test_version_names_the_installed_package() -> None:
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"nurture, version {version('nurture')}"

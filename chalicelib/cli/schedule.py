@@ -1,0 +1,30 @@
+"""`nurture schedule`: when sends happen, and why."""
+
+from __future__ import annotations
+
+import click
+
+from chalicelib import services
+from chalicelib.cli.common import or_fail
+
+__all__ = ["COMMANDS"]
+
+
+@click.group()
+def schedule() -> None:
+    """Inspect when sends happen."""
+
+
+@schedule.command("preview")
+@click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
+@click.option("--contact", "contact_id", required=True, help="Contact id.")
+def preview_command(sequence_id: str, contact_id: str) -> None:
+    """Each step's local and UTC send time on the default path, and why (window, weekday,
+    holiday, quiet hours, which zone fallback)."""
+    rows = or_fail(lambda: services.journey().preview(contact_id, sequence_id))
+    for row in rows:
+        why = ", ".join(row.reasons) or "in window"
+        click.echo(f"{row.step_id}\t{row.local}\t{row.utc}\t{row.zone} ({row.zone_source})\t{why}")
+
+
+COMMANDS = (schedule,)
