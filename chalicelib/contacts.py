@@ -124,8 +124,11 @@ def _locale(value: object) -> str | None:
 
 
 def _timezone(value: object) -> str | None:
-    """A present but blank zone is an error, not a fallback: the row is rejected."""
-    if not isinstance(value, str) or not value.strip():
+    """Blank means unset (the country, then the sequence's zone, is used); a bad name is an
+    error, never silently a default."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if not isinstance(value, str):
         raise ValueError(f"invalid time zone {value!r}: expected an IANA name such as 'Asia/Tokyo'")
     return validate_zone(value.strip()).key
 

@@ -240,15 +240,19 @@ def test_invalid_emails_are_rejected(raw: str) -> None:
 
 
 def test_bad_timezones_are_listed_and_never_defaulted() -> None:
-    zones = ["Mars/Olympus", "UTC+3", "../../etc/passwd", "Europe/../Riga", "EST5EDT", "  "]
+    zones = ["Mars/Olympus", "UTC+3", "../../etc/passwd", "Europe/../Riga", "EST5EDT"]
     text = "email,timezone\n" + "".join(f"u{n}@example.com,{z}\n" for n, z in enumerate(zones))
-    text += "ok@example.com,America/Sao_Paulo\nnone@example.com,\n"
+    text += "ok@example.com,America/Sao_Paulo\nnone@example.com,\nblank@example.com,  \n"
 
     rows = rows_of(text)
 
     assert rejected_lines(rows) == {n + 2: "timezone" for n in range(len(zones))}
     good = {r.email: r.fields.get("timezone") for r in rows if isinstance(r, Contact)}
-    assert good == {"ok@example.com": "America/Sao_Paulo", "none@example.com": None}
+    assert good == {
+        "ok@example.com": "America/Sao_Paulo",
+        "none@example.com": None,
+        "blank@example.com": None,
+    }
 
 
 def test_jsonl_rows_with_lists_numbers_and_blank_timezone() -> None:
@@ -264,14 +268,14 @@ def test_jsonl_rows_with_lists_numbers_and_blank_timezone() -> None:
     rows = list(read_jsonl(io.BytesIO(data)))
 
     assert rejected_lines(rows) == {
-        2: "timezone",
         3: "nested",
         4: "Bad-Name",
         5: "email",
         6: "row",
         7: "row",
     }
-    first = rows[0]
+    first, blank_zone = rows[0], rows[1]
+    assert isinstance(blank_zone, Contact) and "timezone" not in blank_zone.fields
     assert isinstance(first, Contact)
     assert first.labels == {"tags": frozenset({"vip", "beta"})}
     assert dict(first.attributes) == {"score": 7, "ratio": Decimal("0.5")}

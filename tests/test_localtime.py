@@ -15,14 +15,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.contacts import country_codes
 from chalicelib.localtime import (
-    COUNTRY_DEFAULT_ZONES,
+    MULTI_ZONE_DEFAULTS,
     CountryHolidays,
     NoHolidays,
     NoSendTimeError,
     QuietHours,
     SendWindow,
     Slot,
+    country_zone,
+    country_zones,
     holiday_calendar,
     next_send_time,
     resolve_zone,
@@ -98,11 +101,46 @@ def test_validate_zone_accepts_iana_names(name: str) -> None:
     assert validate_zone(name).key == name
 
 
-def test_every_country_default_is_a_valid_zone_for_a_two_letter_code() -> None:
-    assert len(COUNTRY_DEFAULT_ZONES) >= 60
-    for code, name in COUNTRY_DEFAULT_ZONES.items():
-        assert re.fullmatch(r"[A-Z]{2}", code)
+@pytest.mark.parametrize("code", sorted(country_zones()))
+def test_every_country_with_zones_resolves_to_one_of_its_own_zones(code: str) -> None:
+    zones = country_zones()[code]
+    resolved = resolve_zone(None, code.lower(), "Asia/Kolkata")
+    if len(zones) == 1 or code in MULTI_ZONE_DEFAULTS:
+        assert (resolved.source, resolved.notes) == ("country", ())
+        assert resolved.name in zones
+    else:  # several zones and no clear majority: the contact's own zone is needed
+        assert (resolved.name, resolved.source) == ("Asia/Kolkata", "sequence")
+        assert resolved.notes == ("country_needs_zone",)
+    assert code in country_codes()
+
+
+def test_the_countries_the_old_table_missed_resolve() -> None:
+    found = {code: resolve_zone(None, code, None).name for code in ("BY", "WS", "CU", "IR")}
+    assert found == {
+        "BY": "Europe/Minsk",
+        "WS": "Pacific/Apia",
+        "CU": "America/Havana",
+        "IR": "Asia/Tehran",
+    }
+
+
+def test_multi_zone_defaults_are_only_for_countries_of_several_zones() -> None:
+    for code, name in MULTI_ZONE_DEFAULTS.items():
+        assert len(country_zones()[code]) > 1, code
+        assert name in country_zones()[code]
         validate_zone(name)
+    assert {c for c, z in country_zones().items() if len(z) > 1} - set(MULTI_ZONE_DEFAULTS) == {
+        "AQ",
+        "CD",
+        "FM",
+        "UM",
+    }
+
+
+def test_countries_without_zones_are_unknown() -> None:
+    assert sorted(country_codes() - set(country_zones())) == ["BV", "HM"]
+    assert country_zone("BV").kind == "unknown"
+    assert resolve_zone(None, "BV", "Europe/Oslo").notes == ("unknown_country",)
 
 
 def test_contact_zone_wins() -> None:

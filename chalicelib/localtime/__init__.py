@@ -4,7 +4,8 @@ Pure: the current time, zones, windows and holiday calendars are passed in, so t
 edge (EventBridge Scheduler, DynamoDB due buckets) stays thin and this stays testable without
 AWS.
 
-- `zones`: canonical IANA names and the contact → country → sequence → UTC fallback chain.
+- `zones`: canonical IANA names and the contact → country → fallback → UTC chain.
+- `countries`: the zone a country decides, from the tz database's `zone.tab`.
 - `calendars`: public holidays by country.
 - `windows`: send windows, quiet hours and the first allowed minute, across DST.
 """
@@ -15,6 +16,12 @@ from chalicelib.localtime.calendars import (
     NoHolidays,
     holiday_calendar,
 )
+from chalicelib.localtime.countries import (
+    MULTI_ZONE_DEFAULTS,
+    CountryZone,
+    country_zone,
+    country_zones,
+)
 from chalicelib.localtime.windows import (
     NoSendTimeError,
     QuietHours,
@@ -24,7 +31,6 @@ from chalicelib.localtime.windows import (
     next_send_time,
 )
 from chalicelib.localtime.zones import (
-    COUNTRY_DEFAULT_ZONES,
     ResolvedZone,
     ZoneSource,
     canonical_zone_names,
@@ -33,8 +39,9 @@ from chalicelib.localtime.zones import (
 )
 
 __all__ = [
-    "COUNTRY_DEFAULT_ZONES",
+    "MULTI_ZONE_DEFAULTS",
     "CountryHolidays",
+    "CountryZone",
     "HolidayCalendar",
     "NoHolidays",
     "NoSendTimeError",
@@ -45,6 +52,8 @@ __all__ = [
     "ZoneSource",
     "canonical_zone_names",
     "ceil_minute",
+    "country_zone",
+    "country_zones",
     "holiday_calendar",
     "next_send_time",
     "resolve_zone",

@@ -8,7 +8,9 @@ from importlib import resources
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ZoneSource = Literal["contact", "country", "sequence", "utc"]
+from chalicelib.localtime.countries import country_zone
+
+ZoneSource = Literal["contact", "country", "sequence", "default", "utc"]
 
 _GEOGRAPHIC_AREAS = frozenset(
     {
@@ -24,77 +26,6 @@ _GEOGRAPHIC_AREAS = frozenset(
         "Pacific",
     }
 )
-# Most populous zone per ISO-3166 alpha-2 country: a guess only used when the contact has none.
-COUNTRY_DEFAULT_ZONES: dict[str, str] = {
-    "AE": "Asia/Dubai",
-    "AR": "America/Argentina/Buenos_Aires",
-    "AT": "Europe/Vienna",
-    "AU": "Australia/Sydney",
-    "BD": "Asia/Dhaka",
-    "BE": "Europe/Brussels",
-    "BG": "Europe/Sofia",
-    "BR": "America/Sao_Paulo",
-    "CA": "America/Toronto",
-    "CH": "Europe/Zurich",
-    "CL": "America/Santiago",
-    "CN": "Asia/Shanghai",
-    "CO": "America/Bogota",
-    "CZ": "Europe/Prague",
-    "DE": "Europe/Berlin",
-    "DK": "Europe/Copenhagen",
-    "EE": "Europe/Tallinn",
-    "EG": "Africa/Cairo",
-    "ES": "Europe/Madrid",
-    "FI": "Europe/Helsinki",
-    "FR": "Europe/Paris",
-    "GB": "Europe/London",
-    "GR": "Europe/Athens",
-    "HK": "Asia/Hong_Kong",
-    "HR": "Europe/Zagreb",
-    "HU": "Europe/Budapest",
-    "ID": "Asia/Jakarta",
-    "IE": "Europe/Dublin",
-    "IL": "Asia/Jerusalem",
-    "IN": "Asia/Kolkata",
-    "IS": "Atlantic/Reykjavik",
-    "IT": "Europe/Rome",
-    "JP": "Asia/Tokyo",
-    "KE": "Africa/Nairobi",
-    "KR": "Asia/Seoul",
-    "LK": "Asia/Colombo",
-    "LT": "Europe/Vilnius",
-    "LU": "Europe/Luxembourg",
-    "LV": "Europe/Riga",
-    "MA": "Africa/Casablanca",
-    "MX": "America/Mexico_City",
-    "MY": "Asia/Kuala_Lumpur",
-    "NG": "Africa/Lagos",
-    "NL": "Europe/Amsterdam",
-    "NO": "Europe/Oslo",
-    "NP": "Asia/Kathmandu",
-    "NZ": "Pacific/Auckland",
-    "PE": "America/Lima",
-    "PH": "Asia/Manila",
-    "PK": "Asia/Karachi",
-    "PL": "Europe/Warsaw",
-    "PT": "Europe/Lisbon",
-    "RO": "Europe/Bucharest",
-    "RS": "Europe/Belgrade",
-    "RU": "Europe/Moscow",
-    "SA": "Asia/Riyadh",
-    "SE": "Europe/Stockholm",
-    "SG": "Asia/Singapore",
-    "SI": "Europe/Ljubljana",
-    "SK": "Europe/Bratislava",
-    "TH": "Asia/Bangkok",
-    "TR": "Europe/Istanbul",
-    "TW": "Asia/Taipei",
-    "UA": "Europe/Kyiv",
-    "US": "America/New_York",
-    "UY": "America/Montevideo",
-    "VN": "Asia/Ho_Chi_Minh",
-    "ZA": "Africa/Johannesburg",
-}
 
 
 @lru_cache(maxsize=1)
@@ -138,24 +69,34 @@ def _zone_or_none(name: object) -> ZoneInfo | None:
         return None
 
 
-def resolve_zone(contact_tz: object, country: object, sequence_tz: object) -> ResolvedZone:
-    """Pick contact → country default → sequence default → UTC; never the server's own zone.
+def resolve_zone(
+    contact_tz: object, country: object, fallback_tz: object, fallback: ZoneSource = "sequence"
+) -> ResolvedZone:
+    """Pick contact → country → `fallback_tz` → UTC; never the server's own zone.
 
-    A given but unusable value is skipped and noted (``invalid_contact_zone``,
-    ``unknown_country``, ``invalid_sequence_zone``); a missing one (None) is skipped silently.
-    A ``utc`` source means we know nothing about the contact (promise 9's ``no_timezone``).
+    `fallback` names the last link: a sequence's default zone when planning sends, the
+    deployment's default zone for the contact's frequency cap. A given but unusable value is
+    skipped and noted (``invalid_contact_zone``, ``unknown_country``, ``country_needs_zone``
+    for a country of several zones with no clear default, ``invalid_<fallback>_zone``); a
+    missing one (None) is skipped silently. A ``utc`` source means we know nothing about the
+    contact (promise 9's ``no_timezone``).
     """
-    code = country.strip().upper() if isinstance(country, str) else ""
-    chain: tuple[tuple[ZoneSource, object, object, str], ...] = (
-        ("contact", contact_tz, contact_tz, "invalid_contact_zone"),
-        ("country", country, COUNTRY_DEFAULT_ZONES.get(code), "unknown_country"),
-        ("sequence", sequence_tz, sequence_tz, "invalid_sequence_zone"),
-    )
     notes: list[str] = []
-    for source, given, zone_name, note in chain:
-        zone = _zone_or_none(zone_name)
+    zone = _zone_or_none(contact_tz)
+    if zone is not None:
+        return ResolvedZone(zone, zone.key, "contact")
+    if contact_tz is not None:
+        notes.append("invalid_contact_zone")
+    if country is not None:
+        found = country_zone(country) if isinstance(country, str) else None
+        zone = _zone_or_none(found.zone) if found else None
         if zone is not None:
-            return ResolvedZone(zone, zone.key, source, tuple(notes))
-        if given is not None:
-            notes.append(note)
+            return ResolvedZone(zone, zone.key, "country", tuple(notes))
+        needs_zone = found is not None and found.kind == "needs_zone"
+        notes.append("country_needs_zone" if needs_zone else "unknown_country")
+    zone = _zone_or_none(fallback_tz)
+    if zone is not None:
+        return ResolvedZone(zone, zone.key, fallback, tuple(notes))
+    if fallback_tz is not None:
+        notes.append(f"invalid_{fallback}_zone")
     return ResolvedZone(ZoneInfo("UTC"), "UTC", "utc", tuple(notes))
