@@ -175,7 +175,7 @@ def test_head_redirects_but_is_a_scanner_click(client: Client, table: Table) -> 
     [
         ("Mozilla/5.0 (compatible; Mimecast URL Protect)", 3600, "mimecast"),
         (BROWSER, 1, "seconds_after_send"),
-        ("python-requests/2.32", 3600, "non_browser_agent"),
+        ("python-requests/2.32", 3600, "http_library"),
     ],
 )
 def test_scanner_clicks_still_redirect_and_are_marked(
