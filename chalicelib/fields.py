@@ -37,6 +37,7 @@ __all__ = [
     "Timezone",
     "Weekday",
     "at_least",
+    "at_most",
     "format_duration",
     "parse_duration",
 ]
@@ -168,6 +169,18 @@ def at_least(count: int, keyword: str = "minItems") -> tuple[AfterValidator, Any
         return value
 
     return AfterValidator(check), Field(json_schema_extra={keyword: count})
+
+
+def at_most(count: int) -> tuple[AfterValidator, Any]:
+    """Length ceiling of a list, published as `maxItems` (pydantic's max_length says
+    `maxLength`, a string keyword, once a validator wraps the list)."""
+
+    def check(value: Sized) -> Sized:
+        if len(value) > count:
+            raise ValueError(f"has more than {count} entries")
+        return value
+
+    return AfterValidator(check), Field(json_schema_extra={"maxItems": count})
 
 
 def _sorted_days(days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:

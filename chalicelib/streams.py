@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.funnel import Funnel, event_metrics, send_metric
+from chalicelib.store import stream_kind
 
 
 class EventSink(Protocol):
@@ -28,11 +29,11 @@ def handle(event: dict[str, Any], sink: EventSink, funnel: Funnel) -> dict[str, 
         if record.dynamodb is None or record.event_name is None:
             return
         new = dict(record.dynamodb.new_image or {})
-        kind, key = record.event_name.name, str(new.get("SK", ""))
-        if kind == "INSERT" and key.startswith("EV#"):
+        change, kind = record.event_name.name, stream_kind(new)
+        if change == "INSERT" and kind == "event":
             seen = sink.on_event(new)  # the rules may reclassify it (a burst of clicks)
             funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
-        elif kind == "MODIFY" and key == "META" and str(new.get("PK", "")).startswith("S#"):
+        elif change == "MODIFY" and kind == "send":
             metric = send_metric(dict(record.dynamodb.old_image or {}), new)
             funnel.count(str(new.get("send_id", "")), (metric,) if metric else ())
 

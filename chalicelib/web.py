@@ -52,7 +52,13 @@ def gif() -> Response:
 
 
 def redirect(url: str) -> Response:
-    return Response(body=b"", status_code=302, headers={**_SECURITY_HEADERS, "Location": url})
+    """An empty 302; its content type is explicit, or API Gateway would call it JSON."""
+    headers: dict[str, str | list[str]] = {
+        **_SECURITY_HEADERS,
+        "Content-Type": "text/plain; charset=utf-8",
+        "Location": url,
+    }
+    return Response(body=b"", status_code=302, headers=headers)
 
 
 def html(page: str, status: int = 200) -> Response:

@@ -69,9 +69,9 @@ def test_push_versions_list_and_show(table: Table) -> None:
     again = run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
     assert again.output.splitlines()[-1] == "engagement v1 (unchanged)"
     listed = run("sequences", "list")
-    assert {line.split("\t")[0] for line in listed.output.splitlines()} == {
-        p.stem for p in EXAMPLES.glob("*.yaml")
-    }
+    header, *rows = listed.output.splitlines()
+    assert header == "sequence\tversion\tpushed at\tname"
+    assert {line.split("\t")[0] for line in rows} == {p.stem for p in EXAMPLES.glob("*.yaml")}
     shown = run("sequences", "show", "course", "--version", "1")
     assert shown.exit_code == 0 and "id: course" in shown.output
     missing = run("sequences", "show", "course", "--version", "9")
@@ -93,7 +93,9 @@ def test_enroll_preview_and_send_test(table: Table) -> None:
     run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
     preview = run("schedule", "preview", "--sequence", "engagement", "--contact", "k1")
     assert preview.exit_code == 0, preview.output
-    first = preview.output.splitlines()[0].split("\t")
+    header, first_line, *_ = preview.output.splitlines()
+    assert header == "step\tlocal time\tUTC\tzone (from)\twhy"
+    first = first_line.split("\t")
     assert first[0] == "intro" and first[1].endswith("+05:45")
     assert first[3] == "Asia/Kathmandu (contact)"
     enrolled = run("enroll", "--sequence", "engagement", "k1", "ghost")

@@ -118,6 +118,7 @@ def test_click_redirects_to_exact_signed_destination(
     response = client.http.get(f"/c/{token}", headers={"user-agent": BROWSER})
     assert response.status_code == 302
     assert headers(response)["location"] == url
+    assert headers(response)["content-type"] == "text/plain; charset=utf-8"
     [clicked] = events_of(table, kind="clicked")
     assert (clicked["verdict"], clicked["link"], clicked["send_id"]) == ("human", 2, "send-1")
 

@@ -103,6 +103,24 @@ def test_example_passes_the_published_schema() -> None:
         jsonschema.validate(document, schema)
 
 
+def test_schema_bounds_lists_with_array_keywords() -> None:
+    """String keywords on arrays are ignored by editors: a list's bounds are min/maxItems."""
+    schema = json.loads(render_json_schema())
+
+    def nodes(node: object) -> list[dict[str, object]]:
+        if isinstance(node, dict):
+            return [node, *(n for v in node.values() for n in nodes(v))]
+        return [n for v in node for n in nodes(v)] if isinstance(node, list) else []
+
+    arrays = [n for n in nodes(schema) if n.get("type") == "array"]
+    assert arrays and all("maxLength" not in n and "minLength" not in n for n in arrays)
+    document = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    step = document["steps"][-1]
+    document["steps"] = [{**step, "id": f"s{i}", "next": "exit"} for i in range(101)]
+    with pytest.raises(jsonschema.ValidationError, match="too long"):
+        jsonschema.validate(document, schema)
+
+
 # --- many errors at once -----------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ def preview_command(sequence_id: str, contact_id: str) -> None:
     """Each step's local and UTC send time on the default path, and why (window, weekday,
     holiday, quiet hours, which zone fallback)."""
     rows = or_fail(lambda: services.journey().preview(contact_id, sequence_id))
+    click.echo("step\tlocal time\tUTC\tzone (from)\twhy")
     for row in rows:
         why = ", ".join(row.reasons) or "in window"
         click.echo(f"{row.step_id}\t{row.local}\t{row.utc}\t{row.zone} ({row.zone_source})\t{why}")

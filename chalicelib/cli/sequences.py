@@ -56,6 +56,7 @@ def push_command(files: tuple[Path, ...]) -> None:
 @sequences.command("list")
 def list_command() -> None:
     """Every sequence with its newest version."""
+    click.echo("sequence\tversion\tpushed at\tname")
     for head in services.versions().heads():
         click.echo(f"{head.sequence_id}\tv{head.version}\t{head.pushed_at}\t{head.name}")
 

@@ -32,6 +32,7 @@ from chalicelib.fields import (
     Slug,
     Timezone,
     at_least,
+    at_most,
 )
 from chalicelib.sequences.graph import EXIT, SUPPRESS, cross_step_errors
 
@@ -217,7 +218,7 @@ class Step(Model):
 
     id: StepId
     template: Templates | None = None
-    variants: Annotated[tuple[Variant, ...], *at_least(2), Field(max_length=10)] | None = None
+    variants: Annotated[tuple[Variant, ...], *at_least(2), *at_most(10)] | None = None
     delay: Delay | None = Field(
         default=None, description="after the previous email (or enrollment)"
     )
@@ -249,7 +250,7 @@ class Sequence(Model):
     frequency_cap: FrequencyCap | None = None
     goal: Goal | None = None
     entry: Entry = Entry()
-    steps: Annotated[tuple[Step, ...], *at_least(1), Field(max_length=100)]
+    steps: Annotated[tuple[Step, ...], *at_least(1), *at_most(100)]
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Sequence:

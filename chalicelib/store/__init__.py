@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.store.items import Event, Scalar, Write
+from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
 from chalicelib.store.table import KnownContact, Table
 from chalicelib.store.writes import (
     ProfileChange,
@@ -74,6 +74,7 @@ __all__ = [
     "SendRecord",
     "Sends",
     "SequenceVersion",
+    "StreamKind",
     "Table",
     "Timer",
     "Timers",
@@ -91,6 +92,7 @@ __all__ = [
     "send_key",
     "send_outcome_write",
     "soft_bounce_write",
+    "stream_kind",
     "suppression_write",
     "unsubscribe_write",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -46,6 +46,19 @@ def _put_event(event: Event) -> dict[str, Any]:
         if value is not None:
             item[name] = _value(value)
     return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+StreamKind = Literal["event", "send"]
+
+
+def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
+    """What a stream record's item is: an engagement `event`, a `send` record, or neither."""
+    pk, sk = str(image.get("PK", "")), str(image.get("SK", ""))
+    if pk.startswith("C#") and sk.startswith("EV#"):
+        return "event"
+    if pk.startswith("S#") and sk == "META":
+        return "send"
+    return None
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

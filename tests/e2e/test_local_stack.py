@@ -47,7 +47,7 @@ def test_pixel_click_and_tamper_like_curl(stack: Stack) -> None:
     status, headers, body = fetch(stack.links["open pixel"])
     assert (status, headers["Content-Type"], body[:6]) == (200, "image/gif", b"GIF89a")
     status, headers, _ = fetch(stack.links["click 1"])
-    assert status == 302
+    assert (status, headers["Content-Type"]) == (302, "text/plain; charset=utf-8")
     assert headers["Location"].startswith("https://example.com/signup?utm_source=nurture")
     link = stack.links["click 2"]
     tampered = link[:-3] + ("xyz" if not link.endswith("xyz") else "abc")
