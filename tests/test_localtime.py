@@ -259,17 +259,18 @@ def test_riga_saturday_night_enrolment_waits_for_tuesday() -> None:
 # Expected instants are worked out by hand from each zone's offsets.
 DST_CASES = [
     # zone, window start, after, expected utc, expected local wall-clock, gap shifted
-    (NEW_YORK, time(2, 30), utc(2026, 3, 8, 5), utc(2026, 3, 8, 7, 30), (3, 30), True),
+    # (a start inside a gap opens at the first real minute after it)
+    (NEW_YORK, time(2, 30), utc(2026, 3, 8, 5), utc(2026, 3, 8, 7), (3, 0), True),
     (NEW_YORK, time(1, 30), utc(2026, 11, 1, 4), utc(2026, 11, 1, 5, 30), (1, 30), False),
-    (RIGA, time(3, 30), utc(2026, 3, 28, 22), utc(2026, 3, 29, 1, 30), (4, 30), True),
+    (RIGA, time(3, 30), utc(2026, 3, 28, 22), utc(2026, 3, 29, 1), (4, 0), True),
     (RIGA, time(3, 30), utc(2026, 10, 24, 22), utc(2026, 10, 25, 0, 30), (3, 30), False),
-    (LORD_HOWE, time(2, 15), utc(2026, 10, 3, 12), utc(2026, 10, 3, 15, 45), (2, 45), True),
+    (LORD_HOWE, time(2, 15), utc(2026, 10, 3, 12), utc(2026, 10, 3, 15, 30), (2, 30), True),
     (LORD_HOWE, time(1, 40), utc(2026, 4, 4, 12), utc(2026, 4, 4, 14, 40), (1, 40), False),
 ]
 
 
 @pytest.mark.parametrize(("zone", "start", "after", "expected", "wall", "shifted"), DST_CASES)
-def test_dst_gap_shifts_forward_and_overlap_takes_first_occurrence(
+def test_dst_gap_opens_at_its_end_and_overlap_takes_the_first_pass(
     zone: ZoneInfo,
     start: time,
     after: datetime,
@@ -289,11 +290,26 @@ def test_dst_cases_are_on_real_transition_days(zone: ZoneInfo, expected: datetim
     assert expected.astimezone(zone).date() in change_days
 
 
-def test_overlap_sends_once_per_window() -> None:
+def test_a_window_starting_in_the_gap_uses_the_real_minutes_left() -> None:
+    # New York springs forward at 02:00 on 2026-03-08: 02:30-03:15 keeps 03:00-03:15 EDT.
+    window = SendWindow(time(2, 30), time(3, 15))
+    slot = next_send_time(utc(2026, 3, 8, 5), NEW_YORK, window)  # 00:00 EST
+    assert slot.utc == utc(2026, 3, 8, 7)  # 03:00 EDT, the same day
+    assert (slot.local.hour, slot.local.minute) == (3, 0)
+    assert slot.reasons == ("outside_window", "dst_gap_shifted")
+    inside = next_send_time(utc(2026, 3, 8, 7, 10), NEW_YORK, window)
+    assert (inside.utc, inside.reasons) == (utc(2026, 3, 8, 7, 10), ())
+
+
+def test_the_overlap_offers_its_second_pass_and_planning_is_monotonic() -> None:
+    # New York falls back at 02:00 EDT on 2026-11-01: 01:00-02:00 happens twice.
     window = SendWindow(time(1, 30), time(1, 45))
-    first = next_send_time(utc(2026, 11, 1, 4), NEW_YORK, window)
-    after_first_window = next_send_time(first.utc + timedelta(minutes=15), NEW_YORK, window)
-    assert after_first_window.local.date() == date(2026, 11, 2)
+    first_pass_late = next_send_time(utc(2026, 11, 1, 5, 50), NEW_YORK, window)  # 01:50 EDT
+    second_pass_early = next_send_time(utc(2026, 11, 1, 6, 10), NEW_YORK, window)  # 01:10 EST
+    assert first_pass_late.utc == second_pass_early.utc == utc(2026, 11, 1, 6, 30)  # 01:30 EST
+    assert first_pass_late.local.fold == 1
+    past_both = next_send_time(utc(2026, 11, 1, 6, 45), NEW_YORK, window)  # 01:45 EST
+    assert past_both.local.date() == date(2026, 11, 2)
 
 
 def test_window_swallowed_by_the_gap_is_skipped_that_day() -> None:
@@ -477,36 +493,60 @@ def window_specs(draw: st.DrawFn) -> WindowSpec:
 afters = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1)).map(
     lambda moment: moment.replace(tzinfo=UTC)
 )
+CHANGES = {
+    name: [moment for moment, _, _ in transitions(ZoneInfo(name), 2026)] for name in PROPERTY_ZONES
+}
+
+
+@st.composite
+def zoned_afters(draw: st.DrawFn) -> tuple[str, datetime]:
+    """A zone and an instant, half the time within a day and a half of one of its DST changes."""
+    name = draw(st.sampled_from(PROPERTY_ZONES))
+    changes = CHANGES[name]
+    if not changes or draw(st.booleans()):
+        return name, draw(afters)
+    near = draw(st.sampled_from(changes))
+    return name, near + timedelta(seconds=draw(st.integers(-36 * 3600, 36 * 3600)))
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.filter_too_much])
-@given(afters, st.sampled_from(PROPERTY_ZONES), window_specs())
+@given(zoned_afters(), window_specs())
 def test_slot_is_after_inside_window_and_stable(
-    after: datetime, zone_name: str, spec: WindowSpec
+    zoned: tuple[str, datetime], spec: WindowSpec
 ) -> None:
+    zone_name, after = zoned
     zone = ZoneInfo(zone_name)
     slot = next_send_time(after, zone, spec.window())
     assert slot.utc >= after
     assert slot.utc.tzinfo is UTC and slot.utc.second == slot.utc.microsecond == 0
-    assert slot.local == slot.utc and slot.local.tzinfo is zone
+    # timestamps, not ==: an aware datetime in a repeated hour never equals another zone's
+    assert slot.local.timestamp() == slot.utc.timestamp() and slot.local.tzinfo is zone
     assert spec.allows(slot.utc.astimezone(zone))
     assert next_send_time(slot.utc, zone, spec.window()) == Slot(slot.utc, slot.local, ())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(afters, st.sampled_from(PROPERTY_ZONES), window_specs())
-def test_slot_is_the_earliest_allowed_minute(
-    after: datetime, zone_name: str, spec: WindowSpec
-) -> None:
+@given(zoned_afters(), window_specs())
+def test_slot_is_the_earliest_allowed_minute(zoned: tuple[str, datetime], spec: WindowSpec) -> None:
+    zone_name, after = zoned
     zone = ZoneInfo(zone_name)
     slot = next_send_time(after, zone, spec.window())
     assume(slot.utc - after <= timedelta(days=3))
-    assume(not any(reason.startswith("dst_gap") for reason in slot.reasons))
-    first = after.replace(second=0, microsecond=0)
-    first += timedelta(minutes=1) if first != after else timedelta()
-    moment = first
-    while moment < slot.utc:
+    moment = after.replace(second=0, microsecond=0)
+    moment += timedelta(minutes=1) if moment != after else timedelta()
+    while moment < slot.utc:  # every real minute before the slot, gap and overlap included
         local = moment.astimezone(zone)
-        repeated_wall_clock = local.fold == 1 and moment != first
-        assert repeated_wall_clock or not spec.allows(local), f"{local} was allowed"
+        assert not spec.allows(local), f"{local} was allowed"
         moment += timedelta(minutes=1)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.filter_too_much])
+@given(zoned_afters(), st.integers(0, 3 * 86_400), window_specs())
+def test_planning_is_monotonic_in_now(
+    zoned: tuple[str, datetime], later_by: int, spec: WindowSpec
+) -> None:
+    zone_name, after = zoned
+    zone = ZoneInfo(zone_name)
+    earlier = next_send_time(after, zone, spec.window())
+    later = next_send_time(after + timedelta(seconds=later_by), zone, spec.window())
+    assert earlier.utc <= later.utc

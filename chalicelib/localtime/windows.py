@@ -4,12 +4,14 @@ Everything here is pure: the current time, zones, windows and holiday calendars 
 so the scheduler edge (EventBridge Scheduler, DynamoDB due buckets) stays thin and this stays
 testable without AWS. Slots are whole UTC minutes, the precision EventBridge Scheduler honours.
 
-DST policy (promise 8), fixed so every planner run gives the same instant:
-- a window start inside a spring-forward gap resolves like ``fold=0``: it is shifted forward by
-  the gap length (02:30 on 2026-03-08 in America/New_York becomes 03:30 EDT), reason
-  ``dst_gap_shifted``; if the shift lands outside that window interval the interval is skipped;
-- a window start inside a fall-back overlap resolves to its first occurrence (``fold=0``), so a
-  contact gets one send, never two.
+DST policy (promises 8 and 11): a slot is the earliest *real* minute inside the window.
+- a spring-forward gap removes wall-clock minutes: a window starting inside the gap opens at the
+  first minute after it (02:30 on 2026-03-08 in America/New_York becomes 03:00 EDT, reason
+  ``dst_gap_shifted``), so a window 02:30-03:15 still has 03:00-03:15; only a window wholly
+  inside the gap has no minute that day (``dst_gap_skipped``);
+- a fall-back overlap repeats wall-clock minutes: both passes are real, so the first one not
+  already past is used (enrolled at 01:50 EDT, a 01:30-01:45 window opens at 01:30 EST).
+Planning is therefore monotonic: a later ``now`` never gets an earlier send.
 """
 
 from __future__ import annotations
@@ -140,21 +142,69 @@ def _time_of_day_reason(window: SendWindow, minute: int) -> str:
     return "quiet_hours" if inside_raw_window else "outside_window"
 
 
-def _interval_start(
-    zone: ZoneInfo, day: date, interval: tuple[int, int], not_before: datetime | None = None
+@dataclass(frozen=True)
+class _Piece:
+    """A stretch of one local day with one UTC offset, as [start, end) epoch seconds; wall-clock
+    minute m of the day is the instant `midnight + 60 m` while it falls inside the stretch."""
+
+    start: int
+    end: int
+    midnight: int
+    after_gap: bool
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _offset(zone: ZoneInfo, epoch: int) -> int:
+    offset = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+@lru_cache(maxsize=65536)
+def _day_pieces(zone: ZoneInfo, day: date) -> tuple[_Piece, ...]:
+    """The local day cut where its offset changes: one piece, or two on a DST change day."""
+    naive = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+    begin = _epoch(datetime(day.year, day.month, day.day, tzinfo=zone))
+    following = day + timedelta(days=1)
+    finish = _epoch(datetime(following.year, following.month, following.day, tzinfo=zone))
+    first, last = _offset(zone, begin), _offset(zone, finish - 1)
+    if first == last:
+        return (_Piece(begin, finish, naive - first, False),)
+    low, high = begin, finish - 1  # the change is the first second with the new offset
+    while low + 1 < high:
+        middle = (low + high) // 2
+        low, high = (middle, high) if _offset(zone, middle) == first else (low, middle)
+    return (
+        _Piece(begin, high, naive - first, False),
+        _Piece(high, finish, naive - last, last > first),
+    )
+
+
+def _ceil_epoch_minute(epoch: int) -> int:
+    return -(-epoch // 60) * 60
+
+
+def _slot_on(
+    zone: ZoneInfo, window: SendWindow, day: date, not_before: int | None = None
 ) -> Slot | None:
-    """The instant a wall-clock interval opens on ``day``, per the module's DST policy."""
-    start, end = interval
-    wall = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
-    utc = wall.astimezone(UTC)
-    if not_before is not None and utc < not_before:
-        # Only inside a fall-back overlap whose first pass is already over: take the second.
-        utc = wall.replace(fold=1).astimezone(UTC)
-    local = utc.astimezone(zone)
-    minute = local.hour * 60 + local.minute
-    if local.date() != day or not start <= minute < end:
+    """The earliest real minute of local ``day`` inside the window (and not before
+    ``not_before``), whatever the DST change that day: minutes a spring-forward gap removed
+    are skipped, minutes a fall-back overlap repeats are usable on both passes."""
+    best: tuple[int, bool] | None = None
+    for piece in _day_pieces(zone, day):
+        for start, end in window.intervals:
+            low = max(piece.start, piece.midnight + start * 60, not_before or piece.start)
+            high = min(piece.end, piece.midnight + end * 60)
+            first = _ceil_epoch_minute(low)
+            if first < high and (best is None or first < best[0]):
+                shifted = piece.after_gap and first == piece.start > piece.midnight + start * 60
+                best = (first, shifted and low != not_before)
+    if best is None:
         return None
-    return Slot(utc, local, ("dst_gap_shifted",) if minute != start else ())
+    utc = datetime.fromtimestamp(best[0], UTC)
+    return Slot(utc, utc.astimezone(zone), ("dst_gap_shifted",) if best[1] else ())
 
 
 @lru_cache(maxsize=65536)
@@ -169,10 +219,9 @@ def _first_slot_from(
         if blocked:
             reasons.append(blocked)
             continue
-        for interval in window.intervals:
-            slot = _interval_start(zone, day, interval)
-            if slot is not None:
-                return Slot(slot.utc, slot.local, _distinct(*reasons, *slot.reasons))
+        slot = _slot_on(zone, window, day)
+        if slot is not None:
+            return Slot(slot.utc, slot.local, _distinct(*reasons, *slot.reasons))
         reasons.append("dst_gap_skipped")
     raise NoSendTimeError(
         f"no send time within {MAX_SEARCH_DAYS} days from {first_day} in {zone.key} "
@@ -190,28 +239,27 @@ def next_send_time(
     window: SendWindow,
     holidays: HolidayCalendar | None = None,
 ) -> Slot:
-    """The earliest whole minute at or after ``after`` inside ``window`` in ``zone``.
+    """The earliest real whole minute at or after ``after`` inside ``window`` in ``zone``.
 
-    DST gaps and overlaps follow the module's policy (shift by the gap, first occurrence).
-
-    Calling it again with ``after=slot.utc`` returns the same slot. Raises NoSendTimeError when
-    nothing within MAX_SEARCH_DAYS fits (e.g. a calendar where every day is a holiday).
+    Monotonic: a later ``after`` never gets an earlier slot. Calling it again with
+    ``after=slot.utc`` returns the same slot. Raises NoSendTimeError when nothing within
+    MAX_SEARCH_DAYS fits (e.g. a calendar where every day is a holiday).
     """
     if after.tzinfo is None:
         raise ValueError(f"after {after.isoformat()!r} must be timezone-aware")
     start = ceil_minute(after.astimezone(UTC))
     local = start.astimezone(zone)
-    today, minute = local.date(), local.hour * 60 + local.minute
-    reasons = [_blocked_day_reason(window, holidays, today)]
-    if not reasons[0]:
-        reasons[0] = _time_of_day_reason(window, minute)
-        for interval in window.intervals:
-            if interval[0] <= minute < interval[1]:
-                return Slot(start, local)
-            if minute < interval[0]:
-                slot = _interval_start(zone, today, interval, start)
-                if slot is not None:
-                    return Slot(slot.utc, slot.local, _distinct(reasons[0], *slot.reasons))
-                reasons.append("dst_gap_skipped")
+    today = local.date()
+    reason = _blocked_day_reason(window, holidays, today)
+    reasons = [reason]
+    if not reason:
+        slot = _slot_on(zone, window, today, _epoch(start))
+        if slot is not None and slot.utc == start:
+            return Slot(start, local)
+        reasons = [_time_of_day_reason(window, local.hour * 60 + local.minute)]
+        if slot is not None:
+            return Slot(slot.utc, slot.local, _distinct(*reasons, *slot.reasons))
+        if _slot_on(zone, window, today) is None:
+            reasons.append("dst_gap_skipped")
     later = _first_slot_from(zone, window, holidays, today + timedelta(days=1))
     return Slot(later.utc, later.local, _distinct(*reasons, *later.reasons))
