@@ -16,7 +16,20 @@ from chalice import Response
 
 from chalicelib import auth, conversions, pages, parking, services, stamps, tracking, web
 from chalicelib.config import settings
-from chalicelib.errors import BadToken, InvalidInput, NurtureError, Unauthorized
+from chalicelib.errors import (
+    BadToken,
+    ConfigError,
+    ContactNotFound,
+    FileInvalid,
+    InvalidInput,
+    NurtureError,
+    PushConflict,
+    ReentryRefused,
+    TooLarge,
+    Unauthorized,
+    UnknownSequence,
+    UnknownStep,
+)
 from chalicelib.forms import is_one_click, parse_form
 
 app = web.NurtureChalice(app_name="nurture")
@@ -24,6 +37,21 @@ app.api.binary_types = ["*/*"]
 FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
 YAML = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
 CONTACT_FILES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+
+STATUS: dict[type[NurtureError], int] = {
+    InvalidInput: 400,  # and BadTemplate
+    Unauthorized: 401,
+    BadToken: 404,  # TokenInvalid and TokenExpired alike: nothing leaks to the holder
+    UnknownSequence: 404,
+    UnknownStep: 404,
+    ContactNotFound: 404,
+    ReentryRefused: 409,
+    PushConflict: 409,
+    TooLarge: 413,
+    FileInvalid: 422,
+    ConfigError: 500,
+}
+"""The HTTP answer of every domain error (a subclass answers as its nearest listed base)."""
 
 
 def _agent() -> str:
@@ -71,7 +99,7 @@ def preferences_post(token: str) -> Response:
         return web.html(_done(tracker.apply_preferences(claims, form, _agent())))
     except NurtureError as exc:
         profile = services.table().profile(claims.contact_id) or {}
-        return web.html(_preferences(profile, error=str(exc)), exc.status)
+        return web.html(_preferences(profile, error=str(exc)), status_of(exc))
 
 
 @app.route("/api/conversions", methods=["POST"], content_types=["application/json"])
@@ -176,7 +204,13 @@ def import_contacts() -> Response:
         now=stamps.iso(time.time()),
         new_id=lambda: secrets.token_urlsafe(12),
     )
-    return web.json_doc(dataclasses.asdict(report), 200 if report.ok else 422)
+    counts = {
+        name: getattr(report, name) for name in ("imported", "updated", "unchanged", "suppressed")
+    }
+    if report.ok:
+        return web.json_doc(counts)
+    rows = [dataclasses.asdict(row) for row in report.rejected]
+    return web.problem(f"{len(rows)} rows rejected", 422, rows, **counts)
 
 
 @app.route("/api/enrollments", methods=["POST"], content_types=["application/json"])
@@ -222,7 +256,9 @@ def send_test() -> Response:
     outcome = services.journey().send_test(
         _field(doc, "contact_id"), _field(doc, "sequence_id"), step
     )
-    return web.json_doc(dataclasses.asdict(outcome), 200 if outcome.status == "sent" else 422)
+    if outcome.status != "sent":
+        return web.problem(f"not sent: {outcome.reason}", 422, **dataclasses.asdict(outcome))
+    return web.json_doc(dataclasses.asdict(outcome))
 
 
 @app.lambda_function(name="replay_parked")
@@ -329,10 +365,13 @@ def _positive_int(raw: str | None, field: str) -> int | None:
     return int(raw)
 
 
+def status_of(exc: NurtureError) -> int:
+    return next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)
+
+
 def _problem(exc: NurtureError) -> Response:
-    doc: dict[str, Any] = {"error": str(exc)}
-    listed = getattr(exc, "errors", None)
-    if listed is not None:
-        doc["errors"] = [dataclasses.asdict(e) for e in listed]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else {}
-    return web.json_doc(doc, exc.status, headers)
+    if isinstance(exc, FileInvalid):
+        errors = [dataclasses.asdict(e) for e in exc.errors]
+        return web.problem(exc.summary(), status_of(exc), errors, headers)
+    return web.problem(str(exc), status_of(exc), headers=headers)

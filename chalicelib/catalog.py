@@ -9,20 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib import render
-from chalicelib.errors import FileError, FileInvalid, NurtureError
+from chalicelib.errors import FileError, FileInvalid, PushConflict, UnknownSequence
 from chalicelib.sandbox import Part
 from chalicelib.sequences import Sequence, parse_sequence
 from chalicelib.store import SequenceVersion, Versions
 
 PUSH_ATTEMPTS = 5
-
-
-class UnknownSequence(NurtureError):
-    status = 404
-
-
-class PushConflict(NurtureError):
-    status = 409
 
 
 @dataclass(frozen=True)

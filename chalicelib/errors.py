@@ -1,33 +1,72 @@
-"""Domain errors: one small hierarchy, mapped to HTTP status codes in one place (`app.py`)."""
+"""Domain errors: one small hierarchy. The HTTP answer of each is mapped in one table at the
+edge (`STATUS` in `app.py`); the CLI prints them as clean messages.
+
+Like itsdangerous' `BadSignature` / `SignatureExpired`, a token that is not genuine and a
+genuine token that is too old are different errors, and the expired one knows when it was
+issued.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "BadTemplate",
+    "BadToken",
+    "ConfigError",
+    "ContactNotFound",
+    "FileError",
+    "FileInvalid",
+    "InvalidInput",
+    "NurtureError",
+    "PushConflict",
+    "ReentryRefused",
+    "TokenExpired",
+    "TokenInvalid",
+    "TooLarge",
+    "Unauthorized",
+    "UnknownSequence",
+    "UnknownStep",
+]
+
 
 class NurtureError(Exception):
-    """Base of every error a caller may see; `status` is the HTTP answer it maps to."""
+    """Base of every error a caller may see."""
 
-    status = 500
+
+# ---------------------------------------------------------------------------------------------
+# Tokens and credentials
 
 
 class BadToken(NurtureError):
-    """A token that is altered, truncated, expired, retired or used for the wrong purpose.
+    """A token that must not be honoured. Recipients see one generic answer whatever the
+    reason, so nothing leaks; the message is for logs."""
 
-    The message is for logs only: callers see one generic answer so nothing leaks.
-    """
 
-    status = 404
+class TokenInvalid(BadToken):
+    """Not a genuine token for this purpose: altered, truncated, re-encoded, signed by an
+    unknown or retired key, or made for another purpose."""
+
+
+class TokenExpired(BadToken):
+    """A genuine token older than its purpose allows."""
+
+    def __init__(self, issued_at: float, max_age_seconds: float) -> None:
+        super().__init__(f"token expired: issued at {issued_at:.0f}, valid {max_age_seconds:.0f} s")
+        self.issued_at = issued_at
+        self.max_age_seconds = max_age_seconds
 
 
 class Unauthorized(NurtureError):
-    status = 401
+    """Missing or wrong credentials (API key, IAM identity, request signature)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
 
 
 class InvalidInput(NurtureError):
     """Bad public input; the message names the field (or row) and what is wrong with it."""
-
-    status = 400
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
@@ -35,8 +74,17 @@ class InvalidInput(NurtureError):
         self.problem = problem
 
 
-class ConfigError(NurtureError):
-    """The deployment is misconfigured (missing or malformed setting or secret)."""
+class TooLarge(InvalidInput):
+    """A request body or file larger than the limit for it."""
+
+
+class BadTemplate(InvalidInput):
+    """A template rejected at upload or failing at render; names the part and line if known."""
+
+    def __init__(self, part: str, line: int | None, problem: str) -> None:
+        super().__init__(f"{part} template" + (f", line {line}" if line else ""), problem)
+        self.part = part
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -51,8 +99,6 @@ class FileError:
 class FileInvalid(NurtureError, ValueError):
     """A file (sequence, segment, ...) that cannot be used, with every problem found in it."""
 
-    status = 422
-
     def __init__(self, file: str, errors: list[FileError]) -> None:
         self.file = file
         self.errors = tuple(errors)
@@ -61,8 +107,42 @@ class FileInvalid(NurtureError, ValueError):
     def __str__(self) -> str:
         return "\n".join(_format_error(self.file, error) for error in self.errors)
 
+    def summary(self) -> str:
+        """One line: the first problem, and how many more there are."""
+        first = _format_error(self.file, self.errors[0]) if self.errors else self.file
+        more = len(self.errors) - 1
+        return f"{first} (and {more} more)" if more > 0 else first
+
 
 def _format_error(file: str, error: FileError) -> str:
     where = f"{file}: {error.path}: " if error.path else f"{file}: "
     suffix = f" (line {error.line})" if error.line is not None else ""
     return f"{where}{error.message}{suffix}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the table holds
+
+
+class UnknownSequence(NurtureError):
+    """No such sequence, or no such version of it."""
+
+
+class UnknownStep(NurtureError):
+    """A step id the sequence does not have."""
+
+
+class ContactNotFound(NurtureError):
+    """No contact with that id."""
+
+
+class ReentryRefused(NurtureError):
+    """The sequence's entry rules refuse this contact now."""
+
+
+class PushConflict(NurtureError):
+    """Concurrent pushes of one sequence kept colliding; trying again is safe."""
+
+
+class ConfigError(NurtureError):
+    """The deployment is misconfigured (missing or malformed setting or secret)."""

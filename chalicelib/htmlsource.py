@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 import css_inline
 
-from chalicelib.sandbox import BadTemplate
+from chalicelib.errors import BadTemplate
 
 LINK_START, LINK_END = "\x02", "\x03"
 """Delimit a link's destination in the derived text, to be swapped for its tracked URL."""

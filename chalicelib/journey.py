@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import catalog, emails, localtime, rules, schedule, store
-from chalicelib.errors import NurtureError
+from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep
 from chalicelib.observability import logger
 from chalicelib.send import Outcome, Sender, SendJob
 from chalicelib.sequences import EXIT, SUPPRESS, Sequence
@@ -47,18 +47,6 @@ class PreviewRow:
     zone: str
     zone_source: str
     reasons: tuple[str, ...]
-
-
-class ContactNotFound(NurtureError):
-    status = 404
-
-
-class ReentryRefused(NurtureError):
-    status = 409
-
-
-class UnknownStep(NurtureError):
-    status = 404
 
 
 @dataclass

@@ -16,10 +16,10 @@ from typing import Any
 from jinja2 import Template
 
 from chalicelib import htmlsource
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import BadTemplate, InvalidInput
 from chalicelib.linkrewrite import UnsafeLink, insert_pixel, rewrite_links, track_text
 from chalicelib.links import tracked_url
-from chalicelib.sandbox import BadTemplate, Part, compile_part, render_part
+from chalicelib.sandbox import Part, compile_part, render_part
 from chalicelib.tokens import Claims, Keyring, Purpose, sign
 
 __all__ = [

@@ -32,7 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.visitor import NodeTransformer
 from markupsafe import escape
 
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import BadTemplate
 
 Part = Literal["subject", "html", "text"]
 
@@ -62,15 +62,6 @@ SAFE_METHODS = frozenset(
 """Methods of str, list, dict and numbers a template may call; others (`center`, `format`…) not."""
 _BUILTIN_VALUES = (str, bytes, int, float, list, tuple, dict, set, frozenset)
 _BLOCKED_ATTRS = frozenset({"format", "format_map", "mro"})
-
-
-class BadTemplate(InvalidInput):
-    """A template rejected at upload or failing at render; names the part and line if known."""
-
-    def __init__(self, part: Part, line: int | None, problem: str) -> None:
-        super().__init__(f"{part} template" + (f", line {line}" if line else ""), problem)
-        self.part = part
-        self.line = line
 
 
 class RenderLimit(Exception):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.errors import BadToken, ConfigError
+from chalicelib.errors import ConfigError, TokenInvalid
 
 MAX_TOKEN_LENGTH = 4096
 TAG_BYTES = 16
@@ -96,20 +96,20 @@ def sign(claims: Claims, keyring: Keyring) -> str:
 
 
 def verify(token: str, purpose: Purpose, keyring: Keyring) -> Claims:
-    """Return the claims of a genuine token for `purpose`, else raise `BadToken`."""
+    """Return the claims of a genuine token for `purpose`, else raise `TokenInvalid`."""
     body, tag = _split(token)
     kid, _, rest = body.partition(_SEP.encode())
     key = keyring.keys.get(kid.decode("ascii", "replace"))
     if key is None:
-        raise BadToken("unknown or retired key id")
+        raise TokenInvalid("unknown or retired key id")
     if not hmac.compare_digest(_tag(key, body), tag):
-        raise BadToken("signature mismatch")
+        raise TokenInvalid("signature mismatch")
     return _claims(rest.decode(), purpose)
 
 
 def _split(token: str) -> tuple[bytes, bytes]:
     if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-        raise BadToken("malformed token")
+        raise TokenInvalid("malformed token")
     body_text, tag_text = token.split(".")
     return _b64decode(body_text), _b64decode(tag_text)
 
@@ -117,7 +117,7 @@ def _split(token: str) -> tuple[bytes, bytes]:
 def _claims(text: str, purpose: Purpose) -> Claims:
     fields = text.split(_SEP)
     if fields[0] != purpose.value:
-        raise BadToken("token used for another purpose")
+        raise TokenInvalid("token used for another purpose")
     try:
         if purpose is Purpose.CLICK:
             _, contact, send, issued, link, url = fields
@@ -125,7 +125,7 @@ def _claims(text: str, purpose: Purpose) -> Claims:
         _, contact, send, issued = fields
         return Claims(purpose, contact, send, int(issued))
     except ValueError as exc:
-        raise BadToken("malformed claims") from exc
+        raise TokenInvalid("malformed claims") from exc
 
 
 def _tag(key: bytes, body: bytes) -> bytes:
@@ -139,11 +139,11 @@ def _b64encode(data: bytes) -> str:
 def _b64decode(text: str) -> bytes:
     """Decode strict, canonical unpadded base64url: a re-encoded variant is a different token."""
     if not _B64.fullmatch(text):
-        raise BadToken("not base64url")
+        raise TokenInvalid("not base64url")
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise BadToken("not base64url") from exc
+        raise TokenInvalid("not base64url") from exc
     if _b64encode(data) != text:
-        raise BadToken("non-canonical encoding")
+        raise TokenInvalid("non-canonical encoding")
     return data

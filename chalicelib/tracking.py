@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib import classify, store
 from chalicelib.config import DAY, Settings
-from chalicelib.errors import BadToken, InvalidInput
+from chalicelib.errors import BadToken, InvalidInput, TokenExpired, TokenInvalid
 from chalicelib.links import UnsafeDestination, check_destination
 from chalicelib.parking import Parking, commit
 from chalicelib.stamps import iso
@@ -57,7 +57,7 @@ class Tracker:
         try:
             url = check_destination(claims.url or "")
         except UnsafeDestination as exc:
-            raise BadToken(f"destination {exc}") from exc
+            raise TokenInvalid(f"destination {exc}") from exc
         now = self.clock()
         verdict = classify.classify_click(
             method, user_agent, now - claims.issued_at, self.settings.scanner_click_seconds
@@ -119,8 +119,9 @@ class Tracker:
 
     def _verify(self, token: str, purpose: Purpose) -> Claims:
         claims = verify(token, purpose, self.keys())
-        if self.clock() - claims.issued_at > self.settings.link_max_age_days * DAY:
-            raise BadToken("link expired")
+        max_age = self.settings.link_max_age_days * DAY
+        if self.clock() - claims.issued_at > max_age:
+            raise TokenExpired(claims.issued_at, max_age)
         return claims
 
     def _record(

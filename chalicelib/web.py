@@ -1,15 +1,21 @@
-"""HTTP shapes shared by the routes: the Chalice app class, the GIF, HTML and redirects.
+"""HTTP shapes shared by the routes: the Chalice app class, the GIF, HTML, redirects and the
+error document.
 
 API Gateway is configured with binary media type `*/*`, so it decodes every base64 body
 whatever the client's Accept header; Chalice then needs every body as bytes.
+
+Every error answer is one JSON shape, `{"error": "<field>: <problem>"}`, with `errors` (at most
+`MAX_LISTED_ERRORS` of them) and `more_errors` (how many were left out) when there is a list:
+ours, and Chalice's own (415 for a content type a route does not take, 405, 500).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Request, Response
 
 # A valid 1x1 transparent GIF89a.
 PIXEL = bytes.fromhex(
@@ -32,8 +38,35 @@ _PAGE_HEADERS: dict[str, str | list[str]] = {
 class NurtureChalice(Chalice):
     """Chalice, answering requests without an Accept header as RFC 9110 says: as `*/*`.
 
-    Stock Chalice rejects binary responses (the pixel) to such requests with a 400.
+    Stock Chalice rejects binary responses (the pixel) to such requests with a 400. Chalice's
+    own error answers are rewritten into the project's error shape.
     """
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(app_name=app_name)
+        self.register_middleware(self._own_error_shape, "http")
+
+    def _own_error_shape(self, request: Request, get_response: Callable[..., Any]) -> Response:
+        response: Response = get_response(request)
+        body = response.body
+        if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+            message = self._chalice_error_message(request, str(body["Code"]))
+            extra = {k: str(v) for k, v in response.headers.items() if k.lower() == "allow"}
+            return problem(message, response.status_code, headers=extra)
+        return response
+
+    def _chalice_error_message(self, request: Request, code: str) -> str:
+        method = request.method
+        route = self.routes.get(request.context.get("resourcePath", ""), {}).get(method)
+        if code == "UnsupportedMediaType" and route is not None:
+            sent = request.headers.get("content-type") or "(none)"
+            accepted = " or ".join(route.content_types)
+            return f"content-type: {sent!r} is not accepted here; send {accepted}"
+        if code == "MethodNotAllowedError":
+            return f"method: {method} is not allowed here"
+        if code == "InternalServerError":
+            return "internal error"
+        return f"request: {code}"
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         headers = event.get("headers") or {}
@@ -72,3 +105,32 @@ def json_doc(doc: object, status: int = 200, extra: dict[str, str] | None = None
         **(extra or {}),
     }
     return Response(body=json.dumps(doc).encode(), status_code=status, headers=headers)
+
+
+MAX_LISTED_ERRORS = 100
+MAX_MESSAGE = 1000
+"""Characters of one message in an error answer (messages may quote what was sent)."""
+
+
+def problem(
+    message: str,
+    status: int,
+    errors: Sequence[Mapping[str, Any]] = (),
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> Response:
+    """The error answer: `error`, and the first `MAX_LISTED_ERRORS` of `errors` with the count
+    of the rest, so a file with 20,000 problems still gets a small reply."""
+    doc: dict[str, Any] = {"error": _clip(message), **fields}
+    if errors:
+        doc["errors"] = [
+            {k: _clip(v) if isinstance(v, str) else v for k, v in error.items()}
+            for error in errors[:MAX_LISTED_ERRORS]
+        ]
+        if len(errors) > MAX_LISTED_ERRORS:
+            doc["more_errors"] = len(errors) - MAX_LISTED_ERRORS
+    return json_doc(doc, status, headers)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

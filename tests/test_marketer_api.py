@@ -104,7 +104,8 @@ def test_contacts_enroll_preview_send_test(client: Client, table: Table) -> None
     )
     report = json.loads(imported.body)
     assert imported.status_code == 422 and report["imported"] == 1
-    assert [(r["line"], r["field"]) for r in report["rejected"]] == [(3, "email"), (4, "timezone")]
+    assert [(r["line"], r["field"]) for r in report["errors"]] == [(3, "email"), (4, "timezone")]
+    assert report["error"] == "2 rows rejected"
     contact = table.client.scan(
         TableName=table.name,
         FilterExpression="SK = :p",
