@@ -20,7 +20,7 @@ from chalicelib import catalog, emails, localtime, rules, schedule, store
 from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep
 from chalicelib.observability import logger
 from chalicelib.send import Outcome, Sender, SendJob
-from chalicelib.sequences import EXIT, SUPPRESS, Sequence
+from chalicelib.sequences import EXIT, SUPPRESS, Sequence, Step
 from chalicelib.stamps import instant, iso
 
 HAND_ON_SECONDS = 60.0
@@ -310,21 +310,20 @@ class Journey:
     def _deadline(
         self, enrollment: store.Enrollment, sequence: Sequence, timer: store.Timer
     ) -> None:
-        if enrollment.seq != timer.seq or enrollment.send_id is None:
+        """Whichever deadline timer fires first decides for all deadlines passed by now: the
+        earliest absence branch met moves the contact; none met after the last completes a step
+        that leads nowhere else."""
+        if enrollment.seq != timer.seq or enrollment.send_id is None or not enrollment.sent_at:
             return
-        step = sequence.step(enrollment.step_id)
-        branches = dict(rules.absence_branches(step))
-        branch = branches.get(timer.branch)
-        if branch is None:
-            return
+        step, sent = sequence.step(enrollment.step_id), instant(enrollment.sent_at)
         events = self.table.events(enrollment.contact_id)
         mine = [e for e in events if e.get("send_id") == enrollment.send_id]
-        deadline = iso((instant(enrollment.sent_at or iso(0)) + branch.within).timestamp())
-        if rules.absence_met(timer.branch, branch, mine, deadline, events):
-            self._move(enrollment, sequence, branch.goto)
-        elif sequence.next_of(step.id) == EXIT and branch.within == max(
-            b.within for b in branches.values()
-        ):
+        found = rules.departure(step, sent, mine, events, self._now())
+        if found is not None:
+            self._move(enrollment, sequence, found[1].goto)
+            return
+        last = rules.last_deadline(step, sent)
+        if sequence.next_of(step.id) == EXIT and last is not None and last <= self._now():
             self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
 
     # --- behaviour (from the table's stream) ----------------------------------------------------
@@ -351,10 +350,26 @@ class Journey:
             elif rules.goal_reached(sequence, event, enrollment.enrolled_at):
                 self.enrollments.end(enrollment, "goal_reached", str(event["type"]), now)
             elif event.get("send_id") and event.get("send_id") == enrollment.send_id:
-                target = rules.positive_target(sequence.step(enrollment.step_id), event)
-                if target is not None:
+                step = sequence.step(enrollment.step_id)
+                target = rules.positive_target(step, event)
+                if target is not None and not self._left_before(enrollment, step, event):
                     self._move(enrollment, sequence, target)
         return dict(event)
+
+    def _left_before(
+        self, enrollment: store.Enrollment, step: Step, event: Mapping[str, Any]
+    ) -> bool:
+        """Whether an absence branch took the contact off the step before the event happened,
+        though its deadline timer has not fired yet (it fires at the next whole minute)."""
+        if not enrollment.sent_at:
+            return False
+        sent, at = instant(enrollment.sent_at), instant(str(event["at"]))
+        if not any(sent + branch.within < at for _, branch in rules.absence_branches(step)):
+            return False  # the common case: no deadline passed, nothing to read
+        events = self.table.events(enrollment.contact_id)
+        mine = [e for e in events if e.get("send_id") == enrollment.send_id]
+        found = rules.departure(step, sent, mine, events, at)
+        return found is not None and found[2] < at
 
     # --- moves ----------------------------------------------------------------------------------
 

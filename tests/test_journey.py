@@ -498,3 +498,68 @@ def test_winback_sunset_suppresses_contacts_who_never_engage(world: World) -> No
     world.run_until(T0 + timedelta(days=60))
     assert len(world.mails("ghost@example.com")) == 3
     assert world.journey.enrollments.get("ghost", "engage").status == "exited"
+
+
+DEADLINE = """
+id: deadline
+name: Deadline to the second
+default_timezone: UTC
+default_locale: en
+send_window: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}
+steps:
+  - id: first
+    template:
+      en: {subject: "First", html: '<p><a href="https://example.com/a">A</a></p>'}
+    next: exit
+    branches:
+      opened: thanks
+      not_opened: {within: 3d, goto: resend}
+  - id: resend
+    template:
+      en: {subject: "Resend", html: "<p>Again</p>"}
+    next: exit
+  - id: thanks
+    template:
+      en: {subject: "Thanks", html: "<p>Thanks</p>"}
+    next: exit
+"""
+
+
+def sent_at_half_past(world: World, contact: str) -> datetime:
+    """Enroll in `deadline` and send its first step at 08:02:30, seconds past the minute."""
+    catalog.push(services.versions(), parse_sequence(DEADLINE), "t")
+    world.clock.now = datetime(2025, 11, 25, 8, 0, 10, tzinfo=UTC).timestamp()
+    world.journey.enroll(contact, "deadline")
+    world.clock.now = datetime(2025, 11, 25, 8, 2, 30, tzinfo=UTC).timestamp()
+    world.journey.fire("2025-11-25T08:02Z")
+    assert world.subjects(f"{contact}@example.com") == ["First"]
+    return world.clock.at()
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [(-1, "Thanks"), (0, "Thanks"), (1, "Resend")])
+def test_an_open_counts_only_up_to_the_deadline_to_the_second(
+    world: World, seconds: int, expected: str
+) -> None:
+    sent = sent_at_half_past(world, "opener")
+    world.clock.now = (sent + timedelta(days=3, seconds=seconds)).timestamp()
+    world.tracker.open(world.token("opener@example.com", "o"), BROWSER)
+    world.player.pump()  # the open streams before the deadline timer (due at 08:03) fires
+    world.run_until(sent + timedelta(days=5))
+    assert world.subjects("opener@example.com") == ["First", expected]
+
+
+def test_a_late_open_after_the_deadline_timer_changes_nothing(world: World) -> None:
+    sent = sent_at_half_past(world, "opener")
+    world.run_until(sent + timedelta(days=3, minutes=1))  # the deadline timer fires first
+    world.tracker.open(world.token("opener@example.com", "o", index=0), BROWSER)
+    world.run_until(sent + timedelta(days=5))
+    assert world.subjects("opener@example.com") == ["First", "Resend"]
+
+
+def test_a_click_without_an_open_takes_the_opened_branch(world: World) -> None:
+    sent = sent_at_half_past(world, "clicker")
+    world.clock.now = (sent + timedelta(hours=1)).timestamp()
+    world.tracker.click(world.token("clicker@example.com", "c"), "GET", BROWSER)  # images off
+    world.run_until(sent + timedelta(days=5))
+    assert world.subjects("clicker@example.com") == ["First", "Thanks"]
+    assert not [e for e in world.table.events("clicker") if e["type"] == "opened"]
