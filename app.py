@@ -10,7 +10,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -27,10 +27,13 @@ from chalicelib.errors import (
     ReentryRefused,
     TooLarge,
     Unauthorized,
-    UnknownSequence,
+    UnknownModel,
     UnknownStep,
 )
 from chalicelib.forms import is_one_click, parse_form
+
+if TYPE_CHECKING:
+    from chalicelib.store import ModelVersion
 
 app = web.NurtureChalice(app_name="nurture")
 app.api.binary_types = ["*/*"]
@@ -42,7 +45,7 @@ STATUS: dict[type[NurtureError], int] = {
     InvalidInput: 400,  # and BadTemplate
     Unauthorized: 401,
     BadToken: 404,  # TokenInvalid and TokenExpired alike: nothing leaks to the holder
-    UnknownSequence: 404,
+    UnknownModel: 404,
     UnknownStep: 404,
     ContactNotFound: 404,
     ReentryRefused: 409,
@@ -168,15 +171,17 @@ def push_sequence() -> Response:
 
     sequence = catalog.validate(_text_body(), "upload")
     pushed = catalog.push(services.versions(), sequence, stamps.iso(time.time()))
-    return web.json_doc(dataclasses.asdict(pushed), 201 if pushed.created else 200)
+    return web.json_doc(
+        {"sequence_id": pushed.model_id, "version": pushed.version, "created": pushed.created},
+        201 if pushed.created else 200,
+    )
 
 
 @app.route("/api/sequences", methods=["GET"])
 @marketer_api
 def list_sequences() -> Response:
     heads = services.versions().heads()
-    fields = ("sequence_id", "version", "name", "pushed_at")
-    return web.json_doc({"sequences": [{f: getattr(h, f) for f in fields} for h in heads]})
+    return web.json_doc({"sequences": [_head(h) for h in heads]})
 
 
 @app.route("/api/sequences/{sequence_id}", methods=["GET"])
@@ -296,6 +301,15 @@ def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     failed = feedback.handle(services.table(), event, settings())
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _head(head: ModelVersion) -> dict[str, Any]:
+    return {
+        "sequence_id": head.model_id,
+        "version": head.version,
+        "name": head.name,
+        "pushed_at": head.pushed_at,
+    }
 
 
 def _time_left(context: Any) -> Callable[[], float]:

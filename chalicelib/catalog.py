@@ -1,27 +1,16 @@
-"""Sequence versions as marketers push them: validated, numbered, immutable.
-
-Pushing an unchanged file returns the existing version, so re-running a deploy script never
-creates noise versions. Enrollments pin the version they started on and load it by number.
-"""
+"""Sequence versions as marketers push them: validated, trial-rendered, then versioned
+(`versioning`): numbered and immutable. Enrollments pin the version they started on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from chalicelib import render
-from chalicelib.errors import FileError, FileInvalid, PushConflict, UnknownSequence
+from chalicelib import render, versioning
+from chalicelib.errors import FileError, FileInvalid
 from chalicelib.sandbox import Part
 from chalicelib.sequences import Sequence, parse_sequence
-from chalicelib.store import SequenceVersion, Versions
+from chalicelib.store import ModelVersion, Versions
+from chalicelib.versioning import Pushed
 
-PUSH_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Pushed:
-    sequence_id: str
-    version: int
-    created: bool
+__all__ = ["Pushed", "check_templates", "load", "newest", "push", "validate"]
 
 
 def validate(text: str, file: str) -> Sequence:
@@ -69,36 +58,19 @@ def check_templates(sequence: Sequence, file: str) -> None:
 def push(versions: Versions, sequence: Sequence, at: str) -> Pushed:
     """Store `sequence` as its next version unless the newest version has the same content."""
     check_templates(sequence, sequence.id)
-    digest = sequence.content_hash()
-    for _ in range(PUSH_ATTEMPTS):
-        head = versions.head(sequence.id)
-        if head is not None and head.content_hash == digest:
-            return Pushed(sequence.id, head.version, created=False)
-        number = head.version + 1 if head is not None else 1
-        candidate = SequenceVersion(
-            sequence.id, number, digest, sequence.name, at, sequence.to_json()
-        )
-        if versions.add(candidate):
-            return Pushed(sequence.id, number, created=True)
-    raise PushConflict(f"sequence {sequence.id!r}: too many concurrent pushes, try again")
+    return versioning.push(versions, sequence, at)
 
 
 def newest(versions: Versions, sequence_id: str) -> tuple[Sequence, int]:
     """The newest version of a sequence and its number (what a new enrollment pins)."""
-    head = versions.head(sequence_id)
-    if head is None:
-        raise UnknownSequence(f"sequence_id: no sequence {sequence_id!r}")
-    return load(versions, sequence_id, head.version), head.version
+    found = versioning.stored(versions, sequence_id)
+    return _sequence(found), found.version
 
 
 def load(versions: Versions, sequence_id: str, version: int | None = None) -> Sequence:
     """The pinned (or, without `version`, the newest) version of a sequence."""
-    if version is None:
-        head = versions.head(sequence_id)
-        if head is None:
-            raise UnknownSequence(f"sequence {sequence_id!r} does not exist")
-        version = head.version
-    stored = versions.get(sequence_id, version)
-    if stored is None:
-        raise UnknownSequence(f"sequence {sequence_id!r} has no version {version}")
-    return Sequence.from_json(stored.body, file=f"{sequence_id}@v{version}")
+    return _sequence(versioning.stored(versions, sequence_id, version))
+
+
+def _sequence(found: ModelVersion) -> Sequence:
+    return Sequence.from_json(found.body, file=f"{found.model_id}@v{found.version}")

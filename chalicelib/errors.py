@@ -25,7 +25,7 @@ __all__ = [
     "TokenInvalid",
     "TooLarge",
     "Unauthorized",
-    "UnknownSequence",
+    "UnknownModel",
     "UnknownStep",
 ]
 
@@ -124,8 +124,8 @@ def _format_error(file: str, error: FileError) -> str:
 # What the table holds
 
 
-class UnknownSequence(NurtureError):
-    """No such sequence, or no such version of it."""
+class UnknownModel(NurtureError):
+    """No such sequence, segment or stages file, or no such version of it."""
 
 
 class UnknownStep(NurtureError):
@@ -141,7 +141,7 @@ class ReentryRefused(NurtureError):
 
 
 class PushConflict(NurtureError):
-    """Concurrent pushes of one sequence kept colliding; trying again is safe."""
+    """Concurrent pushes of one model file kept colliding; trying again is safe."""
 
 
 class ConfigError(NurtureError):

@@ -32,7 +32,7 @@ def push_examples(at: float) -> list[str]:
     pushed = []
     for path in sorted(EXAMPLES.glob("*.yaml")):
         result = catalog.push(services.versions(), load_sequence(path), iso(at))
-        pushed.append(f"{result.sequence_id} v{result.version}")
+        pushed.append(f"{result.model_id} v{result.version}")
     return pushed
 
 

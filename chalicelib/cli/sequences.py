@@ -50,7 +50,7 @@ def push_command(files: tuple[Path, ...]) -> None:
     for sequence in valid:
         pushed = catalog.push(services.versions(), sequence, now())
         state = "new version" if pushed.created else "unchanged"
-        click.echo(f"{pushed.sequence_id} v{pushed.version} ({state})")
+        click.echo(f"{pushed.model_id} v{pushed.version} ({state})")
 
 
 @sequences.command("list")
@@ -58,7 +58,7 @@ def list_command() -> None:
     """Every sequence with its newest version."""
     click.echo("sequence\tversion\tpushed at\tname")
     for head in services.versions().heads():
-        click.echo(f"{head.sequence_id}\tv{head.version}\t{head.pushed_at}\t{head.name}")
+        click.echo(f"{head.model_id}\tv{head.version}\t{head.pushed_at}\t{head.name}")
 
 
 @sequences.command("show")

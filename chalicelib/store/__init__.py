@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.store.reports import Reports, count_once_write
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
     from chalicelib.store.timers import Timer, Timers
-    from chalicelib.store.versions import SequenceVersion, Versions
+    from chalicelib.store.versions import ModelKind, ModelVersion, Versions
 
 # Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
 _LAZY = {
@@ -46,7 +46,8 @@ _LAZY = {
     "send_key": "sends",
     "Timer": "timers",
     "Timers": "timers",
-    "SequenceVersion": "versions",
+    "ModelKind": "versions",
+    "ModelVersion": "versions",
     "SendOrigin": "sends",
     "Reports": "reports",
     "count_once_write": "reports",
@@ -67,13 +68,14 @@ __all__ = [
     "Enrollments",
     "Event",
     "KnownContact",
+    "ModelKind",
+    "ModelVersion",
     "ProfileChange",
     "Reports",
     "Scalar",
     "SendOrigin",
     "SendRecord",
     "Sends",
-    "SequenceVersion",
     "StreamKind",
     "Table",
     "Timer",

@@ -1,19 +1,27 @@
-"""Sequence versions: immutable and numbered; HEAD names the newest."""
+"""Versions of marketers' model files (sequences, segments, stages): immutable and numbered;
+HEAD names the newest. Each kind has its own key prefix and its own listing on GSI1."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from chalicelib.store.items import _key, _plain, _value
 from chalicelib.store.table import Table
 
+ModelKind = Literal["sequence", "segment", "stages"]
+_KINDS: dict[ModelKind, tuple[str, str]] = {
+    "sequence": ("Q", "SEQUENCES"),
+    "segment": ("G", "SEGMENTS"),
+    "stages": ("L", "STAGES"),
+}
+
 
 @dataclass(frozen=True)
-class SequenceVersion:
-    sequence_id: str
+class ModelVersion:
+    model_id: str
     version: int
     content_hash: str
     name: str
@@ -22,37 +30,40 @@ class SequenceVersion:
 
 
 class Versions:
-    """Sequence versions. Versions are never changed; a push adds one unless nothing changed."""
+    """Versions of one kind of model. Versions are never changed; a push adds one unless
+    nothing changed."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, kind: ModelKind = "sequence") -> None:
         self.client = table.client
+        self.kind: ModelKind = kind
         self._table = table
+        self._prefix, self._listing = _KINDS[kind]
 
-    def head(self, sequence_id: str) -> SequenceVersion | None:
+    def head(self, model_id: str) -> ModelVersion | None:
         found = self.client.get_item(
-            TableName=self._table.name, Key=_key(f"Q#{sequence_id}", "HEAD"), ConsistentRead=True
+            TableName=self._table.name, Key=self._key(model_id, "HEAD"), ConsistentRead=True
         )
         return _version(_plain(found["Item"]), with_body=False) if "Item" in found else None
 
-    def get(self, sequence_id: str, version: int) -> SequenceVersion | None:
+    def get(self, model_id: str, version: int) -> ModelVersion | None:
         found = self.client.get_item(
-            TableName=self._table.name, Key=_key(f"Q#{sequence_id}", f"V#{version:06d}")
+            TableName=self._table.name, Key=self._key(model_id, f"V#{version:06d}")
         )
         return _version(_plain(found["Item"]), with_body=True) if "Item" in found else None
 
-    def add(self, new: SequenceVersion) -> bool:
+    def add(self, new: ModelVersion) -> bool:
         """Store `new` as the next version; False when another push took that number first."""
         body = zlib.compress(new.body.encode("utf-8"), 6)
         item = {
-            **_key(f"Q#{new.sequence_id}", f"V#{new.version:06d}"),
+            **self._key(new.model_id, f"V#{new.version:06d}"),
             **_version_attrs(new),
             "body": {"B": body},
         }
         head = {
-            **_key(f"Q#{new.sequence_id}", "HEAD"),
+            **self._key(new.model_id, "HEAD"),
             **_version_attrs(new),
-            "GSI1PK": _value("SEQUENCES"),
-            "GSI1SK": _value(new.sequence_id),
+            "GSI1PK": _value(self._listing),
+            "GSI1SK": _value(new.model_id),
         }
         head_condition: dict[str, Any] = (
             {"ConditionExpression": "attribute_not_exists(PK)"}
@@ -69,20 +80,23 @@ class Versions:
             ]
         )
 
-    def heads(self) -> list[SequenceVersion]:
-        """The newest version of every sequence, by id."""
+    def heads(self) -> list[ModelVersion]:
+        """The newest version of every model of this kind, by id."""
         pages = self.client.get_paginator("query").paginate(
             TableName=self._table.name,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :all",
-            ExpressionAttributeValues={":all": _value("SEQUENCES")},
+            ExpressionAttributeValues={":all": _value(self._listing)},
         )
         return [_version(_plain(i), with_body=False) for page in pages for i in page["Items"]]
 
+    def _key(self, model_id: str, sk: str) -> dict[str, Any]:
+        return _key(f"{self._prefix}#{model_id}", sk)
 
-def _version_attrs(version: SequenceVersion) -> dict[str, Any]:
+
+def _version_attrs(version: ModelVersion) -> dict[str, Any]:
     return {
-        "sequence_id": _value(version.sequence_id),
+        "model_id": _value(version.model_id),
         "version": _value(version.version),
         "content_hash": _value(version.content_hash),
         "name": _value(version.name),
@@ -90,10 +104,10 @@ def _version_attrs(version: SequenceVersion) -> dict[str, Any]:
     }
 
 
-def _version(item: Mapping[str, Any], with_body: bool) -> SequenceVersion:
+def _version(item: Mapping[str, Any], with_body: bool) -> ModelVersion:
     body = zlib.decompress(bytes(item["body"])).decode("utf-8") if with_body else ""
-    return SequenceVersion(
-        item["sequence_id"],
+    return ModelVersion(
+        item["model_id"],
         int(item["version"]),
         item["content_hash"],
         item["name"],
