@@ -7,7 +7,6 @@ import functools
 import io
 import json
 import math
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ app = web.NurtureChalice(app_name="nurture")
 app.api.binary_types = ["*/*"]
 FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
 YAML = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
+CONTACT_IDS = 1000  # contact ids an import answers; larger files are posted in parts for all
 CONTACT_FILES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
 
 STATUS: dict[type[NurtureError], int] = {
@@ -197,21 +197,30 @@ def show_sequence(sequence_id: str) -> Response:
 @app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
 @marketer_api
 def import_contacts() -> Response:
-    """A CSV (with header) or JSON Lines body; rejected rows are listed by line."""
+    """A CSV (with header) or JSON Lines body; rejected rows are listed by line, and the first
+    rows' contact ids (created or matched) are answered."""
     from chalicelib import contactfiles, contacts
 
     request = app.current_request
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     rows = contactfiles.READERS[CONTACT_FILES[media]](io.BytesIO(request.raw_body or b""))
+    placed = contacts.FirstPlaced(CONTACT_IDS)
     report = contacts.import_contacts(
         services.table(),
         rows,
         now=stamps.iso(time.time()),
-        new_id=lambda: secrets.token_urlsafe(12),
+        new_id=contacts.new_contact_id,
+        on_contact=placed.add,
     )
-    counts = {
+    if report.rows == 0:
+        raise InvalidInput("body", "holds no contact rows")
+    counts: dict[str, Any] = {
         name: getattr(report, name) for name in ("imported", "updated", "unchanged", "suppressed")
     }
+    counts["contacts"] = [dataclasses.asdict(p) for p in placed.first]
+    if placed.more:
+        counts["contacts_omitted"] = placed.more
+        counts["hint"] = f"ids are answered for {CONTACT_IDS} rows: post larger files in parts"
     if report.ok:
         return web.json_doc(counts)
     rows = [dataclasses.asdict(row) for row in report.rejected]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ STANDARD_FIELDS = frozenset(
     ("email", "locale", "timezone", "country", "consent_at", *TEXT_FIELDS, *SET_FIELDS)
 )
 ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_LENGTH = 16  # 82 random bits
 _LOCALE = re.compile(r"([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|[0-9]{3}))?", re.IGNORECASE)
 
 
@@ -76,6 +80,33 @@ Row = Contact | Rejected
 Outcome = Literal["imported", "updated", "unchanged", "suppressed"]
 
 
+@dataclass(frozen=True)
+class Placed:
+    """Where an imported row went: its contact id (None for a contact a dry run would create,
+    or a suppressed address nobody holds) and the outcome."""
+
+    line: int
+    email: str
+    contact_id: str | None
+    outcome: Outcome
+
+
+@dataclass
+class FirstPlaced:
+    """The first `limit` rows an import placed, and how many more there were: a caller shows
+    ids without holding a whole file's worth in memory."""
+
+    limit: int
+    first: list[Placed] = field(default_factory=list)
+    more: int = 0
+
+    def add(self, placed: Placed) -> None:
+        if len(self.first) < self.limit:
+            self.first.append(placed)
+        else:
+            self.more += 1
+
+
 @dataclass
 class ImportReport:
     """Counts per outcome, plus every row not imported, in file order."""
@@ -90,11 +121,22 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.rejected
 
+    @property
+    def rows(self) -> int:
+        """Rows read, imported or not."""
+        return self.imported + self.updated + self.unchanged + self.suppressed + len(self.rejected)
+
     def record(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 # ---------------------------------------------------------------- fields
+
+
+def new_contact_id() -> str:
+    """A random id of lower-case letters and digits: never starts with `-` (which a command
+    line would read as an option) and is selected whole by a double click."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
 @lru_cache(maxsize=1)
@@ -289,12 +331,14 @@ def import_contacts(
     dry_run: bool = False,
     workers: int = 1,
     on_batch: Callable[[], None] = lambda: None,
+    on_contact: Callable[[Placed], None] = lambda placed: None,
 ) -> ImportReport:
     """Import valid rows once each; a second run of the same rows writes nothing.
 
     Suppressed addresses are skipped and existing contacts' subscription state is left alone,
     so an import never re-subscribes anyone. `workers` threads write one batch's contacts at
     once (they are distinct addresses), which is what makes DynamoDB latency bearable.
+    `on_contact` hears, in file order, the id each valid row was given or matched.
     """
     report = ImportReport()
     contacts = _contacts_only(first_occurrences(rows), report)
@@ -302,8 +346,9 @@ def import_contacts(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while batch := list(islice(contacts, BATCH)):
             known = table.known_contacts([c.email_hash for c in batch])
-            for outcome in pool.map(one, batch, [known[c.email_hash] for c in batch]):
-                report.record(outcome)
+            for placed in pool.map(one, batch, [known[c.email_hash] for c in batch]):
+                report.record(placed.outcome)
+                on_contact(placed)
             on_batch()
     return report
 
@@ -324,16 +369,21 @@ def _import_one(
     now: str,
     new_id: Callable[[], str],
     dry_run: bool,
-) -> Outcome:
+) -> Placed:
     """Apply one contact; a write that lost a race is re-planned from a fresh read."""
     for _attempt in range(3):
+        placed = partial(Placed, contact.line, contact.email, known.contact_id)
         if known.suppressed:
-            return "suppressed"
+            return placed("suppressed")
         change = profile_change(contact, known.profile)
         if known.profile is not None and change.empty:
-            return "unchanged"
-        if dry_run or _write(table, contact, known, change, now, new_id):
-            return "imported" if known.profile is None else "updated"
+            return placed("unchanged")
+        outcome: Outcome = "imported" if known.profile is None else "updated"
+        if dry_run:
+            return placed(outcome)
+        contact_id = known.contact_id or new_id()
+        if _write(table, contact, known, change, now, contact_id):
+            return Placed(contact.line, contact.email, contact_id, outcome)
         known = table.known_contacts([contact.email_hash])[contact.email_hash]
     raise RuntimeError(f"line {contact.line}: contact kept changing during import")
 
@@ -344,10 +394,9 @@ def _write(
     known: KnownContact,
     change: ProfileChange,
     now: str,
-    new_id: Callable[[], str],
+    contact_id: str,
 ) -> bool:
     """Claim the address first, then fill the profile: a crash in between is finished later."""
-    contact_id = known.contact_id or new_id()
     if known.profile is not None:
         has_attributes = "attributes" in known.profile
         return table.apply(

@@ -16,7 +16,15 @@ from click.testing import CliRunner, Result
 from chalicelib import services, store
 from chalicelib.cli import nurture
 from chalicelib.contactfiles import export_csv, read_csv, read_jsonl
-from chalicelib.contacts import MAX_CELL, Contact, Rejected, import_contacts
+from chalicelib.contacts import (
+    ID_LENGTH,
+    MAX_CELL,
+    Contact,
+    Placed,
+    Rejected,
+    import_contacts,
+    new_contact_id,
+)
 from chalicelib.emails import hash_identity, normalise_email
 from chalicelib.store import Table
 
@@ -102,7 +110,9 @@ def test_ten_thousand_rows_import_once_and_a_rerun_changes_nothing(
     assert first.exit_code == 1
     assert summary(first) == "imported 9950, updated 0, unchanged 0, suppressed 0, rejected 50"
     reported = [
-        int(line.split(":")[0].removeprefix("line ")) for line in first.stdout.splitlines()[1:]
+        int(line.split(":")[0].removeprefix("line "))
+        for line in first.stdout.splitlines()[1:]
+        if line.startswith("line ") and ":" in line
     ]
     assert reported == bad
     before = all_items()
@@ -405,6 +415,61 @@ def test_contact_ids_are_random_not_derived_from_the_email(table: Table, tmp_pat
 
     assert len(contact_id) == 16 and "example" not in contact_id
     assert contact_id not in hash_identity("a@example.com")
+
+
+def test_generated_ids_never_look_like_an_option() -> None:
+    ids = {new_contact_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == ID_LENGTH and i.isalnum() and i == i.lower() for i in ids)
+
+
+def test_import_answers_the_id_of_every_row_created_matched_or_suppressed(table: Table) -> None:
+    import_contacts(table, rows_of("email\nold@example.com\n"), now="t0", new_id=lambda: "old1")
+    suppress("gone@example.com")
+    placed: list[Placed] = []
+    text = "email\nnew@example.com\nOLD@example.com\nnope\ngone@example.com\n"
+
+    report = import_contacts(
+        table, rows_of(text), now="t1", new_id=lambda: "new1", on_contact=placed.append
+    )
+
+    assert (report.rows, len(report.rejected)) == (4, 1)
+    assert placed == [
+        Placed(2, "new@example.com", "new1", "imported"),
+        Placed(3, "OLD@example.com", "old1", "unchanged"),
+        Placed(5, "gone@example.com", None, "suppressed"),
+    ]
+
+
+def test_cli_prints_the_first_ids_and_writes_all_with_ids(table: Table, tmp_path: Path) -> None:
+    text = "email\n" + "".join(f"u{n}@example.com\n" for n in range(12))
+    source = write(tmp_path, text)
+
+    shown = run_import(source)
+    listing = tmp_path / "ids.csv"
+    again = run_import(source, "--ids", str(listing))
+
+    assert shown.exit_code == 0, shown.output
+    header, *rows = shown.stdout.splitlines()[1:]
+    assert header == "line\temail\tcontact id\toutcome" and len(rows) == 11
+    assert rows[-1] == "... and 2 more: write them all with --ids FILE"
+    line, email, contact_id, outcome = rows[0].split("\t")
+    assert (line, email, outcome) == ("2", "u0@example.com", "imported")
+    assert profile_by_email(table, "u0@example.com")["contact_id"] == contact_id
+    assert again.exit_code == 0 and "12 contact ids written to" in again.stdout
+    written = list(csv.DictReader(listing.open(encoding="utf-8")))
+    assert len(written) == 12 and written[0]["contact_id"] == contact_id
+    assert {row["outcome"] for row in written} == {"unchanged"}
+
+
+@pytest.mark.parametrize("text", ["email\n", "", "\n\n"])
+def test_a_file_without_rows_does_nothing_and_fails(
+    table: Table, tmp_path: Path, text: str
+) -> None:
+    result = run_import(write(tmp_path, text))
+
+    assert result.exit_code != 0
+    assert all_items() == []
 
 
 def test_dry_run_writes_nothing(table: Table, tmp_path: Path) -> None:

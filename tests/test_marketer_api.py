@@ -106,12 +106,11 @@ def test_contacts_enroll_preview_send_test(client: Client, table: Table) -> None
     assert imported.status_code == 422 and report["imported"] == 1
     assert [(r["line"], r["field"]) for r in report["errors"]] == [(3, "email"), (4, "timezone")]
     assert report["error"] == "2 rows rejected"
-    contact = table.client.scan(
-        TableName=table.name,
-        FilterExpression="SK = :p",
-        ExpressionAttributeValues={":p": {"S": "PROFILE"}},
-    )["Items"]
-    contact_id = contact[0]["contact_id"]["S"]
+    [placed] = report["contacts"]
+    assert (placed["line"], placed["email"]) == (2, "ada@example.com")
+    assert placed["outcome"] == "imported"
+    contact_id = placed["contact_id"]
+    assert table.profile(contact_id)["email"] == "ada@example.com"  # type: ignore[index]
     enrolled = client.http.post(
         "/api/enrollments",
         headers={"content-type": "application/json", **KEY},
@@ -148,3 +147,33 @@ def test_malformed_enrollment_is_400_naming_the_field(
     )
     assert response.status_code == 400
     assert json.loads(response.body)["error"].startswith(f"{field}:")
+
+
+def test_import_answers_ids_for_the_first_rows_and_says_how_to_get_the_rest(
+    client: Client, table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+
+    monkeypatch.setattr(app, "CONTACT_IDS", 2)
+    body = "email\n" + "".join(f"u{n}@example.com\n" for n in range(5))
+    sent = {"content-type": "text/csv", **KEY}
+
+    answer = json.loads(client.http.post("/api/contacts", headers=sent, body=body.encode()).body)
+
+    assert answer["imported"] == 5
+    assert [c["email"] for c in answer["contacts"]] == ["u0@example.com", "u1@example.com"]
+    assert answer["contacts_omitted"] == 3 and "in parts" in answer["hint"]
+    for placed in answer["contacts"]:
+        assert table.profile(placed["contact_id"])["email"] == placed["email"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("body", [b"", b"email\n", b"\n"])
+def test_import_without_rows_is_400_and_stores_nothing(
+    client: Client, table: Table, body: bytes
+) -> None:
+    response = client.http.post(
+        "/api/contacts", headers={"content-type": "text/csv", **KEY}, body=body
+    )
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"].startswith(("body:", "file:"))
+    assert table.client.scan(TableName=table.name)["Items"] == []

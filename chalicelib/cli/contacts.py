@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
+import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,18 @@ import click
 from chalicelib import services
 from chalicelib.cli.common import FAILED, FileRefused, now
 from chalicelib.contactfiles import READERS, export_csv
-from chalicelib.contacts import ImportReport, import_contacts
+from chalicelib.contacts import (
+    FirstPlaced,
+    ImportReport,
+    Placed,
+    import_contacts,
+    new_contact_id,
+)
 from chalicelib.errors import InvalidInput
 
 __all__ = ["COMMANDS"]
 
+SHOWN_IDS = 10  # contact ids printed without --ids
 EXPORT_COLUMNS = (
     "contact_id",
     "email",
@@ -53,7 +61,15 @@ def contacts() -> None:
     show_default=True,
     help="Contacts written at once (DynamoDB round trips overlap).",
 )
-def import_command(file: Path, file_format: str | None, dry_run: bool, workers: int) -> None:
+@click.option(
+    "--ids",
+    "ids_file",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    help="Write every row's contact id to this CSV file ('-' for standard output).",
+)
+def import_command(
+    file: Path, file_format: str | None, dry_run: bool, workers: int, ids_file: Any
+) -> None:
     """Import contacts from FILE (CSV with a header line, or JSON Lines).
 
     Columns: email (required), first_name, last_name, company, locale, timezone (IANA),
@@ -64,9 +80,15 @@ def import_command(file: Path, file_format: str | None, dry_run: bool, workers: 
     nothing. Rejected rows (including later duplicates of an address) are listed as
     'line N: field: reason'.
 
-    Exit status: 0 all rows imported (or suppressed), 1 some rows rejected, 2 file refused.
+    The contact id of each row (created or matched) is printed for the first rows, and for
+    every row with --ids (columns line, email, contact_id, outcome). Contacts are named by
+    id or email address in every other command.
+
+    Exit status: 0 all rows imported (or suppressed), 1 some rows rejected or no rows at all,
+    2 file refused.
     """
     reader = READERS[file_format or _format_of(file)]
+    ids = _IdListing(ids_file)
     # The bar counts bytes read and is drawn only when stderr is a terminal.
     size = file.stat().st_size
     with file.open("rb") as stream, click.progressbar(length=size, file=sys.stderr) as bar:
@@ -75,16 +97,52 @@ def import_command(file: Path, file_format: str | None, dry_run: bool, workers: 
                 services.table(),
                 reader(stream),
                 now=now(),
-                new_id=lambda: secrets.token_urlsafe(12),
+                new_id=new_contact_id,
                 dry_run=dry_run,
                 workers=workers,
                 on_batch=lambda: bar.update(stream.tell() - bar.pos),
+                on_contact=ids.add,
             )
         except InvalidInput as err:
             raise FileRefused(f"{file}: {err}") from None
     _print_report(report, dry_run)
+    ids.finish(ids_file)
+    if report.rows == 0:
+        raise click.ClickException(f"{file} holds no contact rows: nothing was imported")
     if not report.ok:
         raise SystemExit(FAILED)
+
+
+class _IdListing:
+    """Contact ids as rows are placed: all of them to the --ids file, else the first few."""
+
+    def __init__(self, output: Any) -> None:
+        self.shown = FirstPlaced(0 if output is not None else SHOWN_IDS)
+        self.write: Callable[[list[object]], object] | None = None
+        if output is not None:
+            self.write = csv.writer(output, lineterminator="\n").writerow
+            self.write(["line", "email", "contact_id", "outcome"])
+
+    def add(self, placed: Placed) -> None:
+        self.shown.add(placed)
+        if self.write is not None:
+            self.write([placed.line, placed.email, placed.contact_id or "", placed.outcome])
+
+    def finish(self, output: Any) -> None:
+        if output is not None:
+            output.flush()
+            name = getattr(output, "name", "-")
+            if name not in ("-", "<stdout>"):
+                click.echo(f"{self.shown.more} contact ids written to {name}")
+            return
+        if not self.shown.first:
+            return
+        click.echo("line\temail\tcontact id\toutcome")
+        for placed in self.shown.first:
+            contact_id = placed.contact_id or ("(new)" if placed.outcome == "imported" else "-")
+            click.echo(f"{placed.line}\t{placed.email}\t{contact_id}\t{placed.outcome}")
+        if self.shown.more:
+            click.echo(f"... and {self.shown.more} more: write them all with --ids FILE")
 
 
 @contacts.command("export")
