@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib import render
 from chalicelib.config import Settings
+from chalicelib.profiles import Profile
 from chalicelib.send import Message, SendJob, Skip
 from chalicelib.sequences import Sequence, Step, TemplateSpec
 from chalicelib.tokens import Keyring
-
-CONTACT_FIELDS = ("first_name", "last_name", "company", "email", "locale", "country", "timezone")
 
 
 def choose(
@@ -43,13 +41,6 @@ def choose(
     raise KeyError(f"step {step.id!r} has no {default_locale!r} template")
 
 
-def contact_context(profile: Mapping[str, Any]) -> dict[str, Any]:
-    """What templates may see of a contact: its public fields and custom attributes only."""
-    context = dict(profile.get("attributes") or {})
-    context.update({name: profile[name] for name in CONTACT_FIELDS if profile.get(name)})
-    return context
-
-
 @dataclass(frozen=True)
 class Composer:
     sequences: Callable[[str, int], Sequence]
@@ -57,19 +48,19 @@ class Composer:
     settings: Settings
     clock: Callable[[], float] = time.time
 
-    def __call__(self, job: SendJob, profile: Mapping[str, Any], send_id: str) -> Message:
+    def __call__(self, job: SendJob, profile: Profile, send_id: str) -> Message:
         sequence = self.sequences(job.sequence_id, job.version)
         step = sequence.step(job.step_id)
         spec, variant = choose(
             step,
-            profile.get("locale"),
+            profile.locale,
             sequence.default_locale,
             f"{job.contact_id}\x1f{job.sequence_id}\x1f{job.step_id}",
         )
         try:
             prepared = render.prepare(
                 render.TemplateSet(spec.subject, spec.html or "", spec.text),
-                contact_context(profile),
+                profile.template_fields(),
                 contact_id=job.contact_id,
                 send_id=send_id,
                 issued_at=int(self.clock()),
@@ -83,7 +74,7 @@ class Composer:
             raise Skip("template_error") from exc
         return Message(
             self.settings.sender,
-            str(profile["email"]),
+            str(profile.email),
             prepared.subject,
             prepared.html,
             prepared.text,

@@ -31,6 +31,9 @@ class Settings:
     scheduler_role_arn: str = ""
     schedule_target_arn: str = ""
     schedule_dlq_arn: str = ""
+    # The zone of the frequency cap's day and week for contacts with no zone of their own
+    # and no country that decides one.
+    default_timezone: str = "UTC"
     # Transient bounces (each SES message once) of one address before it is suppressed.
     soft_bounce_limit: int = 3
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
@@ -60,6 +63,7 @@ _ENV = {
     "schedule_target_arn": "NURTURE_SCHEDULE_TARGET_ARN",
     "schedule_dlq_arn": "NURTURE_SCHEDULE_DLQ_ARN",
     "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
+    "default_timezone": "NURTURE_DEFAULT_TIMEZONE",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",

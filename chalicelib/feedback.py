@@ -317,8 +317,9 @@ def _suppress(table: store.Table, found: Feedback, reason: str) -> None:
 
 def _record_on_send(table: store.Table, found: Feedback) -> None:
     """Skipped quietly when the send is unknown or already has an equal or later outcome."""
-    if found.type == "sent":
+    if found.type == "sent":  # also settles a send left `uncertain` by a crash, however late
         table.apply(store.send_accepted_write(found.send_id, found.message_id, found.at))
+        table.apply(store.send_settled_write(found.send_id, found.message_id, found.at))
     outcome = store.send_outcome_write(
         found.send_id, found.message_id, found.type, RANKS[found.type], found.at
     )

@@ -25,6 +25,7 @@ METRICS = (
     "complained",
     "skipped",
     "opened_machine",
+    "uncertain",
 )
 
 
@@ -40,12 +41,15 @@ def event_metrics(event: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def send_metric(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
-    """A send item that just became `sent` or `skipped`."""
+def send_metrics(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """A send item that just became `sent`, `skipped` or `uncertain` (a crash after SES was
+    called: counted as sent, since it most likely went out, and as uncertain)."""
     status = new.get("status")
-    if status in ("sent", "skipped") and old.get("status") != status:
-        return str(status)
-    return None
+    if old.get("status") == status:
+        return ()
+    return {"sent": ("sent",), "skipped": ("skipped",), "uncertain": ("sent", "uncertain")}.get(
+        str(status), ()
+    )
 
 
 @dataclass(frozen=True)

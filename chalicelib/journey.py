@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import catalog, emails, localtime, rules, schedule, store
+from chalicelib import catalog, emails, localtime, preview, rules, schedule, store
+from chalicelib.caps import CapPolicy
 from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep
 from chalicelib.observability import logger
-from chalicelib.send import Outcome, Sender, SendJob
+from chalicelib.profiles import Profile, paused_until
+from chalicelib.send import Outcome, QuotaExceeded, Sender, SendJob
 from chalicelib.sequences import EXIT, SUPPRESS, Sequence, Step
 from chalicelib.stamps import instant, iso
 
@@ -27,26 +29,17 @@ HAND_ON_SECONDS = 60.0
 RETRY_AFTER = {
     "quota": timedelta(hours=1),
     "throttled": timedelta(minutes=10),
+    "unreachable": timedelta(minutes=10),
     "claimed_elsewhere": timedelta(minutes=16),
 }
+"""How long a send waits after SES said not now. The daily quota is a rolling 24-hour window
+that frees capacity as the previous day's sends age out: a stopped bucket tries again hourly."""
 ENDS = {
     "unsubscribed": "exited",
     "suppressed": "exited",
     "invalid_address": "exited",
     "goal_reached": "goal_reached",
 }
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    """When a step would go out on the default path, and why then."""
-
-    step_id: str
-    local: str
-    utc: str
-    zone: str
-    zone_source: str
-    reasons: tuple[str, ...]
 
 
 @dataclass
@@ -56,63 +49,62 @@ class Journey:
     scheduler: schedule.Scheduler
     sender: Sender
     sequence: Callable[[str, int], Sequence]
+    caps: CapPolicy
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self.enrollments = store.Enrollments(self.table)
         self.timers = store.Timers(self.table)
-        # The cap of a send depends on its sequence and the contact's local calendar.
-        self.sender.cap = self._cap_rule
 
-    def _cap_rule(self, job: SendJob, profile: Mapping[str, Any]) -> store.CapRule | None:
-        sequence = self.sequence(job.sequence_id, job.version)
-        cap = sequence.frequency_cap
-        if cap is None:
-            return None
-        local = self._now().astimezone(schedule.local_zone(profile, sequence).zone).date()
-        year, week, _ = local.isocalendar()
-        period = f"D{local.isoformat()}" if cap.per == "day" else f"W{year}-{week:02d}"
-        return store.CapRule(cap.max, period, int(self.clock()) + 9 * 86_400)
+    def profile(self, contact_id: str) -> Profile | None:
+        """The contact as one typed value: read once per job and passed down."""
+        item = self.table.profile(contact_id)
+        return Profile.from_item(contact_id, item) if item is not None else None
+
+    def _known(self, contact_id: str) -> Profile:
+        found = self.profile(contact_id)
+        if found is None:
+            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        return found
 
     # --- entry ------------------------------------------------------------------------------
 
     def enroll(self, contact_id: str, sequence_id: str) -> store.Enrollment:
         """Enroll a contact in the newest version; idempotent while the enrollment is active."""
-        profile = self.table.profile(contact_id)
-        if profile is None:
-            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        profile = self._known(contact_id)
         sequence, version = catalog.newest(self.versions, sequence_id)
-        enrollment, new = self._start(contact_id, sequence, version)
+        enrollment, new = self._start(profile, sequence, version)
         if enrollment is None:
             raise ReentryRefused(
                 f"sequence_id: {contact_id!r} already went through "
                 f"{sequence_id!r}; re-entry is off or its cooldown has not passed"
             )
         if new or _awaiting_first_send(enrollment):
-            first, after = sequence.steps[0].id, self._first_send(sequence)
-            self._plan_send(enrollment, sequence, first, enrollment.seq, after)
+            first = sequence.steps[0]
+            planned = schedule.plan_step(first, self._now(), profile, sequence, self._now())
+            self.timers.put(self._send_timer(enrollment, first.id, enrollment.seq, planned))
         return enrollment
 
     def enroll_many(self, contact_ids: list[str], sequence_id: str) -> dict[str, int]:
         """Enroll a cohort: timers are written in batches and each distinct delivery minute gets
         one schedule, however many contacts share it. Returns counts by outcome."""
         sequence, version = catalog.newest(self.versions, sequence_id)
-        after, first = self._first_send(sequence), sequence.steps[0]
+        first, now = sequence.steps[0], self._now()
         counts = {"enrolled": 0, "already_enrolled": 0, "refused": 0, "unknown_contact": 0}
         timers: list[store.Timer] = []
         for contact_id in contact_ids:
-            profile = self.table.profile(contact_id)
+            profile = self.profile(contact_id)
             if profile is None:
                 counts["unknown_contact"] += 1
                 continue
-            enrollment, new = self._start(contact_id, sequence, version)
+            enrollment, new = self._start(profile, sequence, version)
             if enrollment is None:
                 counts["refused"] += 1
                 continue
             counts["enrolled" if new else "already_enrolled"] += 1
             if not (new or _awaiting_first_send(enrollment)):
                 continue
-            planned = schedule.plan(after, profile, sequence, self._now())
+            planned = schedule.plan_step(first, now, profile, sequence, now)
             timers.append(
                 store.Timer(
                     planned.minute,
@@ -130,45 +122,26 @@ class Journey:
         self.timers.put_many(timers)
         return counts
 
-    def preview(self, contact_id: str, sequence_id: str) -> list[PreviewRow]:
-        """Each step's local and UTC send time on the default path (no branch taken), with the
-        zone fallback used and why each time moved (window, weekday, holiday, quiet hours)."""
-        profile = self.table.profile(contact_id)
-        if profile is None:
-            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+    def preview(self, contact_id: str, sequence_id: str) -> list[preview.PreviewRow]:
+        """The sends a contact who never engages would get, each with its local and UTC time,
+        the zone fallback used and why it moved (see `preview.path`)."""
+        profile = self._known(contact_id)
         sequence, _ = catalog.newest(self.versions, sequence_id)
-        rows: list[PreviewRow] = []
-        step_id, after = sequence.steps[0].id, self._now()
-        while step_id != EXIT and step_id not in {row.step_id for row in rows}:
-            after += sequence.step(step_id).delay or timedelta(0)
-            planned = schedule.plan(after, profile, sequence, self._now())
-            rows.append(
-                PreviewRow(
-                    step_id,
-                    planned.local.isoformat(),
-                    iso(planned.utc.timestamp()),
-                    planned.zone,
-                    planned.zone_source,
-                    planned.reasons,
-                )
-            )
-            step_id, after = sequence.next_of(step_id), planned.utc
-        return rows
+        return preview.path(sequence, profile, self._now())
 
     def _start(
-        self, contact_id: str, sequence: Sequence, version: int
+        self, profile: Profile, sequence: Sequence, version: int
     ) -> tuple[store.Enrollment | None, bool]:
+        zone = schedule.local_zone(profile, sequence)
         return self.enrollments.enroll(
-            contact_id,
+            profile.contact_id,
             sequence.id,
             version,
             sequence.steps[0].id,
             iso(self.clock()),
             self._may_restart(sequence),
+            store.ZoneUsed(zone.name, zone.source, ",".join(zone.notes)),
         )
-
-    def _first_send(self, sequence: Sequence) -> datetime:
-        return self._now() + (sequence.steps[0].delay or timedelta(0))
 
     def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:
         """The sequence's entry rule: re-entry allowed at all, and not before the cooldown."""
@@ -184,9 +157,9 @@ class Journey:
         return allowed
 
     def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
-        """Send one step of the newest version to a contact now, outside any enrollment."""
-        if self.table.profile(contact_id) is None:
-            raise ContactNotFound(f"contact_id: no contact {contact_id!r}")
+        """Send one step of the newest version to a contact now, outside any enrollment: not a
+        marketing send, so neither counted toward nor blocked by the contact's frequency cap."""
+        profile = self._known(contact_id)
         sequence, version = catalog.newest(self.versions, sequence_id)
         step = step_id or sequence.steps[0].id
         try:
@@ -194,7 +167,9 @@ class Journey:
         except KeyError:
             raise UnknownStep(f"step_id: {sequence_id!r} has no step {step!r}") from None
         job = SendJob(contact_id, sequence_id, version, step, 0, secrets.token_hex(6))
-        return self.sender.deliver(job)
+        if paused_until(profile, self._now()) is not None:
+            return Outcome(job.send_id, "skipped", "paused")
+        return self.sender.deliver(job, profile, None)
 
     # --- timers -----------------------------------------------------------------------------
 
@@ -202,7 +177,9 @@ class Journey:
         """Run every timer in a due bucket; return how many failed (left for the retry).
 
         A bucket too large for one invocation (`time_left`, in seconds) is handed on: a
-        schedule a minute later fires it again for the timers not done yet.
+        schedule a minute later fires it again for the timers not done yet. A daily-quota stop
+        ends the bucket at once (no other timer calls SES) and a schedule of our own fires it
+        again when the quota has room (`RETRY_AFTER["quota"]`), not Scheduler's retries.
         """
         failures = 0
         for timer in self.timers.due(minute):
@@ -211,6 +188,13 @@ class Journey:
                 break
             try:
                 self._fire(timer)
+            except QuotaExceeded:
+                again = localtime.ceil_minute(self._now() + RETRY_AFTER["quota"])
+                self.scheduler.resume(minute, again)
+                logger.warning(
+                    "daily quota reached", extra={"minute": minute, "again": iso(again.timestamp())}
+                )
+                break
             except Exception:
                 failures += 1
                 logger.exception("timer failed", extra={"minute": minute, "kind": timer.kind})
@@ -230,59 +214,77 @@ class Journey:
         if not positioned:
             if enrollment.seq != timer.seq - 1 or enrollment.send_id is None:
                 return  # stale: the enrollment took another path
+            if self._branch_due(enrollment, sequence):
+                return  # a deadline passed first: its branch, not the next step
             if not self.enrollments.advance(enrollment, timer.step_id):
                 return
             enrollment = self._reload(enrollment)
-        self._deliver(enrollment, sequence)
+        planned = schedule.minute_instant(timer.due)
+        self._deliver(enrollment, sequence, self.profile(enrollment.contact_id), planned)
 
-    def _deliver(self, enrollment: store.Enrollment, sequence: Sequence) -> None:
-        paused = (self.table.profile(enrollment.contact_id) or {}).get("paused_until")
-        if paused and paused > iso(self.clock()):
-            self._plan_send(
-                enrollment, sequence, enrollment.step_id, enrollment.seq, instant(paused)
-            )
+    def _deliver(
+        self,
+        enrollment: store.Enrollment,
+        sequence: Sequence,
+        found: Profile | None,
+        planned: datetime,
+    ) -> None:
+        """Send the enrollment's step (planned for minute `planned`) and plan what follows."""
+        profile = found or Profile(enrollment.contact_id)  # deleted: skipped as invalid_address
+        now = self._now()
+        step = enrollment.step_id
+        pause_ends = paused_until(profile, now)
+        if pause_ends is not None:
+            later = schedule.plan(pause_ends, profile, sequence, now)
+            self.timers.put(self._send_timer(enrollment, step, enrollment.seq, later))
             return
         job = SendJob(
-            enrollment.contact_id,
-            enrollment.sequence_id,
-            enrollment.version,
-            enrollment.step_id,
-            enrollment.run,
+            enrollment.contact_id, enrollment.sequence_id, enrollment.version, step, enrollment.run
         )
-        outcome = self.sender.deliver(job)
-        sent = outcome.status == "sent" or (outcome.status == "done" and outcome.reason == "sent")
-        if sent:
-            record = self.sender.sends.get(job.send_id)
-            sent_at = record.claimed_at if record else iso(self.clock())
-            if enrollment.send_id is None:
-                self.enrollments.mark_sent(enrollment, job.send_id, sent_at)
-            self._plan_after_send(enrollment, sequence, sent_at)
+        zone = schedule.local_zone(profile, sequence)
+        outcome = self.sender.deliver(
+            job,
+            profile,
+            self.caps.rule(profile, sequence, now),
+            store.ZoneUsed(zone.name, zone.source, ",".join(zone.notes)),
+        )
+        if not outcome.went_out:
+            self._not_sent(enrollment, sequence, profile, outcome)
             return
-        self._not_sent(enrollment, sequence, outcome)
+        sent_at = enrollment.sent_at or outcome.called_at or iso(self.clock())
+        if enrollment.send_id is None:
+            self.enrollments.mark_sent(enrollment, job.send_id, sent_at)
+        self._plan_after_send(enrollment, sequence, profile, instant(sent_at), planned)
 
-    def _not_sent(self, enrollment: store.Enrollment, sequence: Sequence, outcome: Outcome) -> None:
-        reason = outcome.reason
+    def _not_sent(
+        self, enrollment: store.Enrollment, sequence: Sequence, profile: Profile, outcome: Outcome
+    ) -> None:
+        reason, now = outcome.reason, self._now()
+        cap = sequence.frequency_cap
         if outcome.status in ("skipped", "done") and reason in ENDS:
             self.enrollments.end(enrollment, ENDS[reason], reason, iso(self.clock()))
         elif outcome.status in ("failed", "done"):
             self.enrollments.end(enrollment, "exited", reason or outcome.status, iso(self.clock()))
-        elif (
-            reason == "capped"
-            and sequence.frequency_cap
-            and sequence.frequency_cap.on_cap == "skip"
-        ):
-            self._move(enrollment, sequence, sequence.next_of(enrollment.step_id))
+        elif reason == "capped" and cap is not None and cap.on_cap == "skip":
+            self._move(enrollment, sequence, sequence.next_of(enrollment.step_id), now)
         else:
-            wait = RETRY_AFTER.get(reason, timedelta(days=1))
-            self._plan_send(
-                enrollment, sequence, enrollment.step_id, enrollment.seq, self._now() + wait
-            )
+            if reason == "capped":
+                after = self.caps.lifts_at(profile, sequence, now)
+            else:
+                after = now + RETRY_AFTER.get(reason, timedelta(days=1))
+            later = schedule.plan(after, profile, sequence, now)
+            self.timers.put(self._send_timer(enrollment, enrollment.step_id, enrollment.seq, later))
 
     def _plan_after_send(
-        self, enrollment: store.Enrollment, sequence: Sequence, sent_at: str
+        self,
+        enrollment: store.Enrollment,
+        sequence: Sequence,
+        profile: Profile,
+        sent: datetime,
+        planned: datetime,
     ) -> None:
-        """Deadlines for absence branches and the default next step, from the send time."""
-        sent = instant(sent_at)
+        """Deadlines for absence branches, counted from when SES was called (to the second),
+        and the default next step, from the minute this step was planned for."""
         step = sequence.step(enrollment.step_id)
         waits = rules.absence_branches(step)
         for name, branch in waits:
@@ -302,8 +304,10 @@ class Journey:
             )
         following = sequence.next_of(step.id)
         if following != EXIT:
-            delay = sequence.step(following).delay or timedelta(0)
-            self._plan_send(enrollment, sequence, following, enrollment.seq + 1, sent + delay)
+            plan = schedule.plan_step(
+                sequence.step(following), planned, profile, sequence, self._now()
+            )
+            self.timers.put(self._send_timer(enrollment, following, enrollment.seq + 1, plan))
         elif not waits:
             self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
 
@@ -315,16 +319,29 @@ class Journey:
         that leads nowhere else."""
         if enrollment.seq != timer.seq or enrollment.send_id is None or not enrollment.sent_at:
             return
-        step, sent = sequence.step(enrollment.step_id), instant(enrollment.sent_at)
+        if self._branch_due(enrollment, sequence):
+            return
+        last = rules.last_deadline(sequence.step(enrollment.step_id), instant(enrollment.sent_at))
+        if (
+            sequence.next_of(enrollment.step_id) == EXIT
+            and last is not None
+            and last <= self._now()
+        ):
+            self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
+
+    def _branch_due(self, enrollment: store.Enrollment, sequence: Sequence) -> bool:
+        """Take the absence branch whose deadline passed first, if one is met; True if taken."""
+        step = sequence.step(enrollment.step_id)
+        sent = instant(enrollment.sent_at or iso(self.clock()))
+        if not any(sent + b.within <= self._now() for _, b in rules.absence_branches(step)):
+            return False
         events = self.table.events(enrollment.contact_id)
         mine = [e for e in events if e.get("send_id") == enrollment.send_id]
         found = rules.departure(step, sent, mine, events, self._now())
-        if found is not None:
-            self._move(enrollment, sequence, found[1].goto)
-            return
-        last = rules.last_deadline(step, sent)
-        if sequence.next_of(step.id) == EXIT and last is not None and last <= self._now():
-            self.enrollments.end(enrollment, "completed", "last_step", iso(self.clock()))
+        if found is None:
+            return False
+        self._move(enrollment, sequence, found[1].goto, found[2])
+        return True
 
     # --- behaviour (from the table's stream) ----------------------------------------------------
 
@@ -353,7 +370,7 @@ class Journey:
                 step = sequence.step(enrollment.step_id)
                 target = rules.positive_target(step, event)
                 if target is not None and not self._left_before(enrollment, step, event):
-                    self._move(enrollment, sequence, target)
+                    self._move(enrollment, sequence, target, self._now())
         return dict(event)
 
     def _left_before(
@@ -373,8 +390,11 @@ class Journey:
 
     # --- moves ----------------------------------------------------------------------------------
 
-    def _move(self, enrollment: store.Enrollment, sequence: Sequence, target: str) -> None:
-        """Take a branch once: exit, or advance and plan the target step's send."""
+    def _move(
+        self, enrollment: store.Enrollment, sequence: Sequence, target: str, reference: datetime
+    ) -> None:
+        """Take a branch once: exit, or advance and plan the target step's send from
+        `reference` (the event, or the deadline that chose the branch)."""
         now = iso(self.clock())
         if target == EXIT:
             self.enrollments.end(enrollment, "exited", "branch", now)
@@ -382,46 +402,30 @@ class Journey:
         if target == SUPPRESS:
             self._sunset(enrollment, now)
             return
-        delay = sequence.step(target).delay or timedelta(0)
-        then = self._timer(enrollment, sequence, target, enrollment.seq + 1, self._now() + delay)
+        profile = self.profile(enrollment.contact_id) or Profile(enrollment.contact_id)
+        plan = schedule.plan_step(sequence.step(target), reference, profile, sequence, self._now())
+        then = self._send_timer(enrollment, target, enrollment.seq + 1, plan)
         self.enrollments.advance(enrollment, target, then)
-
-    def _plan_send(
-        self,
-        enrollment: store.Enrollment,
-        sequence: Sequence,
-        step_id: str,
-        seq: int,
-        after: datetime,
-    ) -> None:
-        self.timers.put(self._timer(enrollment, sequence, step_id, seq, after))
 
     def _sunset(self, enrollment: store.Enrollment, now: str) -> None:
         """The contact never engaged: no marketing email from any sequence again."""
-        email = (self.table.profile(enrollment.contact_id) or {}).get("email")
-        if email:
+        profile = self.profile(enrollment.contact_id)
+        if profile is not None and profile.email:
             self.table.apply(
                 store.suppression_write(
-                    emails.email_hash(email), "sunset", now, enrollment.send_id or ""
+                    emails.email_hash(profile.email), "sunset", now, enrollment.send_id or ""
                 )
             )
         self.enrollments.end(enrollment, "exited", "sunset", now)
 
-    def _timer(
-        self,
-        enrollment: store.Enrollment,
-        sequence: Sequence,
-        step_id: str,
-        seq: int,
-        after: datetime,
+    def _send_timer(
+        self, enrollment: store.Enrollment, step_id: str, seq: int, plan: schedule.Plan
     ) -> store.Timer:
-        """The send timer for a step at its first allowed local minute; its schedule exists
-        before the timer is written, so no timer waits in a bucket nothing fires."""
-        profile = self.table.profile(enrollment.contact_id) or {}
-        planned = schedule.plan(after, profile, sequence, self._now())
-        self.scheduler.ensure(planned.utc)
+        """The send timer for a step at its planned minute; its schedule exists before the
+        timer is written, so no timer waits in a bucket nothing fires."""
+        self.scheduler.ensure(plan.utc)
         return store.Timer(
-            planned.minute,
+            plan.minute,
             enrollment.contact_id,
             enrollment.sequence_id,
             enrollment.run,

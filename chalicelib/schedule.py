@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -19,8 +18,9 @@ from typing import Any
 
 from chalicelib import localtime
 from chalicelib.fields import WEEKDAYS
+from chalicelib.profiles import Profile
 from chalicelib.sequences import SendWindow as SendWindowSpec
-from chalicelib.sequences import Sequence
+from chalicelib.sequences import Sequence, Step, WaitUntil
 
 MINUTE = timedelta(minutes=1)
 MAX_EVENT_AGE_SECONDS = 86_400
@@ -64,29 +64,39 @@ def window_of(spec: SendWindowSpec) -> localtime.SendWindow:
     )
 
 
-def local_zone(profile: Mapping[str, Any], sequence: Sequence) -> localtime.ResolvedZone:
+def local_zone(profile: Profile, sequence: Sequence) -> localtime.ResolvedZone:
     """The contact's zone through the fallback chain (contact, country, sequence, UTC)."""
-    return _resolve_zone(
-        _hashable(profile.get("timezone")),
-        _hashable(profile.get("country")),
-        sequence.default_timezone,
-    )
+    return _resolve_zone(profile.timezone, profile.country, sequence.default_timezone)
 
 
-def plan(after: datetime, profile: Mapping[str, Any], sequence: Sequence, now: datetime) -> Plan:
-    """The first allowed minute at or after `after`, and never sooner than the next minute."""
+def plan(after: datetime, profile: Profile, sequence: Sequence, now: datetime) -> Plan:
+    """The first allowed minute at or after `after`, and never sooner than the next minute
+    (a send postponed by a pause, a cap or a retry)."""
     return _plan(
         max(after, now + MINUTE),
-        _hashable(profile.get("timezone")),
-        _hashable(profile.get("country")),
+        profile.timezone,
+        profile.country,
         sequence.default_timezone,
         sequence.send_window,
+        None,
     )
 
 
-def _hashable(value: object) -> str | None:
-    """Profile values as cache keys; a non-string stays invalid (and is reported as such)."""
-    return value if value is None or isinstance(value, str) else repr(value)
+def plan_step(
+    step: Step, reference: datetime, profile: Profile, sequence: Sequence, now: datetime
+) -> Plan:
+    """When `step` goes out: its `delay` after `reference` (the planned minute of the previous
+    email, the enrollment, or the deadline that chose this step), or the next local
+    `wait_until` time after it, at the first allowed minute of the window and never sooner
+    than the minute after `now`. Preview and real sends both plan with this, so they agree."""
+    return _plan(
+        max(reference + (step.delay or timedelta(0)), now + MINUTE),
+        profile.timezone,
+        profile.country,
+        sequence.default_timezone,
+        sequence.send_window,
+        step.wait_until,
+    )
 
 
 _resolve_zone = lru_cache(maxsize=4096)(localtime.resolve_zone)
@@ -99,11 +109,19 @@ def _plan(
     country: str | None,
     default_tz: str,
     spec: SendWindowSpec,
+    wait: WaitUntil | None,
 ) -> Plan:
     """Pure and cached: a cohort enrolled together shares a handful of (zone, country) keys."""
     resolved = _resolve_zone(contact_tz, country, default_tz)
     holidays = localtime.holiday_calendar(country) if spec.skip_holidays else None
-    slot = localtime.next_send_time(earliest, resolved.zone, window_of(spec), holidays)
+    window = window_of(spec)
+    if wait is None:
+        slot = localtime.next_send_time(earliest, resolved.zone, window, holidays)
+    else:
+        days = frozenset(WEEKDAYS.index(day) for day in wait.days or WEEKDAYS)
+        slot = localtime.next_time_of_day(
+            earliest, resolved.zone, wait.time, days, window, holidays
+        )
     reasons = (*slot.reasons, *(f"zone:{note}" for note in resolved.notes))
     return Plan(slot.utc, slot.local, resolved.name, resolved.source, reasons)
 
@@ -129,8 +147,10 @@ class Scheduler:
         return made
 
     def resume(self, key: str, at: datetime) -> None:
-        """Fire bucket `key` again at `at`: the rest of a bucket one invocation could not finish."""
-        self._create(f"{_schedule_name(minute_instant(key))}-at-{at.astimezone(UTC):%H%M}", at, key)
+        """Fire bucket `key` again at `at`: the rest of a bucket one invocation could not finish,
+        or that a daily-quota stop deferred."""
+        name = f"{_schedule_name(minute_instant(key))}-at-{at.astimezone(UTC):%Y%m%dT%H%M}"
+        self._create(name, at, key)
 
     def _create(self, name: str, at: datetime, key: str) -> bool:
         expression = at_expression(at.astimezone(UTC).replace(second=0, microsecond=0))

@@ -1,11 +1,17 @@
-"""Exactly-once sending through SES v2.
+"""Exactly-once sending through SES v2, and what an interrupted send means.
 
 A send is claimed with a conditional write before SES is called; a rerun finds the claim and
-never sends twice. A claim left behind by a crash is taken over only after its lease expired
-and SES reported no `Send` event for it (the feedback handler records `ses_accepted_at`), so a
-crash between SES accepting the message and us recording it does not cause a second email.
-Throttling is retried with backoff within the account's send rate; a daily quota stop defers
-the rest (SES drops, it does not queue).
+never sends twice. Just before SES is called the claim is marked `calling` (conditional on the
+claim's attempt, so a process that lost its claim never calls SES). A claim left by a crash is
+taken over only after its lease expired:
+- no `calling` mark: SES was never called, the takeover sends;
+- a SES `Send` event arrived (`ses_accepted_at`, written by the feedback handler): it was sent;
+- otherwise SES may or may not have accepted the message (SES v2 has no idempotency key): the
+  send is recorded `uncertain` and SES is never called for it again. A late `Send` event settles
+  it as `sent`. Nothing else can prove SES did not accept it, so it is never resent: a missing
+  email is recoverable by a person, a duplicate is not.
+Throttling is retried with backoff within the account's send rate; a daily quota stop releases
+the claim and raises `QuotaExceeded`, so the caller stops at once (SES drops, it does not queue).
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from chalicelib import store
 from chalicelib.observability import logger
+from chalicelib.profiles import Profile
 from chalicelib.stamps import iso
 
 THROTTLES = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
@@ -71,6 +78,15 @@ class Outcome:
     status: str  # sent | skipped | failed | deferred | pending | done
     reason: str = ""
     message_id: str = ""
+    called_at: str = ""
+    """When SES was called for a send that went out (or may have): what deadlines count from."""
+
+    @property
+    def went_out(self) -> bool:
+        """Sent, or (after a crash) possibly sent: either way the contact has it, most likely."""
+        return self.status == "sent" or (
+            self.status == "done" and self.reason in ("sent", "uncertain")
+        )
 
 
 class Skip(Exception):
@@ -85,7 +101,7 @@ class QuotaExceeded(Exception):
     """SES refused for the day: stop the batch, the rest is deferred and rescheduled."""
 
 
-Composer = Callable[[SendJob, Mapping[str, Any], str], Message]
+Composer = Callable[[SendJob, Profile, str], Message]
 """Builds the message for a job from the contact profile and send id; raises `Skip` to skip."""
 
 
@@ -99,29 +115,23 @@ class Sender:
     max_rate: float = 14.0
     lease_seconds: int = 900
     throttle_retries: int = 5
-    cap: Callable[[SendJob, Mapping[str, Any]], store.CapRule | None] = lambda job, profile: None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     _last_send: float = 0.0
 
-    def deliver_all(self, jobs: Iterable[SendJob]) -> list[Outcome]:
-        """Send each job at most once; after a daily-quota stop the rest come back `deferred`."""
-        outcomes: list[Outcome] = []
-        stopped = False
-        for job in jobs:
-            if stopped:
-                outcomes.append(Outcome(job.send_id, "deferred", "quota"))
-                continue
-            try:
-                outcomes.append(self.deliver(job))
-            except QuotaExceeded:
-                stopped = True
-                outcomes.append(Outcome(job.send_id, "deferred", "quota"))
-        return outcomes
+    def deliver(
+        self,
+        job: SendJob,
+        profile: Profile,
+        cap: store.CapRule | None,
+        zone: store.ZoneUsed | None = None,
+    ) -> Outcome:
+        """Send `job` to `profile` at most once, counted against `cap` (None: not counted);
+        `zone` (the zone fallback planning used) is recorded on the send.
 
-    def deliver(self, job: SendJob) -> Outcome:
-        profile = self.table.profile(job.contact_id) or {}
-        record = self._claim(job, profile)
+        Raises `QuotaExceeded` after releasing the claim when SES's daily quota is used up.
+        """
+        record = self._claim(job, cap, zone)
         if isinstance(record, Outcome):
             return record
         try:
@@ -131,7 +141,9 @@ class Sender:
             return self._finish(job, record, "skipped", skip.reason)
         return self._send(job, record, message)
 
-    def _claim(self, job: SendJob, profile: Mapping[str, Any]) -> store.SendRecord | Outcome:
+    def _claim(
+        self, job: SendJob, cap: store.CapRule | None, zone: store.ZoneUsed | None
+    ) -> store.SendRecord | Outcome:
         now = self.clock()
         attrs: dict[str, store.Scalar] = {
             "contact_id": job.contact_id,
@@ -146,8 +158,9 @@ class Sender:
                 attrs,
                 iso(now),
                 iso(now + self.lease_seconds),
-                self.cap(job, profile),
+                cap,
                 job.contact_id,
+                zone,
             )
         except store.Capped:
             return Outcome(job.send_id, "deferred", "capped")
@@ -160,34 +173,43 @@ class Sender:
 
     def _resume(self, record: store.SendRecord, now: float) -> store.SendRecord | Outcome:
         """A claim exists: finished, still running, accepted by SES, or abandoned by a crash."""
+        called = record.calling_at or record.claimed_at
         if record.status != "claimed":
-            return Outcome(record.send_id, "done", record.status, record.message_id or "")
+            return Outcome(record.send_id, "done", record.status, record.message_id or "", called)
         if record.accepted_at is not None:
             self.sends.complete(record, record.message_id or "", record.accepted_at)
-            return Outcome(record.send_id, "done", "sent", record.message_id or "")
+            return Outcome(record.send_id, "done", "sent", record.message_id or "", called)
         if iso(now) < record.lease_until:
             return Outcome(record.send_id, "pending", "claimed_elsewhere")
+        if record.calling_at is not None:
+            if not self.sends.mark_uncertain(record, iso(now)):
+                return Outcome(record.send_id, "pending", "claimed_elsewhere")
+            logger.warning("send outcome unknown after a crash", extra={"send_id": record.send_id})
+            return Outcome(record.send_id, "done", "uncertain", called_at=called)
         if not self.sends.reclaim(record, iso(now), iso(now + self.lease_seconds)):
             return Outcome(record.send_id, "pending", "claimed_elsewhere")
         logger.warning("took over an abandoned send", extra={"send_id": record.send_id})
         return self.sends.get(record.send_id) or record
 
-    def _check(self, profile: Mapping[str, Any]) -> None:
-        if profile.get("status") == "unsubscribed" or "unsubscribed_at" in profile:
+    def _check(self, profile: Profile) -> None:
+        if profile.unsubscribed:
             raise Skip("unsubscribed")
-        if not profile.get("email"):
+        if not profile.email:
             raise Skip("invalid_address")
-        if self.table.is_suppressed(profile["email"]):
+        if self.table.is_suppressed(profile.email):
             raise Skip("suppressed")
-        paused = profile.get("paused_until")
-        if paused and paused > iso(self.clock()):
-            raise Skip("paused")
 
     def _send(self, job: SendJob, record: store.SendRecord, message: Message) -> Outcome:
         for attempt in range(self.throttle_retries + 1):
             self._pace()
+            called = iso(self.clock())
+            if not self.sends.mark_calling(record, called):
+                return Outcome(job.send_id, "pending", "claimed_elsewhere")  # taken over
             try:
                 answer = self.ses.send_email(**self._request(job, message))
+            except (EndpointConnectionError, ConnectTimeoutError):
+                self.sends.release(record)  # never connected: SES certainly has nothing
+                return Outcome(job.send_id, "deferred", "unreachable")
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 text = str(error.response.get("Error", {}).get("Message", "")).lower()
@@ -195,6 +217,7 @@ class Sender:
                     self.sends.release(record)
                     raise QuotaExceeded from error
                 if code in THROTTLES and attempt < self.throttle_retries:
+                    self.sends.clear_calling(record)  # refused: a crash while waiting is safe
                     self.sleep(min(30.0, 0.25 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311
                     continue
                 if code in THROTTLES:
@@ -202,10 +225,10 @@ class Sender:
                     return Outcome(job.send_id, "deferred", "throttled")
                 if code in PERMANENT:
                     return self._finish(job, record, "failed", f"rejected:{code}")
-                raise
+                raise  # anything else may have reached SES: a takeover records it uncertain
             message_id = answer["MessageId"]
             self.sends.complete(record, message_id, iso(self.clock()))
-            return Outcome(job.send_id, "sent", message_id=message_id)
+            return Outcome(job.send_id, "sent", message_id=message_id, called_at=called)
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _request(self, job: SendJob, message: Message) -> dict[str, Any]:

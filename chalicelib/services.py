@@ -67,8 +67,10 @@ def sequence(sequence_id: str, version: int) -> Sequence:
 @cache
 def journey() -> Journey:
     """Sending and sequencing; imported on first use to keep them off the pixel's cold start."""
+    from chalicelib.caps import CapPolicy
     from chalicelib.compose import Composer
     from chalicelib.journey import Journey
+    from chalicelib.localtime import validate_zone
     from chalicelib.schedule import Scheduler
     from chalicelib.send import Sender
     from chalicelib.store import Sends
@@ -88,6 +90,10 @@ def journey() -> Journey:
         raise ConfigError(f"sending and scheduling need {', '.join(missing)}")
     if any(char in config.sender for char in "\r\n\x00"):
         raise ConfigError("NURTURE_SENDER: line breaks are not allowed in a From address")
+    try:
+        validate_zone(config.default_timezone)
+    except ValueError as err:
+        raise ConfigError(f"NURTURE_DEFAULT_TIMEZONE: {err}") from None
     composer = Composer(sequence, keyring, config)
     sender = Sender(
         Sends(table()),
@@ -104,4 +110,5 @@ def journey() -> Journey:
         config.scheduler_role_arn,
         config.schedule_dlq_arn,
     )
-    return Journey(table(), versions(), scheduler, sender, sequence)
+    caps = CapPolicy(config.default_timezone)
+    return Journey(table(), versions(), scheduler, sender, sequence, caps)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from chalicelib.funnel import Funnel, event_metrics, send_metric
+from chalicelib.funnel import Funnel, event_metrics, send_metrics
 from chalicelib.store import stream_kind
 
 
@@ -34,8 +34,8 @@ def handle(event: dict[str, Any], sink: EventSink, funnel: Funnel) -> dict[str, 
             seen = sink.on_event(new)  # the rules may reclassify it (a burst of clicks)
             funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
         elif change == "MODIFY" and kind == "send":
-            metric = send_metric(dict(record.dynamodb.old_image or {}), new)
-            funnel.count(str(new.get("send_id", "")), (metric,) if metric else ())
+            metrics = send_metrics(dict(record.dynamodb.old_image or {}), new)
+            funnel.count(str(new.get("send_id", "")), metrics)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return dict(process_partial_response(event=event, record_handler=apply, processor=processor))

@@ -4,8 +4,9 @@ from collections import Counter
 from dataclasses import replace
 
 from chalicelib import services
-from chalicelib.compose import Composer, choose, contact_context
+from chalicelib.compose import Composer, choose
 from chalicelib.config import settings
+from chalicelib.profiles import Profile
 from chalicelib.send import SendJob
 from chalicelib.sequences import Sequence, parse_sequence
 from chalicelib.tokens import Purpose, verify
@@ -53,12 +54,13 @@ def test_message_has_one_click_unsubscribe_headers_and_only_public_fields() -> N
 
     config = replace(settings(), unsubscribe_mailto="unsubscribe@nurture.example")
     composer = Composer(sequence, services.keyring, config, lambda: 1_800_000_000.0)
-    profile = {
+    item = {
         "email": "x@example.com",
         "first_name": "<b>X</b>",
         "email_hash": "secret",
         "attributes": {"plan": "pro"},
     }
+    profile = Profile.from_item("c1", item)
     message = composer(SendJob("c1", "ab", 1, "one", 1), profile, "send-9")
     unsubscribe = message.headers["List-Unsubscribe"]
     assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -66,5 +68,5 @@ def test_message_has_one_click_unsubscribe_headers_and_only_public_fields() -> N
     token = unsubscribe[1:].split(">")[0].rsplit("/u/", 1)[1]
     claims = verify(token, Purpose.UNSUBSCRIBE, services.keyring())
     assert (claims.contact_id, claims.send_id) == ("c1", "send-9")
-    assert "email_hash" not in contact_context(profile)
-    assert contact_context(profile)["plan"] == "pro"
+    assert "email_hash" not in profile.template_fields()
+    assert profile.template_fields()["plan"] == "pro"

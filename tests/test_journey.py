@@ -15,6 +15,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib import catalog, services, store, streams
+from chalicelib.caps import CapPolicy
 from chalicelib.compose import Composer
 from chalicelib.config import settings
 from chalicelib.funnel import Funnel
@@ -113,7 +114,9 @@ class World:
             "arn:aws:iam::123456789012:role/s",
             "arn:aws:sqs:q",
         )
-        self.journey = Journey(table, versions, self.scheduler, sender, sequence, clock)
+        self.journey = Journey(
+            table, versions, self.scheduler, sender, sequence, CapPolicy("UTC"), clock
+        )
         self.tracker = Tracker(settings(), services.keyring, table, services.parking(), clock)
         self.player = Player(
             services.client("scheduler"),
@@ -369,7 +372,7 @@ def test_a_bucket_too_big_for_one_invocation_is_handed_on(world: World) -> None:
         s["Name"]
         for s in services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]
     ]
-    assert "due-20251125T0700Z-at-0701" in names
+    assert "due-20251125T0700Z-at-20251125T0701" in names
     world.run_until(datetime(2025, 11, 25, 7, 5, tzinfo=UTC))
     assert all(
         world.subjects(f"{n}@example.com") == [f"Hello {n.title()}"]
@@ -563,3 +566,189 @@ def test_a_click_without_an_open_takes_the_opened_branch(world: World) -> None:
     world.run_until(sent + timedelta(days=5))
     assert world.subjects("clicker@example.com") == ["First", "Thanks"]
     assert not [e for e in world.table.events("clicker") if e["type"] == "opened"]
+
+
+def all_day(sequence_id: str, zone: str, extra: str = "") -> str:
+    """A one-step sequence that may send at any minute of any day."""
+    return f"""
+id: {sequence_id}
+name: {sequence_id}
+default_timezone: {zone}
+default_locale: en
+send_window: {{start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}}
+{extra}
+steps:
+  - id: only
+    template:
+      en: {{subject: "{sequence_id}", html: "<p>{sequence_id}</p>"}}
+"""
+
+
+def push(*texts: str) -> None:
+    for text in texts:
+        catalog.push(services.versions(), parse_sequence(text), "t")
+
+
+MONDAY_NOON = datetime(2025, 11, 24, 10, 0, tzinfo=UTC)  # 12:00 in Riga
+
+
+def test_a_capped_sequence_counts_an_uncapped_sequence_sent_the_same_day(world: World) -> None:
+    push(all_day("news", "UTC"), all_day("promo", "UTC", "frequency_cap: {max: 1, per: day}"))
+    world.clock.now = MONDAY_NOON.timestamp()
+    world.journey.enroll("opener", "news")
+    world.run_until(MONDAY_NOON + timedelta(minutes=5))
+    world.journey.enroll("opener", "promo")
+    world.run_until(MONDAY_NOON + timedelta(hours=11))  # 23:00 in Riga
+    assert world.subjects("opener@example.com") == ["news"]
+    world.run_until(MONDAY_NOON + timedelta(hours=13))  # Tuesday 01:00 in Riga
+    assert world.subjects("opener@example.com") == ["news", "promo"]
+    sent = world.journey.enrollments.get("opener", "promo")
+    assert sent is not None and sent.sent_at == "2025-11-24T22:00:00.000Z"  # Riga's midnight
+
+
+def test_a_week_capped_send_counts_toward_the_day(world: World) -> None:
+    push(
+        all_day("weekly", "UTC", "frequency_cap: {max: 3, per: week}"),
+        all_day("daily", "UTC", "frequency_cap: {max: 1, per: day}"),
+    )
+    world.clock.now = MONDAY_NOON.timestamp()
+    world.journey.enroll("opener", "weekly")
+    world.run_until(MONDAY_NOON + timedelta(minutes=5))
+    world.journey.enroll("opener", "daily")
+    world.run_until(MONDAY_NOON + timedelta(hours=11))
+    assert world.subjects("opener@example.com") == ["weekly"]
+
+
+def test_one_day_per_contact_whatever_the_sequences_zones(world: World) -> None:
+    world.table.put_profile("nowhere", {"email": "nowhere@example.com"})  # no zone, no country
+    cap = "frequency_cap: {max: 1, per: day}"
+    push(all_day("tokyo", "Asia/Tokyo", cap), all_day("la", "America/Los_Angeles", cap))
+    evening = datetime(2025, 11, 24, 20, 0, tzinfo=UTC)  # Tuesday in Tokyo, Monday in LA
+    world.clock.now = evening.timestamp()
+    world.journey.enroll("nowhere", "tokyo")
+    world.journey.enroll("nowhere", "la")  # both due in the same minute
+    world.run_until(evening + timedelta(hours=3, minutes=59))
+    assert len(world.mails("nowhere@example.com")) == 1
+    world.run_until(evening + timedelta(hours=4, minutes=1))  # midnight UTC, the default zone
+    assert sorted(world.subjects("nowhere@example.com")) == ["la", "tokyo"]
+
+
+def test_transactional_sequences_and_test_sends_neither_count_nor_wait(world: World) -> None:
+    cap = "frequency_cap: {max: 1, per: day}"
+    push(
+        all_day("promo", "UTC", cap),
+        all_day("other", "UTC", cap),
+        all_day("receipt", "UTC", "transactional: true"),
+    )
+    world.clock.now = MONDAY_NOON.timestamp()
+    assert world.journey.send_test("opener", "promo").status == "sent"  # not counted ...
+    world.journey.enroll("opener", "promo")
+    world.run_until(MONDAY_NOON + timedelta(minutes=5))
+    assert world.journey.send_test("opener", "other").status == "sent"  # ... nor blocked
+    world.journey.enroll("opener", "receipt")
+    world.run_until(MONDAY_NOON + timedelta(minutes=10))
+    world.journey.enroll("opener", "other")
+    world.run_until(MONDAY_NOON + timedelta(hours=11))
+    assert world.subjects("opener@example.com") == ["promo", "promo", "other", "receipt"]
+    counters = world.table.client.get_item(
+        TableName=world.table.name, Key={"PK": {"S": "C#opener"}, "SK": {"S": "CAP#D2025-11-24"}}
+    )
+    assert counters["Item"]["sends"] == {"N": "1"}
+
+
+def test_a_paused_contact_waits_and_a_test_send_is_refused(world: World) -> None:
+    push(all_day("news", "UTC"))
+    world.clock.now = MONDAY_NOON.timestamp()
+    until = "2025-11-26T08:00:00.000Z"
+    world.table.put_profile(
+        "opener", {"email": "opener@example.com", "timezone": "UTC", "paused_until": until}
+    )
+    assert world.journey.send_test("opener", "news").reason == "paused"
+    world.journey.enroll("opener", "news")
+    world.run_until(MONDAY_NOON + timedelta(days=1))
+    assert world.mails("opener@example.com") == []
+    world.run_until(MONDAY_NOON + timedelta(days=3))
+    enrollment = world.journey.enrollments.get("opener", "news")
+    assert enrollment is not None and enrollment.sent_at == "2025-11-26T08:00:00.000Z"
+    assert world.subjects("opener@example.com") == ["news"]
+
+
+class Died(BaseException):
+    """The process dies: nothing after it runs, no handler sees it."""
+
+
+@pytest.mark.parametrize("late", [timedelta(hours=1), timedelta(hours=24), None])
+def test_a_crash_after_ses_never_sends_twice_on_the_player(
+    world: World, late: timedelta | None
+) -> None:
+    from app import on_ses_event
+
+    sent = sent_at_half_past_crashing(world)
+    world.run_until(sent + timedelta(hours=1) - timedelta(seconds=1))
+    record = world.journey.sender.sends.get(
+        world.journey.enrollments.get("ghost", "deadline").send_id or ""
+    )
+    assert record is not None and record.status == "uncertain"
+    if late is not None:  # SES's Send event, delivered late by EventBridge
+        world.run_until(sent + late)
+        [message] = world.mails("ghost@example.com")
+        event = json.loads((FIXTURES / "send.json").read_text())
+        event["detail"]["mail"].update(messageId=message.id, timestamp=sent.isoformat())
+        event["detail"]["mail"]["tags"].update(send_id=[record.send_id], contact_id=["ghost"])
+        assert on_ses_event(event, None) == {"batchItemFailures": []}
+    world.run_until(sent + timedelta(days=5))
+    assert world.subjects("ghost@example.com") == ["First", "Resend"]  # not opened in 3 days
+    final = world.journey.sender.sends.get(record.send_id)
+    assert final is not None and final.status == ("uncertain" if late is None else "sent")
+    enrollment = world.journey.enrollments.get("ghost", "deadline")
+    assert enrollment is not None and enrollment.status == "completed"
+    report = Funnel(world.table).report(world.journey.sequence("deadline", 1))
+    first = next(row.counts for row in report if row.step_id == "first")
+    assert (first["sent"], first["uncertain"]) == (1, 1)
+
+
+def sent_at_half_past_crashing(world: World) -> datetime:
+    """`sent_at_half_past`, but the process dies as SES returns."""
+    events = services.client("sesv2").meta.events
+
+    def die(**_: Any) -> None:
+        raise Died
+
+    events.register("after-call.sesv2.SendEmail", die)
+    try:
+        with pytest.raises(Died):
+            sent_at_half_past(world, "ghost")
+    finally:
+        events.unregister("after-call.sesv2.SendEmail", die)
+    assert world.subjects("ghost@example.com") == ["First"]
+    return world.clock.at()
+
+
+def test_a_daily_quota_stop_ends_the_bucket_and_resumes_it_later(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    names = ("opener", "ghost", "buyer", "leaver", "clicker")
+    for name in names:
+        world.journey.enroll(name, "engage")
+    calls = {"n": 0}
+
+    def quota_at_second(**_: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            error = {"Code": "ThrottlingException", "Message": "Daily message quota exceeded."}
+            raise ClientError({"Error": error}, "SendEmail")
+
+    events = services.client("sesv2").meta.events
+    events.register("before-call.sesv2.SendEmail", quota_at_second)
+    try:
+        world.run_until(datetime(2025, 11, 25, 7, 59, tzinfo=UTC))  # 07:00 fires, then stops
+    finally:
+        events.unregister("before-call.sesv2.SendEmail", quota_at_second)
+    assert calls["n"] == 2  # stopped at once: no other timer of the bucket called SES
+    assert sum(len(world.mails(f"{n}@example.com")) for n in names) == 1
+    schedules = services.client("scheduler").list_schedules(GroupName="nurture")["Schedules"]
+    names_left = {s["Name"] for s in schedules}
+    assert "due-20251125T0700Z-at-20251125T0800" in names_left
+    assert "due-20251125T0700Z" not in names_left  # done: no Scheduler retry is relied on
+    world.run_until(datetime(2025, 11, 25, 8, 5, tzinfo=UTC))  # our own schedule, not a retry
+    assert all(world.subjects(f"{n}@example.com") == [f"Hello {n.title()}"] for n in names)

@@ -348,6 +348,18 @@ entry: {cooldown: 90d}
     ]
 
 
+def test_a_transactional_sequence_is_never_capped(tmp_path: Path) -> None:
+    capped = write(tmp_path, VALID + "transactional: true\nfrequency_cap: {max: 1, per: day}\n")
+    assert errors(capped) == [
+        (
+            "frequency_cap",
+            "a transactional sequence is never counted or capped: remove frequency_cap",
+        )
+    ]
+    assert error_paths(write(tmp_path, VALID + 'transactional: "yes"\n')) == ["transactional"]
+    assert load_sequence(write(tmp_path, VALID + "transactional: true\n")).transactional
+
+
 def test_locales_must_look_like_locales(tmp_path: Path) -> None:
     path = write(tmp_path, VALID.replace("{en: {subject: Hello,", "{EN: {subject: Hello,"))
 

@@ -22,14 +22,21 @@ def report_command(sequence_id: str) -> None:
     sequence, _ = or_fail(lambda: catalog.newest(services.versions(), sequence_id))
     click.echo(
         "step\tsent\topened\tclicked\tconverted\tunsubscribed\tbounced\tcomplained"
-        "\tskipped\tmachine opens"
+        "\tskipped\tmachine opens\tuncertain"
     )
     for row in Funnel(services.table()).report(sequence):
         counts = row.counts
         rated = [f"{counts[m]} ({row.rate(m):.0%})" for m in ("opened", "clicked", "converted")]
         rest = [
             str(counts[m])
-            for m in ("unsubscribed", "bounced", "complained", "skipped", "opened_machine")
+            for m in (
+                "unsubscribed",
+                "bounced",
+                "complained",
+                "skipped",
+                "opened_machine",
+                "uncertain",
+            )
         ]
         click.echo("\t".join([row.step_id, str(counts["sent"]), *rated, *rest]))
 

@@ -29,6 +29,7 @@ from chalicelib.localtime.windows import (
     Slot,
     ceil_minute,
     next_send_time,
+    next_time_of_day,
 )
 from chalicelib.localtime.zones import (
     ResolvedZone,
@@ -56,6 +57,7 @@ __all__ = [
     "country_zones",
     "holiday_calendar",
     "next_send_time",
+    "next_time_of_day",
     "resolve_zone",
     "validate_zone",
 ]

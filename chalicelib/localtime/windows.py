@@ -263,3 +263,48 @@ def next_send_time(
             reasons.append("dst_gap_skipped")
     later = _first_slot_from(zone, window, holidays, today + timedelta(days=1))
     return Slot(later.utc, later.local, _distinct(*reasons, *later.reasons))
+
+
+def next_time_of_day(
+    after: datetime,
+    zone: ZoneInfo,
+    at: time,
+    days: frozenset[int],
+    window: SendWindow,
+    holidays: HolidayCalendar | None = None,
+) -> Slot:
+    """The first local ``at`` at or after ``after`` on one of ``days`` that the window allows
+    (weekday, holiday), then held to the window's rules (a `wait_until` step).
+
+    In a spring-forward gap ``at`` becomes the first real minute after the gap; in a fall-back
+    overlap the first pass not already past is used, as for windows.
+    """
+    _whole_minute(at, "time")
+    start = ceil_minute(after.astimezone(UTC))
+    first_day = start.astimezone(zone).date()
+    reasons = ["wait_until"]
+    for offset in range(MAX_SEARCH_DAYS):
+        day = first_day + timedelta(days=offset)
+        blocked = "weekday_not_allowed" if day.weekday() not in days else ""
+        blocked = blocked or _blocked_day_reason(window, holidays, day)
+        if blocked:
+            reasons.append(blocked)
+            continue
+        for moment in _wall_instants(zone, day, _minute_of_day(at)):
+            if moment >= _epoch(start):
+                slot = next_send_time(datetime.fromtimestamp(moment, UTC), zone, window, holidays)
+                return Slot(slot.utc, slot.local, _distinct(*reasons, *slot.reasons))
+    raise NoSendTimeError(f"no local {at.isoformat()} within {MAX_SEARCH_DAYS} days in {zone.key}")
+
+
+def _wall_instants(zone: ZoneInfo, day: date, minute: int) -> list[int]:
+    """The instants local ``day`` shows wall-clock ``minute``: one, two in an overlap, or (in a
+    gap) the first real instant after it."""
+    found = []
+    for piece in _day_pieces(zone, day):
+        moment = piece.midnight + minute * 60
+        if piece.start <= moment < piece.end:
+            found.append(moment)
+        elif piece.after_gap and moment < piece.start and not found:
+            found.append(piece.start)
+    return found

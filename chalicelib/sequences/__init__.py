@@ -22,6 +22,7 @@ from chalicelib.sequences.model import (
     Sequence,
     Step,
     TemplateSpec,
+    WaitUntil,
 )
 from chalicelib.sequences.schema import render_json_schema, sequence_json_schema
 
@@ -37,6 +38,7 @@ __all__ = [
     "Sequence",
     "Step",
     "TemplateSpec",
+    "WaitUntil",
     "format_duration",
     "load_sequence",
     "parse_duration",

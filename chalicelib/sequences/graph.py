@@ -1,4 +1,5 @@
-"""The step graph of a sequence: targets, loops, locales and reachability.
+"""Checks across a sequence's parts: step targets, loops, locales, reachability, and a
+transactional sequence with a cap.
 
 These checks run on the plain data of a file, so they report their errors even when the schema
 check fails elsewhere, and a file's every problem comes back in one run.
@@ -48,7 +49,14 @@ def cross_step_errors(data: Mapping[str, Any]) -> list[FileError]:
         *_default_locale_errors(data),
         *(FileError(e.path, f"unknown step {e.target!r}") for e in _unknown_targets(data)),
         *_zero_delay_cycle_errors(data),
+        *_capped_transactional_errors(data),
     ]
+
+
+def _capped_transactional_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    if data.get("transactional") is True and data.get("frequency_cap") is not None:
+        message = "a transactional sequence is never counted or capped: remove frequency_cap"
+        yield FileError("frequency_cap", message)
 
 
 def _duplicate_id_errors(ids: Mapping[int, str]) -> Iterator[FileError]:

@@ -87,7 +87,9 @@ class SendWindow(Model):
 
 
 class FrequencyCap(Model):
-    """At most `max` emails per day or week to one contact, across sequences."""
+    """Send only while the contact got fewer than `max` marketing emails (from any sequence)
+    this local day or ISO week; otherwise wait for the next period (`postpone`) or go on to the
+    next step (`skip`)."""
 
     max: StrictInt = Field(gt=0)
     per: Literal["day", "week"]
@@ -248,6 +250,11 @@ class Sequence(Model):
     default_locale: Locale
     send_window: SendWindow = SendWindow(start=time(9), end=time(17))
     frequency_cap: FrequencyCap | None = None
+    transactional: StrictBool = Field(
+        default=False,
+        description="receipts and account mail: not counted toward any contact's frequency cap "
+        "and never capped",
+    )
     goal: Goal | None = None
     entry: Entry = Entry()
     steps: Annotated[tuple[Step, ...], *at_least(1), *at_most(100)]

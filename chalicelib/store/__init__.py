@@ -23,13 +23,14 @@ from chalicelib.store.writes import (
     reclassify_write,
     send_accepted_write,
     send_outcome_write,
+    send_settled_write,
     soft_bounce_write,
     suppression_write,
     unsubscribe_write,
 )
 
 if TYPE_CHECKING:
-    from chalicelib.store.enrollments import Enrollment, Enrollments
+    from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.reports import Reports, count_once_write
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
     from chalicelib.store.timers import Timer, Timers
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Enrollment": "enrollments",
     "Enrollments": "enrollments",
+    "ZoneUsed": "enrollments",
     "Capped": "sends",
     "CapRule": "sends",
     "SendRecord": "sends",
@@ -82,6 +84,7 @@ __all__ = [
     "Timers",
     "Versions",
     "Write",
+    "ZoneUsed",
     "conversion_write",
     "count_once_write",
     "email_claim_write",
@@ -93,6 +96,7 @@ __all__ = [
     "send_accepted_write",
     "send_key",
     "send_outcome_write",
+    "send_settled_write",
     "soft_bounce_write",
     "stream_kind",
     "suppression_write",

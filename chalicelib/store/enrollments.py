@@ -12,6 +12,19 @@ from chalicelib.store.timers import Timer, timer_item
 
 
 @dataclass(frozen=True)
+class ZoneUsed:
+    """The zone a contact's sends are planned in and which fallback gave it (`contact`,
+    `country`, `sequence`, `utc`), with notes on values skipped (`unknown_country`)."""
+
+    name: str
+    source: str
+    notes: str = ""
+
+    def attrs(self) -> dict[str, str]:
+        return {"zone": self.name, "zone_source": self.source, "zone_notes": self.notes}
+
+
+@dataclass(frozen=True)
 class Enrollment:
     """A contact's run through a sequence. `seq` counts transitions: every change is conditional
     on it, so a stale timer or a redelivered event can never move the enrollment twice."""
@@ -27,6 +40,7 @@ class Enrollment:
     sent_at: str | None = None
     enrolled_at: str = ""
     ended_at: str | None = None
+    zone: ZoneUsed | None = None
 
 
 class Enrollments:
@@ -68,14 +82,15 @@ class Enrollments:
         step_id: str,
         at: str,
         may_restart: Callable[[Enrollment], bool],
+        zone: ZoneUsed | None = None,
     ) -> tuple[Enrollment | None, bool]:
         """Start (or, where `may_restart` allows it for the ended run, restart) an enrollment;
-        idempotent while active.
+        idempotent while active. `zone` records the zone fallback planning used.
 
         Returns (the active enrollment or None when re-entry is refused, whether it is new).
         """
         fresh = Enrollment(
-            contact_id, sequence_id, version, 1, "active", step_id, 0, None, None, at
+            contact_id, sequence_id, version, 1, "active", step_id, 0, None, None, at, None, zone
         )
         put = {"Item": _enrollment_item(fresh), "ConditionExpression": "attribute_not_exists(PK)"}
         if self._table.apply([{"Put": put}]):
@@ -183,6 +198,10 @@ def _enrollment_item(enrollment: Enrollment) -> dict[str, Any]:
         "step_id": _value(enrollment.step_id),
         "seq": _value(enrollment.seq),
         "enrolled_at": _value(enrollment.enrolled_at),
+        **{
+            name: _value(v)
+            for name, v in (enrollment.zone.attrs() if enrollment.zone else {}).items()
+        },
     }
 
 
@@ -199,4 +218,7 @@ def _enrollment(item: Mapping[str, Any]) -> Enrollment:
         item.get("sent_at"),
         item.get("enrolled_at", ""),
         item.get("ended_at"),
+        ZoneUsed(item["zone"], item.get("zone_source", ""), item.get("zone_notes", ""))
+        if "zone" in item
+        else None,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from chalicelib.store.enrollments import ZoneUsed
 from chalicelib.store.items import Event, Scalar, Write, _key, _plain, _put_event, _value
 from chalicelib.store.table import ConditionFailed, Table
 
@@ -22,16 +23,25 @@ class SendRecord:
     accepted_at: str | None = None
     message_id: str | None = None
     contact_id: str = ""
-    cap_period: str | None = None
+    cap_periods: tuple[str, ...] = ()
+    calling_at: str | None = None
+    """When this attempt began calling SES; a claim abandoned after it is `uncertain`."""
 
 
 @dataclass(frozen=True)
 class CapRule:
-    """At most `limit` sends per contact in `period` (a local day or week key like `W2026-47`)."""
+    """A marketing send counts once in the contact's local `day` (`D2026-11-24`) and ISO `week`
+    (`W2026-48`); with a `limit`, the counter of `per` must be below it."""
 
-    limit: int
-    period: str
+    day: str
+    week: str
     expires_at: int
+    limit: int | None = None
+    per: Literal["day", "week"] = "day"
+
+    @property
+    def periods(self) -> tuple[str, str]:
+        return (self.day, self.week)
 
 
 class Capped(Exception):
@@ -66,6 +76,7 @@ class Sends:
         lease_until: str,
         cap: CapRule | None,
         contact_id: str,
+        zone: ZoneUsed | None = None,
     ) -> bool:
         """Create the claim (and count it against the cap) atomically.
 
@@ -80,24 +91,11 @@ class Sends:
             "lease_until": _value(lease_until),
         }
         item.update({name: _value(v) for name, v in attrs.items()})
+        item.update({name: _value(v) for name, v in (zone.attrs() if zone else {}).items()})
         ops: Write = [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
         if cap is not None:
-            item["cap_period"] = _value(cap.period)
-            ops.append(
-                {
-                    "Update": {
-                        "Key": _key(f"C#{contact_id}", f"CAP#{cap.period}"),
-                        "UpdateExpression": "ADD sends :one SET #ttl = if_not_exists(#ttl, :ttl)",
-                        "ConditionExpression": "attribute_not_exists(sends) OR sends < :limit",
-                        "ExpressionAttributeValues": {
-                            ":one": _value(1),
-                            ":limit": _value(cap.limit),
-                            ":ttl": _value(cap.expires_at),
-                        },
-                        "ExpressionAttributeNames": {"#ttl": "ttl"},
-                    }
-                }
-            )
+            item["cap_periods"] = {"L": [_value(period) for period in cap.periods]}
+            ops += [_count(contact_id, cap, period) for period in cap.periods]
         return self._transact_claim(ops)
 
     def reclaim(self, record: SendRecord, now: str, lease_until: str) -> bool:
@@ -140,15 +138,41 @@ class Sends:
             item.get("ses_accepted_at"),
             item.get("message_id") or item.get("ses_message_id"),
             item.get("contact_id", ""),
-            item.get("cap_period"),
+            tuple(item.get("cap_periods") or ()),
+            item.get("ses_calling_at"),
         )
 
+    def mark_calling(self, record: SendRecord, at: str) -> bool:
+        """Say SES is being called for this attempt; False when the claim was taken over (the
+        caller must not call SES then)."""
+        return self._update(record, "SET ses_calling_at = :at", {":at": _value(at)})
+
+    def clear_calling(self, record: SendRecord) -> bool:
+        """SES refused the call (throttled): a crash before the next call is not ambiguous."""
+        return self._update(record, "REMOVE ses_calling_at", {})
+
+    def mark_uncertain(self, record: SendRecord, at: str) -> bool:
+        """A crash after SES was called and no `Send` event yet: the outcome is unknown, and SES
+        is never called for this send again."""
+        update = self._condition(
+            record,
+            "SET #status = :uncertain, uncertain_at = :at",
+            {":uncertain": _value("uncertain"), ":at": _value(at)},
+        )
+        update["ConditionExpression"] += " AND attribute_not_exists(ses_accepted_at)"
+        return self._table.apply([{"Update": update}])
+
     def complete(self, record: SendRecord, message_id: str, at: str) -> bool:
-        return self._update(
+        """SES accepted the message: `sent`, also when a takeover had already called it
+        `uncertain` meanwhile."""
+        update = self._condition(
             record,
             "SET #status = :sent, message_id = :mid, sent_at = :at",
             {":sent": _value("sent"), ":mid": _value(message_id), ":at": _value(at)},
         )
+        update["ConditionExpression"] = "#status IN (:claimed, :uncertain) AND attempt = :attempt"
+        update["ExpressionAttributeValues"][":uncertain"] = _value("uncertain")
+        return self._table.apply([{"Update": update}])
 
     def finish(self, record: SendRecord, status: str, event: Event) -> bool:
         """End the send as `skipped` or `failed`, record why and give back its cap, atomically."""
@@ -166,18 +190,16 @@ class Sends:
         return self._table.apply([{"Delete": spec}, *self._uncap(record)])
 
     def _uncap(self, record: SendRecord) -> Write:
-        """Give a send that never went out back to the contact's frequency cap."""
-        if record.cap_period is None:
-            return []
-        key = _key(f"C#{record.contact_id}", f"CAP#{record.cap_period}")
+        """Give a send that never went out back to the contact's day and week counters."""
         return [
             {
                 "Update": {
-                    "Key": key,
+                    "Key": _key(f"C#{record.contact_id}", f"CAP#{period}"),
                     "UpdateExpression": "ADD sends :minus",
                     "ExpressionAttributeValues": {":minus": _value(-1)},
                 }
             }
+            for period in record.cap_periods
         ]
 
     def _update(self, record: SendRecord, expression: str, values: dict[str, Any]) -> bool:
@@ -207,3 +229,18 @@ class Sends:
                 return False
             raise Capped from failed
         return True
+
+
+def _count(contact_id: str, cap: CapRule, period: str) -> dict[str, Any]:
+    """Add the send to one of the contact's counters; the capped period's must have room."""
+    update: dict[str, Any] = {
+        "Key": _key(f"C#{contact_id}", f"CAP#{period}"),
+        "UpdateExpression": "ADD sends :one SET #ttl = if_not_exists(#ttl, :ttl)",
+        "ExpressionAttributeValues": {":one": _value(1), ":ttl": _value(cap.expires_at)},
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+    }
+    capped = cap.day if cap.per == "day" else cap.week
+    if cap.limit is not None and period == capped:
+        update["ConditionExpression"] = "attribute_not_exists(sends) OR sends < :limit"
+        update["ExpressionAttributeValues"][":limit"] = _value(cap.limit)
+    return {"Update": update}

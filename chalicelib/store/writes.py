@@ -197,6 +197,23 @@ def send_accepted_write(send_id: str, message_id: str, at: str) -> Write:
     return [{"Update": update}]
 
 
+def send_settled_write(send_id: str, message_id: str, at: str) -> Write:
+    """An `uncertain` send (a crash after SES was called) proved sent by its SES `Send` event."""
+    update = {
+        "Key": _key(f"S#{send_id}", "META"),
+        "UpdateExpression": "SET #status = :sent, message_id = :mid, sent_at = :at",
+        "ConditionExpression": "#status = :uncertain",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {
+            ":sent": _value("sent"),
+            ":uncertain": _value("uncertain"),
+            ":mid": _value(message_id),
+            ":at": _value(at),
+        },
+    }
+    return [{"Update": update}]
+
+
 def send_outcome_write(send_id: str, message_id: str, status: str, rank: int, at: str) -> Write:
     """Record a delivery outcome on an existing send unless one of equal or higher rank is there.
 
