@@ -230,8 +230,8 @@ def import_contacts() -> Response:
 @app.route("/api/enrollments", methods=["POST"], content_types=["application/json"])
 @marketer_api
 def enroll() -> Response:
-    doc = _json_object()
-    enrollment = services.journey().enroll(_field(doc, "contact_id"), _field(doc, "sequence_id"))
+    doc = _json_object({"contact_id", "email", "sequence_id"})
+    enrollment = services.journey().enroll(_contact(doc), _field(doc, "sequence_id"))
     return web.json_doc(dataclasses.asdict(enrollment), 201)
 
 
@@ -239,7 +239,7 @@ def enroll() -> Response:
 @marketer_api
 def preview_schedule() -> Response:
     query = _query()
-    rows = services.journey().preview(_field(query, "contact_id"), _field(query, "sequence_id"))
+    rows = services.journey().preview(_contact(query), _field(query, "sequence_id"))
     return web.json_doc({"steps": [dataclasses.asdict(row) for row in rows]})
 
 
@@ -263,13 +263,11 @@ def report(sequence_id: str) -> Response:
 @app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
 @marketer_api
 def send_test() -> Response:
-    doc = _json_object()
+    doc = _json_object({"contact_id", "email", "sequence_id", "step_id"})
     step = doc.get("step_id")
     if step is not None and not isinstance(step, str):
         raise InvalidInput("step_id", "must be a string")
-    outcome = services.journey().send_test(
-        _field(doc, "contact_id"), _field(doc, "sequence_id"), step
-    )
+    outcome = services.journey().send_test(_contact(doc), _field(doc, "sequence_id"), step)
     if outcome.status != "sent":
         return web.problem(f"not sent: {outcome.reason}", 422, **dataclasses.asdict(outcome))
     return web.json_doc(dataclasses.asdict(outcome))
@@ -363,14 +361,30 @@ def _query() -> Mapping[str, str]:
     return app.current_request.query_params or {}
 
 
-def _json_object() -> dict[str, Any]:
+def _json_object(fields: set[str]) -> dict[str, Any]:
+    """The body as a JSON object holding only `fields`: a misspelt field is refused, never
+    silently taken as absent."""
     try:
         doc = json.loads(app.current_request.raw_body or b"")
     except ValueError:
         raise InvalidInput("body", "is not valid JSON") from None
     if not isinstance(doc, dict):
         raise InvalidInput("body", "must be a JSON object")
+    for name in doc:
+        if name not in fields:
+            raise InvalidInput(name, f"unknown field; expected {', '.join(sorted(fields))}")
     return doc
+
+
+def _contact(doc: Mapping[str, Any]) -> str:
+    """The contact a request names: by `contact_id`, or by `email` (exactly one of them)."""
+    from chalicelib import contactnames
+
+    if ("email" in doc) == ("contact_id" in doc):
+        raise InvalidInput("contact_id", "give contact_id or email (exactly one)")
+    if "email" in doc:
+        return contactnames.by_email(services.table(), _field(doc, "email"))
+    return _field(doc, "contact_id")
 
 
 def _field(doc: Mapping[str, Any], name: str) -> str:

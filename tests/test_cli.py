@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from click.testing import CliRunner, Result
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -99,7 +101,8 @@ def test_enroll_preview_and_send_test(table: Table) -> None:
     assert first[0] == "intro" and first[1].endswith("+05:45")
     assert first[3] == "Asia/Kathmandu (contact)"
     enrolled = run("enroll", "--sequence", "engagement", "k1", "ghost")
-    assert enrolled.output.strip() == (
+    assert enrolled.exit_code == 1  # not every named contact was enrolled
+    assert enrolled.stdout.strip() == (
         "enrolled 1, already enrolled 0, refused 0, unknown contact 1"
     )
     sent = run("send-test", "--sequence", "engagement", "k1")
@@ -131,3 +134,48 @@ def test_version_names_the_installed_package() -> None:
     result = run("--version")
     assert result.exit_code == 0
     assert result.output.strip() == f"nurture, version {version('nurture')}"
+
+
+def test_contacts_are_named_by_email_and_ids_may_follow_a_double_dash(
+    table: Table, tmp_path: Path
+) -> None:
+    services.client("sesv2").create_email_identity(EmailIdentity=settings().sender)
+    services.client("scheduler").create_schedule_group(Name="nurture")
+    run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
+    people = tmp_path / "people.csv"
+    people.write_text("email,first_name,timezone\nAnn@Example.com,Ann,Europe/Berlin\n")
+    assert run("contacts", "import", str(people)).exit_code == 0
+    table.put_profile("-dash", {"email": "dash@example.com"})  # an id from older releases
+
+    preview = run("schedule", "preview", "--sequence", "engagement", "--contact", "ann@example.com")
+    enrolled = run("enroll", "--sequence", "engagement", " ANN@example.COM", "--", "-dash")
+    again = run("enroll", "--sequence", "engagement", "ann@example.com")
+    sent = run("send-test", "--sequence", "engagement", "--", "-dash")
+    by_email = run("send-test", "--sequence", "engagement", "ann@example.com")
+
+    assert preview.exit_code == 0 and "Europe/Berlin (contact)" in preview.stdout
+    assert enrolled.exit_code == 0, enrolled.output
+    assert enrolled.stdout.startswith("enrolled 2, already enrolled 0,")
+    assert again.exit_code == 0 and again.stdout.startswith("enrolled 0, already enrolled 1,")
+    assert sent.exit_code == 0 and by_email.exit_code == 0, sent.output + by_email.output
+    sent_to = [
+        m.destinations["ToAddresses"]
+        for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    ]
+    assert sent_to == [["dash@example.com"], ["Ann@example.com"]]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("enroll", "--sequence", "engagement", "nobody@example.com"),
+        ("enroll", "--sequence", "engagement", "not an address@"),
+        ("send-test", "--sequence", "engagement", "nobody@example.com"),
+        ("schedule", "preview", "--sequence", "engagement", "--contact", "nobody@example.com"),
+    ],
+)
+def test_an_unknown_address_fails_naming_it(table: Table, args: tuple[str, ...]) -> None:
+    run("sequences", "push", str(EXAMPLES / "engagement.yaml"))
+    result = run(*args)
+    assert result.exit_code == 1
+    assert args[-1] in result.output

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 from chalice.test import Client
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
 
 from chalicelib import services
 from chalicelib.config import settings
@@ -137,6 +139,10 @@ def test_contacts_enroll_preview_send_test(client: Client, table: Table) -> None
         (b"[]", "body"),
         (b'{"sequence_id": "course"}', "contact_id"),
         (b'{"contact_id": 7, "sequence_id": "course"}', "contact_id"),
+        (b'{"contact_id": "a", "email": "a@example.com", "sequence_id": "course"}', "contact_id"),
+        (b'{"email": "not-an-address", "sequence_id": "course"}', "email"),
+        (b'{"email": 7, "sequence_id": "course"}', "email"),
+        (b'{"contact_id": "a", "sequence": "course"}', "sequence"),
     ],
 )
 def test_malformed_enrollment_is_400_naming_the_field(
@@ -177,3 +183,45 @@ def test_import_without_rows_is_400_and_stores_nothing(
     assert response.status_code == 400
     assert json.loads(response.body)["error"].startswith(("body:", "file:"))
     assert table.client.scan(TableName=table.name)["Items"] == []
+
+
+JSON = {"content-type": "application/json", **KEY}
+
+
+def test_contacts_are_named_by_email_and_misspelt_fields_are_refused(
+    client: Client, table: Table
+) -> None:
+    services.client("sesv2").create_email_identity(EmailIdentity=settings().sender)
+    services.client("scheduler").create_schedule_group(Name="nurture")
+    client.http.post("/api/sequences", headers={**YAML, **KEY}, body=COURSE)
+    csv = b"email,timezone\nLin@Example.com,Asia/Tokyo\n"
+    imported = client.http.post(
+        "/api/contacts", headers={"content-type": "text/csv", **KEY}, body=csv
+    )
+    [placed] = json.loads(imported.body)["contacts"]
+
+    def post(path: str, doc: dict[str, str]) -> tuple[int, dict[str, object]]:
+        response = client.http.post(path, headers=JSON, body=json.dumps(doc))
+        return response.status_code, json.loads(response.body)
+
+    misspelt = post(
+        "/api/send-test", {"email": "lin@example.com", "sequence_id": "course", "step": "lesson_2"}
+    )
+    unknown = post("/api/enrollments", {"email": "nobody@example.com", "sequence_id": "course"})
+    enrolled = post("/api/enrollments", {"email": " LIN@example.com", "sequence_id": "course"})
+    preview = client.http.get(
+        "/api/schedule/preview?email=lin%40example.com&sequence_id=course", headers=KEY
+    )
+    sent = post(
+        "/api/send-test",
+        {"email": "lin@example.com", "sequence_id": "course", "step_id": "lesson_2"},
+    )
+
+    assert misspelt[0] == 400 and str(misspelt[1]["error"]).startswith("step: unknown field")
+    assert unknown[0] == 404 and str(unknown[1]["error"]).startswith("email: no contact")
+    assert enrolled[0] == 201 and enrolled[1]["contact_id"] == placed["contact_id"]
+    assert json.loads(preview.body)["steps"][0]["zone"] == "Asia/Tokyo"
+    assert sent[0] == 200 and sent[1]["status"] == "sent"
+    [message] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    assert message.subject.startswith("Lesson 2:")
+    assert message.destinations["ToAddresses"] == ["Lin@example.com"]

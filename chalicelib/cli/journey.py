@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from chalicelib import services
+from chalicelib import contactnames, services
 from chalicelib.cli.common import FAILED, or_fail
 
 __all__ = ["COMMANDS"]
@@ -14,27 +14,40 @@ __all__ = ["COMMANDS"]
 
 @click.command("enroll")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
-@click.option("--file", "id_file", type=click.File("r"), help="Contact ids, one per line.")
-@click.argument("contact_ids", nargs=-1)
-def enroll_command(sequence_id: str, id_file: Any, contact_ids: tuple[str, ...]) -> None:
-    """Enroll CONTACT_IDS (and/or the ids in --file) in the newest version of a sequence.
+@click.option(
+    "--file", "id_file", type=click.File("r"), help="Contact ids or emails, one per line."
+)
+@click.argument("contacts", nargs=-1)
+def enroll_command(sequence_id: str, id_file: Any, contacts: tuple[str, ...]) -> None:
+    """Enroll CONTACTS (ids or email addresses; and/or those in --file) in the newest version
+    of a sequence. Put `--` before ids that start with '-'.
 
     Each first send is planned in the contact's own zone inside the sequence's window;
-    contacts already enrolled are left alone.
+    contacts already enrolled are left alone. Exit status 1 if any contact was not enrolled.
     """
-    ids = [*contact_ids, *(line.strip() for line in id_file or () if line.strip())]
-    if not ids:
-        raise click.UsageError("give contact ids as arguments or with --file")
+    names = [*contacts, *(line.strip() for line in id_file or () if line.strip())]
+    if not names:
+        raise click.UsageError("give contact ids or emails as arguments or with --file")
+    found = contactnames.contact_ids(services.table(), names)
+    unknown = [name for name, contact_id in found.items() if contact_id is None]
+    ids = [contact_id for contact_id in found.values() if contact_id is not None]
     counts = or_fail(lambda: services.journey().enroll_many(ids, sequence_id))
+    counts["unknown_contact"] += len(unknown)
     click.echo(", ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.items()))
+    for name in unknown:
+        click.echo(f"unknown contact: {name}", err=True)
+    if counts["enrolled"] + counts["already_enrolled"] < len(found):
+        raise SystemExit(FAILED)
 
 
 @click.command("send-test")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
 @click.option("--step", "step_id", help="Step id (default: the first step).")
-@click.argument("contact_id")
-def send_test_command(sequence_id: str, step_id: str | None, contact_id: str) -> None:
-    """Send one step of a sequence to CONTACT_ID now, through the real render and SES path."""
+@click.argument("contact")
+def send_test_command(sequence_id: str, step_id: str | None, contact: str) -> None:
+    """Send one step of a sequence to CONTACT (an id or email address) now, through the real
+    render and SES path. Put `--` before an id that starts with '-'."""
+    contact_id = or_fail(lambda: contactnames.contact_id(services.table(), contact))
     outcome = or_fail(lambda: services.journey().send_test(contact_id, sequence_id, step_id))
     click.echo(f"{outcome.status} {outcome.reason} {outcome.message_id}".strip())
     if outcome.status != "sent":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from chalicelib import services
+from chalicelib import contactnames, services
 from chalicelib.cli.common import or_fail
 
 __all__ = ["COMMANDS"]
@@ -17,10 +17,11 @@ def schedule() -> None:
 
 @schedule.command("preview")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
-@click.option("--contact", "contact_id", required=True, help="Contact id.")
-def preview_command(sequence_id: str, contact_id: str) -> None:
+@click.option("--contact", required=True, help="Contact id or email address.")
+def preview_command(sequence_id: str, contact: str) -> None:
     """Each step's local and UTC send time on the default path, and why (window, weekday,
     holiday, quiet hours, which zone fallback)."""
+    contact_id = or_fail(lambda: contactnames.contact_id(services.table(), contact, "--contact"))
     rows = or_fail(lambda: services.journey().preview(contact_id, sequence_id))
     click.echo("step\tlocal time\tUTC\tzone (from)\twhy")
     for row in rows:

@@ -103,6 +103,12 @@ class Table:
             for h in hashes
         }
 
+    def claimed_ids(self, email_hashes: Iterable[str]) -> dict[str, str]:
+        """The contact id each address is claimed by (addresses nobody holds are left out)."""
+        hashes = list(dict.fromkeys(email_hashes))
+        found = self._batch_get([_key(f"M#{h}", "CONTACT") for h in hashes])
+        return {h: str(m["contact_id"]) for h in hashes if (m := found.get((f"M#{h}", "CONTACT")))}
+
     def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (PK, SK); keys in slices of 100, unprocessed ones retried."""
         items: dict[tuple[str, str], dict[str, Any]] = {}
