@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner, Result
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
