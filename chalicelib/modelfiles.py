@@ -67,7 +67,10 @@ def _with_line(error: FileError, lines: Mapping[str, int]) -> FileError:
         return error
     path = error.path
     while path and path not in lines:
-        path = re.sub(r"(?:^|\.)[^.\[\]]*$|\[\d+\]$", "", path, count=1)
+        shorter = re.sub(r"(?:^|\.)[^.\[\]]*$|\[\d+\]$", "", path, count=1)
+        if shorter == path:  # a part the file does not spell (a union member's tag)
+            shorter = path.rpartition(".")[0]
+        path = shorter
     return FileError(error.path, error.message, lines.get(path))
 
 
@@ -101,14 +104,19 @@ def _allowed_keys(loc: list[int | str], root: type[BaseModel]) -> set[str]:
     for part in loc:
         annotation = _without_none(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
+            field = _fields_by_key(annotation).get(str(part))
             annotation = field.annotation if field else None
         else:  # a list index or a mapping key: step into the item type
             items = [arg for arg in get_args(annotation) if arg is not Ellipsis]
             annotation = items[-1] if items else None
     annotation = _without_none(annotation)
     is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-    return set(annotation.model_fields) if is_model else set()
+    return set(_fields_by_key(annotation)) if is_model else set()
+
+
+def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key a file uses (its alias, like `in` or `not`, if it has one)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _without_none(annotation: Any) -> Any:

@@ -1,0 +1,125 @@
+"""What the table remembers of a contact's behaviour, kept on the profile from the stream.
+
+Last human open, click and conversion; interests with the time of the human click that showed
+them; per product event name a count, first and last time and its last `RECENT` occurrences
+(with their scalar properties); the lifecycle stage and the segments the contact is in.
+Segments and stages read these fields and nothing else, so evaluating them never scans events.
+
+`observe` is pure: the summary changes one stored event makes, or None for none. People, not
+machines, move it: machine opens and scanner clicks change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "EVENTS",
+    "INTERESTS",
+    "INTEREST_AT",
+    "LAST_CLICKED",
+    "LAST_CONVERTED",
+    "LAST_ENGAGED",
+    "LAST_OPENED",
+    "PRODUCT",
+    "RECENT",
+    "SEGMENTS",
+    "STAGE",
+    "Observed",
+    "human_engagement",
+    "observe",
+]
+
+LAST_OPENED = "last_opened_at"
+LAST_CLICKED = "last_clicked_at"
+LAST_CONVERTED = "last_converted_at"
+LAST_ENGAGED = "last_engaged_at"
+INTERESTS = "interests"
+INTEREST_AT = "interest_at"
+EVENTS = "events"
+STAGE = "stage"
+SEGMENTS = "segments"
+PRODUCT = "event"
+"""The timeline type of product events (their own name is the `name` attribute)."""
+RECENT = 10
+KEPT_PROPERTIES = 20
+KEPT_TEXT = 200
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Summary values one event sets: top-level `fields`, whole `events` entries by name, and
+    interests by name with the time they were shown."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    interests: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.events or self.interests)
+
+
+def human_engagement(event: Mapping[str, Any]) -> bool:
+    """A person opened, clicked or converted (what inactivity and recency count)."""
+    kind = event.get("type")
+    if kind == "converted":
+        return True
+    return kind in ("opened", "clicked") and event.get("verdict") == "human"
+
+
+def observe(
+    profile: Mapping[str, Any], event: Mapping[str, Any], link_tags: Iterable[str] = ()
+) -> Observed:
+    """The summary changes `event` makes to `profile` (an empty `Observed` when none).
+
+    `link_tags` are the `data-nurture-tag`s of the clicked link. A product event already among
+    the kept occurrences of its name (a redelivery, a retried request) changes nothing.
+    """
+    kind, at = event.get("type"), str(event.get("at", ""))
+    if kind == PRODUCT:
+        entry = _with_occurrence(profile, event)
+        return Observed(events={str(event["name"]): entry}) if entry else Observed()
+    if not human_engagement(event):
+        return Observed()
+    names = {"opened": (LAST_OPENED,), "clicked": (LAST_CLICKED, LAST_OPENED)}.get(
+        str(kind), (LAST_CONVERTED,)
+    )
+    fields = {name: at for name in (*names, LAST_ENGAGED) if str(profile.get(name) or "") < at}
+    shown = profile.get(INTEREST_AT) or {}
+    interests = {tag: at for tag in link_tags if str(shown.get(tag) or "") < at}
+    return Observed(fields=fields, interests=interests)
+
+
+def _with_occurrence(profile: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
+    name, at, event_id = str(event["name"]), str(event["at"]), str(event["event_id"])
+    entry = (profile.get(EVENTS) or {}).get(name) or {}
+    recent = list(entry.get("recent") or ())
+    if any(seen.get("id") == event_id for seen in recent):
+        return {}
+    recent.append({"at": at, "id": event_id, "p": kept_properties(event.get("properties"))})
+    recent.sort(key=lambda seen: str(seen.get("at", "")), reverse=True)
+    return {
+        "n": int(entry.get("n", 0)) + 1,
+        "first": min(str(entry.get("first") or at), at),
+        "last": max(str(entry.get("last") or at), at),
+        "recent": recent[:RECENT],
+    }
+
+
+def kept_properties(properties: Any) -> dict[str, Any]:
+    """The properties a segment's `where` can test: top-level scalars (text up to 200
+    characters), at most 20 of them."""
+    if not isinstance(properties, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    for name, value in sorted(properties.items()):
+        if len(kept) == KEPT_PROPERTIES:
+            break
+        if isinstance(value, bool | Decimal | int) or (
+            isinstance(value, str) and len(value) <= KEPT_TEXT
+        ):
+            kept[str(name)] = value
+    return kept
