@@ -194,6 +194,53 @@ def show_sequence(sequence_id: str) -> Response:
     return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
+@app.route("/api/segments", methods=["POST"], content_types=YAML)
+@marketer_api
+def push_segment() -> Response:
+    """A segment file; the stages and topics it names must exist."""
+    from chalicelib import audience
+    from chalicelib.segments import parse_segment
+
+    catalogue = services.catalogue()
+    segment = parse_segment(
+        _text_body(), file="upload", stages=catalogue.stage_names, topics=catalogue.topics
+    )
+    at = stamps.iso(time.time())
+    pushed = audience.push_segment(services.versions("segment"), segment, catalogue, at)
+    return web.json_doc(
+        {"segment_id": pushed.model_id, "version": pushed.version, "created": pushed.created},
+        201 if pushed.created else 200,
+    )
+
+
+@app.route("/api/segments", methods=["GET"])
+@marketer_api
+def list_segments() -> Response:
+    heads = services.versions("segment").heads()
+    return web.json_doc(
+        {
+            "segments": [
+                {"segment_id": h.model_id, "version": h.version, "name": h.name} for h in heads
+            ]
+        }
+    )
+
+
+@app.route("/api/stages", methods=["POST"], content_types=YAML)
+@marketer_api
+def push_stages() -> Response:
+    """The lifecycle stages file; the segments its rules name must be pushed first."""
+    from chalicelib import audience
+    from chalicelib.stages import parse_stages
+
+    lifecycle = parse_stages(_text_body(), file="upload")
+    at = stamps.iso(time.time())
+    pushed = audience.push_stages(services.versions("stages"), lifecycle, services.catalogue(), at)
+    return web.json_doc(
+        {"version": pushed.version, "created": pushed.created}, 201 if pushed.created else 200
+    )
+
+
 @app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
 @marketer_api
 def import_contacts() -> Response:

@@ -19,9 +19,10 @@ from chalicelib.tokens import Keyring
 from chalicelib.tracking import Tracker
 
 if TYPE_CHECKING:
+    from chalicelib.audience import Catalogue
     from chalicelib.journey import Journey
     from chalicelib.sequences import Sequence
-    from chalicelib.store import Versions
+    from chalicelib.store import ModelKind, Versions
 
 
 @cache
@@ -33,10 +34,18 @@ def table() -> Table:
     return Table(client("dynamodb"), settings().table)
 
 
-def versions() -> Versions:
+def versions(kind: ModelKind = "sequence") -> Versions:
     from chalicelib.store import Versions
 
-    return Versions(table())
+    return Versions(table(), kind)
+
+
+def catalogue() -> Catalogue:
+    """The newest segments and stages with the configured topics (two listings; each version
+    is parsed once per container)."""
+    from chalicelib.audience import Catalogue
+
+    return Catalogue.read(versions("segment"), versions("stages"), settings().topics)
 
 
 def parking() -> Parking:

@@ -36,6 +36,9 @@ COURSE = yaml.safe_dump(json.loads(load_sequence(COURSE_FILE).to_json())).encode
         ("GET", "/api/schedule/preview?contact_id=a&sequence_id=b", {}),
         ("POST", "/api/send-test", {"content-type": "application/json"}),
         ("GET", "/api/reports/course", {}),
+        ("POST", "/api/segments", YAML),
+        ("GET", "/api/segments", {}),
+        ("POST", "/api/stages", YAML),
     ],
 )
 @pytest.mark.parametrize(

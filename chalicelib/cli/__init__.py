@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import click
 
-from chalicelib.cli import contacts, journey, report, schedule, sequences
+from chalicelib.cli import contacts, journey, report, schedule, segments, sequences
 
 __all__ = ["nurture"]
 
-GROUPS = (contacts, sequences, journey, schedule, report)
+GROUPS = (contacts, sequences, segments, journey, schedule, report)
 
 
 @click.group()
