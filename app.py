@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib import auth, conversions, pages, parking, services, stamps, tracking, web
+from chalicelib import auth, conversions, jsondoc, pages, parking, services, stamps, tracking, web
 from chalicelib.config import settings
 from chalicelib.errors import (
     BadToken,
@@ -55,6 +55,9 @@ STATUS: dict[type[NurtureError], int] = {
     ConfigError: 500,
 }
 """The HTTP answer of every domain error (a subclass answers as its nearest listed base)."""
+MAX_JSON_BYTES = 64 * 1024
+MAX_ID = 256
+"""Characters of an id or address in a request (a key DynamoDB stores is at most 2 KB)."""
 
 
 def _agent() -> str:
@@ -122,14 +125,14 @@ def conversion() -> Response:
     except NurtureError as exc:
         return _problem(exc)
     now = tracker.clock()
-    fresh = conversions.record(
+    recorded, fresh = conversions.record(
         services.table(), services.parking(), found, stamps.iso(now), tracker.expiry(now)
     )
     return web.json_doc(
         {
-            "conversion_id": found.conversion_id,
-            "contact_id": found.contact_id,
-            "send_id": found.send_id,
+            "conversion_id": recorded.conversion_id,
+            "contact_id": recorded.contact_id,
+            "send_id": recorded.send_id,
             "duplicate": not fresh,
         }
     )
@@ -190,7 +193,7 @@ def show_sequence(sequence_id: str) -> Response:
     from chalicelib import catalog
 
     version = _positive_int(_query().get("version"), "version")
-    sequence = catalog.load(services.versions(), sequence_id, version)
+    sequence = catalog.load(services.versions(), _text_id(sequence_id, "sequence_id"), version)
     return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
@@ -296,7 +299,7 @@ def report(sequence_id: str) -> Response:
     from chalicelib import catalog
     from chalicelib.funnel import Funnel
 
-    sequence, version = catalog.newest(services.versions(), sequence_id)
+    sequence, version = catalog.newest(services.versions(), _text_id(sequence_id, "sequence_id"))
     rows = Funnel(services.table()).report(sequence)
     return web.json_doc(
         {
@@ -411,10 +414,10 @@ def _query() -> Mapping[str, str]:
 def _json_object(fields: set[str]) -> dict[str, Any]:
     """The body as a JSON object holding only `fields`: a misspelt field is refused, never
     silently taken as absent."""
-    try:
-        doc = json.loads(app.current_request.raw_body or b"")
-    except ValueError:
-        raise InvalidInput("body", "is not valid JSON") from None
+    body = app.current_request.raw_body or b""
+    if len(body) > MAX_JSON_BYTES:
+        raise TooLarge("body", f"is larger than {MAX_JSON_BYTES // 1024} KiB")
+    doc = jsondoc.parse(body)
     if not isinstance(doc, dict):
         raise InvalidInput("body", "must be a JSON object")
     for name in doc:
@@ -435,17 +438,23 @@ def _contact(doc: Mapping[str, Any]) -> str:
 
 
 def _field(doc: Mapping[str, Any], name: str) -> str:
-    value = doc.get(name)
+    return _text_id(doc.get(name), name)
+
+
+def _text_id(value: object, name: str) -> str:
+    """An id or address from a request: the text, or `InvalidInput` naming `name`."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(name, "is required and must be a non-empty string")
+    if len(value) > MAX_ID or not value.isprintable():
+        raise InvalidInput(name, f"must be at most {MAX_ID} printable characters")
     return value
 
 
 def _positive_int(raw: str | None, field: str) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidInput(field, "must be a positive whole number")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
+        raise InvalidInput(field, "must be a positive whole number (ASCII digits)")
     return int(raw)
 
 

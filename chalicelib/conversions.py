@@ -1,7 +1,12 @@
 """Server-to-server conversion callbacks: signed, validated, counted once per conversion id.
 
 A request is signed like a webhook: header `X-Nurture-Signature: t=<unix>,v1=<hex>` where
-`v1 = HMAC-SHA256(secret, "<t>.<raw body>")`. Any listed secret verifies (rotation).
+`v1 = HMAC-SHA256(secret, "<t>.<raw body>")`. Any listed secret verifies (rotation); spaces
+around the parts and several `v1` entries (the sender rotating) are accepted.
+
+The value is money: a storable decimal from 0 up to 1e12 (`-0` refused), in a currency of
+`data/currencies.json` (ISO 4217). A conversion id seen before answers with the conversion as
+it was first recorded.
 """
 
 from __future__ import annotations
@@ -11,19 +16,23 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from chalicelib import store
-from chalicelib.errors import BadToken, InvalidInput, Unauthorized
+from chalicelib import jsondoc, numbers, store
+from chalicelib.errors import BadToken, InvalidInput, TooLarge, Unauthorized
 from chalicelib.parking import Parking, commit
 from chalicelib.tokens import Keyring, Purpose, verify
 
 SIGNATURE_HEADER = "x-nurture-signature"
 MAX_BODY_BYTES = 16 * 1024
+MAX_VALUE = Decimal(10**12)
+CURRENCIES = Path(__file__).resolve().parent / "data" / "currencies.json"
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
+_STAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -39,19 +48,17 @@ def check_signature(
     header: str, body: bytes, secrets_: tuple[str, ...], now: float, tolerance: int
 ) -> None:
     """Raise `Unauthorized` unless `header` signs `body` recently with one of `secrets_`."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        stamp = int(parts.get("t", ""))
-    except ValueError:
-        raise Unauthorized("signature: missing or malformed timestamp") from None
+    parts = [tuple(p.strip() for p in part.split("=", 1)) for part in header.split(",")]
+    stamps = [value for name, *value in parts if name == "t" and value]
+    if len(stamps) != 1 or not _STAMP.fullmatch(stamps[0][0]):
+        raise Unauthorized("signature: missing or malformed timestamp")
+    stamp = int(stamps[0][0])
     if abs(now - stamp) > tolerance:
         raise Unauthorized("signature: timestamp outside the allowed window")
-    given = parts.get("v1", "")
+    given = [value[0] for name, *value in parts if name == "v1" and value]
     signed = f"{stamp}.".encode() + body
-    if not any(
-        hmac.compare_digest(hmac.new(s.encode(), signed, hashlib.sha256).hexdigest(), given)
-        for s in secrets_
-    ):
+    expected = [hmac.new(s.encode(), signed, hashlib.sha256).hexdigest() for s in secrets_]
+    if not any(hmac.compare_digest(e, g.lower()) for e in expected for g in given if g.isascii()):
         raise Unauthorized("signature: does not match")
 
 
@@ -64,11 +71,8 @@ def sign_request(secret: str, body: bytes, now: int) -> str:
 def parse(body: bytes, keyring: Keyring) -> Conversion:
     """Validate the JSON body; errors name the field."""
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput("body", f"is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        doc = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("body", "is not valid JSON") from None
+        raise TooLarge("body", f"is larger than {MAX_BODY_BYTES} bytes")
+    doc = jsondoc.parse(body)
     if not isinstance(doc, dict):
         raise InvalidInput("body", "must be a JSON object")
     unknown = sorted(set(doc) - {"conversion_id", "token", "value", "currency"})
@@ -115,26 +119,38 @@ def _value(doc: dict[str, Any]) -> Decimal | None:
     value = doc.get("value")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or not 0 <= value < 10**12:
-        raise InvalidInput("value", "must be a number from 0 to 1e12")
-    return Decimal(value)
+    if isinstance(value, float):  # parsed JSON holds Decimals; a float came from elsewhere
+        raise InvalidInput("value", "must be an exact decimal number")
+    try:
+        return numbers.money(value, MAX_VALUE)
+    except ValueError as exc:
+        raise InvalidInput("value", f"{exc} (a number from 0 to less than 1e12)") from None
+
+
+@cache
+def currencies() -> frozenset[str]:
+    """ISO 4217 codes of money, from `data/currencies.json`."""
+    return frozenset(json.loads(CURRENCIES.read_text("utf-8"))["codes"])
 
 
 def _currency(doc: dict[str, Any]) -> str | None:
     currency = doc.get("currency")
     if currency is None:
         return None
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise InvalidInput("currency", "must be a 3-letter ISO 4217 code such as EUR")
+    if not isinstance(currency, str) or currency not in currencies():
+        raise InvalidInput("currency", "must be an ISO 4217 currency code such as EUR or USD")
     return currency
 
 
 def record(
     table: store.Table, parking: Parking, conversion: Conversion, at: str, expires_at: int
-) -> bool:
-    """Store the conversion; False when this conversion id was already counted."""
-    return commit(
-        table,
-        parking,
-        store.conversion_write(event_for(conversion, at, expires_at), conversion.conversion_id),
-    )
+) -> tuple[Conversion, bool]:
+    """Store the conversion once. Returns the conversion as recorded (the first one, for an id
+    seen before, whoever sends it now) and whether this call recorded it."""
+    write = store.conversion_write(event_for(conversion, at, expires_at), conversion.conversion_id)
+    if commit(table, parking, write):
+        return conversion, True
+    first = table.recorded_conversion(conversion.conversion_id)
+    if first is None:  # the guard went missing between the two calls: answer what was sent
+        return conversion, False
+    return replace(conversion, contact_id=first.contact_id, send_id=first.send_id), False

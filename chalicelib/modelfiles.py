@@ -9,6 +9,7 @@ format everywhere.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterator, Mapping
 from types import UnionType
@@ -87,7 +88,8 @@ def _schema_error(detail: Any, root: type[BaseModel]) -> FileError:
     message = PATTERN_MEANING.get(detail.get("ctx", {}).get("pattern"), detail["msg"])
     prefix = "key: " if "[key]" in detail["loc"] else ""
     given = detail["input"]
-    suffix = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    shown = repr(given) if isinstance(given, str | int | float) else ""
+    suffix = f" (got {shown[:60]}{'…' if len(shown) > 60 else ''})" if shown else ""
     return FileError(path, f"{prefix}{message}{suffix}")
 
 
@@ -133,16 +135,71 @@ def _without_none(annotation: Any) -> Any:
 # YAML
 
 
+MAX_DIGITS = 38
+"""Digits of a number in a file (what DynamoDB stores; far beyond any cap, weight or score)."""
+_CORE = "tag:yaml.org,2002:"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
-    """Safe loader with YAML 1.2 scalars (`no`, `on`, `10:30` stay strings) and no aliases."""
+    """Safe loader with YAML 1.2 scalars (`no`, `on`, `10:30` stay strings), no aliases, and
+    only the core tags (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq`, `!!map`).
+
+    A value its tag cannot hold (`!!int x`, `!!bool maybe`), a number past `MAX_DIGITS`, a
+    float that is not finite and text with a lone UTF-16 surrogate are YAML errors with a line.
+    """
 
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        tag: constructor
+        for tag, constructor in yaml.SafeLoader.yaml_constructors.items()
+        if tag is None or tag.removeprefix(_CORE) in ("null", "bool", "int", "float", "seq", "map")
+    }
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", mark)
         return super().compose_node(parent, index)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            tag = node.tag.replace(_CORE, "!!")
+            shown = repr(node.value)[:60] if isinstance(node, yaml.ScalarNode) else "this node"
+            detail = f" ({exc})" if isinstance(exc, ValueError) else ""
+            problem = f"{shown} is not a valid {tag}{detail}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from exc
+
+    def construct_undefined(self, node: yaml.Node) -> Any:
+        tag = node.tag.replace(_CORE, "!!")
+        problem = f"tag {tag} is not supported (write the value without it)"
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+    def construct_yaml_str(self, node: yaml.Node) -> str:
+        text: str = super().construct_yaml_str(node)
+        if _SURROGATE.search(text):
+            raise ValueError("text holds a lone UTF-16 surrogate")
+        return text
+
+    def construct_yaml_int(self, node: yaml.Node) -> int:
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_DIGITS:
+            raise ValueError(f"more than {MAX_DIGITS} digits")
+        value: int = super().construct_yaml_int(node)
+        return value
+
+    def construct_yaml_float(self, node: yaml.Node) -> float:
+        value: float = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
+
+
+for _kind in ("str", "int", "float"):
+    _Loader.add_constructor(f"{_CORE}{_kind}", getattr(_Loader, f"construct_yaml_{_kind}"))
+_Loader.add_constructor(None, _Loader.construct_undefined)
 
 
 def _resolve_yaml_12_scalars() -> None:

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
-from chalicelib.store.table import KnownContact, Table
+from chalicelib.store.table import KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
     conversion_write,
@@ -73,6 +73,7 @@ __all__ = [
     "ModelKind",
     "ModelVersion",
     "ProfileChange",
+    "RecordedConversion",
     "Reports",
     "Scalar",
     "SendOrigin",

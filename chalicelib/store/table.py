@@ -23,6 +23,14 @@ class KnownContact:
     suppressed: bool = False
 
 
+@dataclass(frozen=True)
+class RecordedConversion:
+    """Whom a conversion id was first attributed to."""
+
+    contact_id: str
+    send_id: str
+
+
 class ConditionFailed(Exception):
     """A write's conditions were not met; `positions` are the operations that failed."""
 
@@ -75,6 +83,15 @@ class Table:
             TableName=self.name, Key=_key(f"C#{contact_id}", "PROFILE"), ConsistentRead=True
         )
         return _plain(found["Item"]) if "Item" in found else None
+
+    def recorded_conversion(self, conversion_id: str) -> RecordedConversion | None:
+        found = self.client.get_item(
+            TableName=self.name, Key=_key(f"V#{conversion_id}", "CONVERSION"), ConsistentRead=True
+        )
+        if "Item" not in found:
+            return None
+        item = _plain(found["Item"])
+        return RecordedConversion(str(item["contact_id"]), str(item.get("send_id", "")))
 
     def profiles(self) -> Iterator[dict[str, Any]]:
         """Every contact profile, page by page (an export reads the whole table once)."""

@@ -151,7 +151,9 @@ def conversion_write(event: Event, conversion_id: str) -> Write:
         "Item": {
             **_key(f"V#{conversion_id}", "CONVERSION"),
             "contact_id": _value(event.contact_id),
+            "send_id": _value(event.send_id),
             "event_id": _value(event.event_id),
+            "at": _value(event.at),
         },
         "ConditionExpression": "attribute_not_exists(PK)",
     }
