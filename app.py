@@ -20,6 +20,7 @@ from chalicelib.errors import (
     ConfigError,
     ContactNotFound,
     FileInvalid,
+    ImportInterrupted,
     InvalidInput,
     NurtureError,
     PushConflict,
@@ -28,6 +29,7 @@ from chalicelib.errors import (
     Unauthorized,
     UnknownModel,
     UnknownStep,
+    WriteRefused,
 )
 from chalicelib.forms import is_one_click, parse_form
 
@@ -52,10 +54,16 @@ STATUS: dict[type[NurtureError], int] = {
     PushConflict: 409,
     TooLarge: 413,
     FileInvalid: 422,
+    WriteRefused: 422,
+    ImportInterrupted: 503,
     ConfigError: 500,
 }
 """The HTTP answer of every domain error (a subclass answers as its nearest listed base)."""
 MAX_JSON_BYTES = 64 * 1024
+MAX_IMPORT_BYTES = 2 << 20
+MAX_IMPORT_ROWS = 5000
+IMPORT_WORKERS = 8
+"""An upload is imported within API Gateway's 29 s: a bounded file, written 8 contacts at once."""
 MAX_ID = 256
 """Characters of an id or address in a request (a key DynamoDB stores is at most 2 KB)."""
 
@@ -253,7 +261,14 @@ def import_contacts() -> Response:
 
     request = app.current_request
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    rows = contactfiles.READERS[CONTACT_FILES[media]](io.BytesIO(request.raw_body or b""))
+    body = request.raw_body or b""
+    if len(body) > MAX_IMPORT_BYTES or body.count(b"\n") > MAX_IMPORT_ROWS:
+        raise TooLarge(
+            "body",
+            f"an upload holds at most {MAX_IMPORT_ROWS:,} rows and {MAX_IMPORT_BYTES >> 20} MiB;"
+            " split the file, or use `nurture contacts import` for files of any size",
+        )
+    rows = contactfiles.READERS[CONTACT_FILES[media]](io.BytesIO(body))
     placed = contacts.FirstPlaced(CONTACT_IDS)
     report = contacts.import_contacts(
         services.table(),
@@ -261,6 +276,7 @@ def import_contacts() -> Response:
         now=stamps.iso(time.time()),
         new_id=contacts.new_contact_id,
         on_contact=placed.add,
+        workers=IMPORT_WORKERS,
     )
     if report.rows == 0:
         raise InvalidInput("body", "holds no contact rows")

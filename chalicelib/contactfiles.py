@@ -10,12 +10,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import IO, Any, cast
 
+from chalicelib import jsondoc
 from chalicelib.contacts import (
     MAX_ATTRIBUTES,
     STANDARD_FIELDS,
@@ -126,9 +125,9 @@ def _jsonl_row(line: int, text: str) -> Row:
     if _undecodable([text]):
         return Rejected(line, "row", "not valid UTF-8")
     try:
-        cells = json.loads(text, parse_float=Decimal)
-    except ValueError as err:
-        return Rejected(line, "row", f"not JSON ({err})")
+        cells = jsondoc.parse(text, "row")
+    except InvalidInput as err:
+        return Rejected(line, "row", err.problem)
     if not isinstance(cells, dict):
         return Rejected(line, "row", "expected a JSON object")
     return contact_from_cells(line, cells)

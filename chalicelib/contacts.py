@@ -21,8 +21,11 @@ from itertools import islice
 from typing import Any, Literal
 
 from chalicelib.emails import hash_identity, normalise_email
+from chalicelib.errors import ImportInterrupted, WriteRefused
 from chalicelib.localtime import validate_zone
+from chalicelib.numbers import storable
 from chalicelib.store import (
+    AWS_ERRORS,
     KnownContact,
     ProfileChange,
     Scalar,
@@ -126,6 +129,12 @@ class ImportReport:
         """Rows read, imported or not."""
         return self.imported + self.updated + self.unchanged + self.suppressed + len(self.rejected)
 
+    def summary(self) -> str:
+        return (
+            f"imported {self.imported}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"suppressed {self.suppressed}, rejected {len(self.rejected)}"
+        )
+
     def record(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
@@ -222,8 +231,11 @@ def _labels(value: object) -> frozenset[str]:
 def _attribute(value: object) -> Scalar:
     if isinstance(value, str):
         return _text(value)
-    if isinstance(value, bool | int | Decimal):
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int | Decimal):
+        number = storable(value)  # a number DynamoDB would refuse is this row's problem
+        return int(number) if isinstance(value, int) else number
     raise ValueError(f"expected text, a number or true/false, got {type(value).__name__}")
 
 
@@ -339,18 +351,39 @@ def import_contacts(
     so an import never re-subscribes anyone. `workers` threads write one batch's contacts at
     once (they are distinct addresses), which is what makes DynamoDB latency bearable.
     `on_contact` hears, in file order, the id each valid row was given or matched.
+
+    A row the table refuses is rejected like any bad row and the import goes on. If AWS fails
+    for longer than its retries, `ImportInterrupted` carries the report of what was done.
     """
     report = ImportReport()
     contacts = _contacts_only(first_occurrences(rows), report)
     one = partial(_import_one, table, now=now, new_id=new_id, dry_run=dry_run)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while batch := list(islice(contacts, BATCH)):
-            known = table.known_contacts([c.email_hash for c in batch])
+            try:
+                known = table.known_contacts([c.email_hash for c in batch])
+            except AWS_ERRORS as exc:
+                raise _interrupted(report, exc) from exc
+            failure: Exception | None = None
             for placed in pool.map(one, batch, [known[c.email_hash] for c in batch]):
-                report.record(placed.outcome)
-                on_contact(placed)
+                if isinstance(placed, Rejected):
+                    report.rejected.append(placed)
+                elif isinstance(placed, Exception):
+                    failure = failure or placed
+                else:
+                    report.record(placed.outcome)
+                    on_contact(placed)
+            if failure is not None:
+                raise _interrupted(report, failure) from failure
             on_batch()
+    report.rejected.sort(key=lambda row: row.line)
     return report
+
+
+def _interrupted(report: ImportReport, cause: Exception) -> ImportInterrupted:
+    report.rejected.sort(key=lambda row: row.line)
+    code = getattr(cause, "response", {}).get("Error", {}).get("Code")
+    return ImportInterrupted(report, str(code or type(cause).__name__))
 
 
 def _contacts_only(rows: Iterable[Row], report: ImportReport) -> Iterator[Contact]:
@@ -369,23 +402,33 @@ def _import_one(
     now: str,
     new_id: Callable[[], str],
     dry_run: bool,
-) -> Placed:
-    """Apply one contact; a write that lost a race is re-planned from a fresh read."""
-    for _attempt in range(3):
-        placed = partial(Placed, contact.line, contact.email, known.contact_id)
-        if known.suppressed:
-            return placed("suppressed")
-        change = profile_change(contact, known.profile)
-        if known.profile is not None and change.empty:
-            return placed("unchanged")
-        outcome: Outcome = "imported" if known.profile is None else "updated"
-        if dry_run:
-            return placed(outcome)
-        contact_id = known.contact_id or new_id()
-        if _write(table, contact, known, change, now, contact_id):
-            return Placed(contact.line, contact.email, contact_id, outcome)
-        known = table.known_contacts([contact.email_hash])[contact.email_hash]
-    raise RuntimeError(f"line {contact.line}: contact kept changing during import")
+) -> Placed | Rejected | Exception:
+    """Apply one contact; a write that lost a race is re-planned from a fresh read.
+
+    Runs in a worker thread, so an AWS failure is returned, not raised, for the caller to stop
+    the import after recording the rest of the batch.
+    """
+    try:
+        for _attempt in range(3):
+            placed = partial(Placed, contact.line, contact.email, known.contact_id)
+            if known.suppressed:
+                return placed("suppressed")
+            change = profile_change(contact, known.profile)
+            if known.profile is not None and change.empty:
+                return placed("unchanged")
+            outcome: Outcome = "imported" if known.profile is None else "updated"
+            if dry_run:
+                return placed(outcome)
+            contact_id = known.contact_id or new_id()
+            if _write(table, contact, known, change, now, contact_id):
+                return Placed(contact.line, contact.email, contact_id, outcome)
+            known = table.known_contacts([contact.email_hash])[contact.email_hash]
+    except WriteRefused as refused:
+        return Rejected(contact.line, "row", f"{refused}; check the row's values")
+    except AWS_ERRORS as exc:
+        failure: Exception = exc
+        return failure
+    return Rejected(contact.line, "email", "the contact kept changing during the import; retry")
 
 
 def _write(

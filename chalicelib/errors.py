@@ -9,6 +9,7 @@ issued.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BadTemplate",
@@ -17,6 +18,7 @@ __all__ = [
     "ContactNotFound",
     "FileError",
     "FileInvalid",
+    "ImportInterrupted",
     "InvalidInput",
     "NurtureError",
     "PushConflict",
@@ -27,6 +29,7 @@ __all__ = [
     "Unauthorized",
     "UnknownModel",
     "UnknownStep",
+    "WriteRefused",
 ]
 
 
@@ -142,6 +145,28 @@ class ReentryRefused(NurtureError):
 
 class PushConflict(NurtureError):
     """Concurrent pushes of one model file kept colliding; trying again is safe."""
+
+
+class WriteRefused(NurtureError):
+    """DynamoDB refused a write as invalid (a number out of range, an item too large): trying
+    it again can never succeed, so it is neither retried nor parked."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"the table refused the write ({code})")
+        self.code = code
+
+
+class ImportInterrupted(NurtureError):
+    """AWS failed (after its own retries) in the middle of an import. `report` holds what was
+    done up to there; the import is idempotent, so sending the file again finishes it."""
+
+    def __init__(self, report: Any, why: str) -> None:
+        super().__init__(
+            f"import interrupted ({why}) after {report.summary()}; "
+            "rows already in are left as they are, so importing the file again finishes it"
+        )
+        self.report = report
+        self.why = why
 
 
 class ConfigError(NurtureError):

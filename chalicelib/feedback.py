@@ -21,7 +21,6 @@ from chalicelib import emails, store
 from chalicelib.config import DAY, Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.observability import logger
-from chalicelib.parking import AWS_ERRORS
 from chalicelib.stamps import instant, iso
 
 MAX_TEXT = 500
@@ -290,7 +289,7 @@ def handle(table: store.Table, event: Mapping[str, Any], settings: Settings) -> 
             continue
         try:
             ingest(table, record.get("body"), settings)
-        except AWS_ERRORS:
+        except store.AWS_ERRORS:
             logger.exception("ses record failed", extra={"message_id": record.get("messageId")})
             failed.append(record["messageId"])
     return failed

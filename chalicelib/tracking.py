@@ -10,11 +10,12 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from chalicelib import classify, store
 from chalicelib.config import DAY, Settings
-from chalicelib.errors import BadToken, InvalidInput, TokenExpired, TokenInvalid
+from chalicelib.errors import BadToken, InvalidInput, TokenExpired, TokenInvalid, WriteRefused
 from chalicelib.links import UnsafeDestination, check_destination
 from chalicelib.parking import Parking, commit
 from chalicelib.stamps import iso
@@ -145,7 +146,9 @@ class Tracker:
             {"verdict": verdict.kind, "verdict_reason": verdict.reason, **attrs},
             self.expiry(now),
         )
-        commit(self.table, self.parking, store.event_write(event))
+        # A refused write is logged whole by commit; the recipient is served regardless.
+        with suppress(WriteRefused):
+            commit(self.table, self.parking, store.event_write(event))
 
     def _event(
         self, claims: Claims, kind: str, now: float, expires_at: int | None, **attrs: store.Scalar

@@ -547,3 +547,103 @@ def test_unknown_extension_needs_a_format(table: Table, tmp_path: Path) -> None:
 
     assert run_import(path).exit_code == 2
     assert run_import(path, "--format", "csv").exit_code == 0
+
+
+# --- Hostile rows: one bad row never stops or corrupts the import --------------------------
+
+GOOD_JSONL = '{"email": "ada@example.com"}\n'
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ('{"email": "x@e.com", "a": ' + "[" * 100_000 + "]" * 100_000 + "}", "row", "nested"),
+        ('{"email": "x@e.com", "score": 1e200}', "score", "outside the storable range"),
+        ('{"email": "x@e.com", "score": 1e-200}', "score", "outside the storable range"),
+        ('{"email": "x@e.com", "score": ' + "9" * 39 + "}", "score", "38 significant digits"),
+        ('{"email": "x@e.com", "score": ' + "9" * 5000 + "}", "score", "38 significant digits"),
+        ('{"email": "x@e.com", "score": NaN}', "row", "NaN"),
+        ('{"email": "x@e.com", "first_name": "\\udc00"}', "row", "surrogate"),
+    ],
+)
+def test_a_row_the_table_could_not_store_is_rejected_by_line(
+    table: Table, row: str, field: str, reason: str
+) -> None:
+    text = GOOD_JSONL + row + "\n" + '{"email": "lin@example.com", "score": 12.5}\n'
+    report = import_contacts(
+        table, read_jsonl(io.BytesIO(text.encode())), now="2026-01-01T00:00:00Z", new_id=_ids()
+    )
+    [rejected] = report.rejected
+    assert (rejected.line, rejected.field) == (2, field) and reason in rejected.reason
+    assert report.imported == 2
+    assert profile_by_email(table, "lin@example.com")["attributes"] == {"score": Decimal("12.5")}
+    assert hash_identity("x@e.com") not in {
+        h for h, k in table.known_contacts([hash_identity("x@e.com")]).items() if k.contact_id
+    }
+
+
+def _ids() -> Any:
+    counter = iter(range(1_000_000))
+    return lambda: f"c{next(counter)}"
+
+
+def _fail_on(operation: str, code: str, after: int) -> Any:
+    calls = {"n": 0}
+
+    def hook(**_: object) -> None:
+        calls["n"] += 1
+        if calls["n"] > after:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+    return hook
+
+
+def test_a_row_the_table_refuses_is_rejected_and_the_import_goes_on(table: Table) -> None:
+    refused_key = f"M#{hash_identity('p1@example.com')}"
+
+    def refuse_p1(params: dict[str, Any], **_: object) -> None:
+        if refused_key.encode() in params["body"]:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "PutItem")
+
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.PutItem", refuse_p1, unique_id="refuse")
+    try:
+        text = "".join(f'{{"email": "p{n}@example.com"}}\n' for n in range(4))
+        report = import_contacts(
+            table, read_jsonl(io.BytesIO(text.encode())), now="2026-01-01T00:00:00Z", new_id=_ids()
+        )
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", unique_id="refuse")
+    assert [(r.line, r.field) for r in report.rejected] == [(2, "row")]
+    assert "refused" in report.rejected[0].reason
+    assert report.imported == 3
+
+
+def test_an_outage_mid_import_reports_what_was_done_and_a_rerun_finishes(
+    table: Table, tmp_path: Path
+) -> None:
+    text = "".join(f'{{"email": "q{n}@example.com"}}\n' for n in range(120))
+    path = write(tmp_path, text, "contacts.jsonl")
+    events = services.client("dynamodb").meta.events
+    events.register(
+        "before-call.dynamodb.BatchGetItem",
+        _fail_on("BatchGetItem", "ProvisionedThroughputExceededException", after=2),
+        unique_id="outage",
+    )
+    try:
+        stopped = run_import(path, "--workers", "1")
+    finally:
+        events.unregister("before-call.dynamodb.BatchGetItem", unique_id="outage")
+    assert stopped.exit_code == 1
+    assert "imported 100, updated 0, unchanged 0, suppressed 0, rejected 0" in stopped.output
+    assert (
+        "import interrupted (ProvisionedThroughputExceededException) after imported 100"
+        in stopped.output
+    )
+    again = run_import(path)
+    assert again.exit_code == 0
+    assert "imported 20, updated 0, unchanged 100" in again.output

@@ -9,6 +9,7 @@ import pkgutil
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from chalice.test import Client
 
 import app as routes
@@ -176,3 +177,37 @@ def test_long_messages_and_lists_are_clipped() -> None:
     doc = json.loads(problem("x" * 5000, 400, [{"message": "y" * 5000}] * 150).body)
     assert len(doc["error"]) == MAX_MESSAGE and len(doc["errors"][0]["message"]) == MAX_MESSAGE
     assert (len(doc["errors"]), doc["more_errors"]) == (MAX_LISTED_ERRORS, 50)
+
+
+def test_an_upload_too_large_for_one_request_is_413_and_stores_nothing(
+    client: Client, table: Table
+) -> None:
+    csv = b"email\n" + b"".join(b"p%d@example.com\n" % n for n in range(routes.MAX_IMPORT_ROWS))
+    response = client.http.post(
+        "/api/contacts", headers={"content-type": "text/csv", **KEY}, body=csv
+    )
+    assert response.status_code == 413
+    assert shape(response)["error"].startswith("body: an upload holds at most 5,000 rows")
+    assert list(table.profiles()) == []
+
+
+def test_an_outage_during_an_api_import_is_503_saying_what_was_done(
+    client: Client, table: Table
+) -> None:
+    def outage(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "BatchGetItem")
+
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.BatchGetItem", outage, unique_id="outage")
+    try:
+        response = client.http.post(
+            "/api/contacts",
+            headers={"content-type": "text/csv", **KEY},
+            body=b"email\nada@example.com\n",
+        )
+    finally:
+        events.unregister("before-call.dynamodb.BatchGetItem", unique_id="outage")
+    assert response.status_code == 503
+    assert shape(response)["error"].startswith(
+        "import interrupted (InternalServerError) after imported 0"
+    )

@@ -103,3 +103,40 @@ def test_write_survives_in_logs_when_queue_is_down_too(
     [lost] = [r for r in caplog.records if r.getMessage() == "write lost to logs"]
     assert lost.levelname == "ERROR"
     assert lost.write[0]["Put"]["Item"]["type"] == {"S": "opened"}  # type: ignore[attr-defined]
+
+
+def refuse(**_: object) -> None:
+    raise ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "Number overflow"}}, "PutItem"
+    )
+
+
+def test_a_write_the_table_refuses_is_never_parked(
+    client: Client, table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.PutItem", refuse, unique_id="refuse")
+    try:
+        response = client.http.get(f"/o/{token_for(Purpose.OPEN)}", headers={"user-agent": BROWSER})
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", unique_id="refuse")
+    assert (response.status_code, response.body) == (200, PIXEL)
+    assert parked_messages() == []
+    [refused] = [r for r in caplog.records if r.getMessage() == "write refused"]
+    assert refused.levelname == "ERROR" and refused.why == "ValidationException"  # type: ignore[attr-defined]
+
+
+def test_a_parked_write_the_table_refuses_is_dropped_not_retried(
+    table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    write = event_write(Event("alice", "opened", "2026-01-01T00:00:00.000Z", "e1"))
+    record = {"messageId": "m1", "body": json.dumps({"write": write, "why": "x"})}
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.PutItem", refuse, unique_id="refuse")
+    try:
+        assert replay_parked({"Records": [record]}, None) == {"batchItemFailures": []}
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", unique_id="refuse")
+    assert [r.levelname for r in caplog.records if r.getMessage() == "parked write refused"] == [
+        "ERROR"
+    ]

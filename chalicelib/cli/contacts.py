@@ -20,7 +20,7 @@ from chalicelib.contacts import (
     import_contacts,
     new_contact_id,
 )
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import ImportInterrupted, InvalidInput
 
 __all__ = ["COMMANDS"]
 
@@ -105,6 +105,10 @@ def import_command(
             )
         except InvalidInput as err:
             raise FileRefused(f"{file}: {err}") from None
+        except ImportInterrupted as stop:
+            _print_report(stop.report, dry_run)
+            ids.finish(ids_file)
+            raise click.ClickException(str(stop)) from None
     _print_report(report, dry_run)
     ids.finish(ids_file)
     if report.rows == 0:
@@ -174,11 +178,7 @@ def _format_of(file: Path) -> str:
 
 def _print_report(report: ImportReport, dry_run: bool) -> None:
     prefix = "dry run, nothing written: " if dry_run else ""
-    click.echo(
-        f"{prefix}imported {report.imported}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, suppressed {report.suppressed}, "
-        f"rejected {len(report.rejected)}"
-    )
+    click.echo(f"{prefix}{report.summary()}")
     for rejected in report.rejected:
         click.echo(str(rejected))
 

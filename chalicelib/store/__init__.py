@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
-from chalicelib.store.table import KnownContact, RecordedConversion, Table
+from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
     conversion_write,
@@ -64,6 +64,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AWS_ERRORS",
     "CapRule",
     "Capped",
     "Enrollment",

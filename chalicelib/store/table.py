@@ -8,8 +8,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib import emails
+from chalicelib.errors import WriteRefused
 from chalicelib.store.items import Scalar, Write, _key, _plain, _value
+
+AWS_ERRORS = (BotoCoreError, ClientError)
+"""What a call to AWS may raise: botocore's own (network, timeouts) and the service's answers."""
+REFUSALS = frozenset(
+    {"ValidationException", "SerializationException", "ItemCollectionSizeLimitExceededException"}
+)
+"""Error codes of a request DynamoDB refuses whatever the moment: no retry can succeed."""
+_REFUSED_IN_TRANSACTION = frozenset({"ValidationError", "ItemCollectionSizeLimitExceeded"})
 
 _LOOKUPS = (("M", "CONTACT"), ("X", "SUPPRESS"))  # email-hash keyed items a contact import reads
 
@@ -55,7 +66,11 @@ class Table:
         return True
 
     def run(self, write: Write) -> None:
-        """Apply `write` or raise `ConditionFailed` naming the operations whose condition failed."""
+        """Apply `write` or raise `ConditionFailed` naming the operations whose condition failed.
+
+        A write DynamoDB refuses as invalid (a number out of range, an item too large) raises
+        `WriteRefused`; anything else AWS raises (throttling, outages) is passed on as is.
+        """
         errors = self.client.exceptions
         try:
             if len(write) == 1 and "Put" in write[0]:
@@ -76,6 +91,13 @@ class Table:
             failed = tuple(i for i, code in enumerate(codes) if code == "ConditionalCheckFailed")
             if failed and all(code in ("None", "ConditionalCheckFailed", None) for code in codes):
                 raise ConditionFailed(failed) from exc
+            if _REFUSED_IN_TRANSACTION.intersection(codes):
+                raise WriteRefused("TransactionCanceledException") from exc
+            raise
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in REFUSALS:
+                raise WriteRefused(code) from exc
             raise
 
     def profile(self, contact_id: str) -> dict[str, Any] | None:
