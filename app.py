@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 import io
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from chalicelib.errors import (
     FileInvalid,
     ImportInterrupted,
     InvalidInput,
+    NotEnrolled,
     NurtureError,
     PushConflict,
     ReentryRefused,
@@ -41,6 +44,9 @@ app.api.binary_types = ["*/*"]
 FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
 YAML = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
 CONTACT_IDS = 1000  # contact ids an import answers; larger files are posted in parts for all
+PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="")
+"""The authenticated principal of the marketer request being answered."""
 CONTACT_FILES = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
 
 STATUS: dict[type[NurtureError], int] = {
@@ -50,6 +56,7 @@ STATUS: dict[type[NurtureError], int] = {
     UnknownModel: 404,
     UnknownStep: 404,
     ContactNotFound: 404,
+    NotEnrolled: 404,
     ReentryRefused: 409,
     PushConflict: 409,
     TooLarge: 413,
@@ -147,18 +154,20 @@ def conversion() -> Response:
 
 
 def marketer_api(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Marketer routes: authenticate first; any domain error becomes its HTTP answer."""
+    """Marketer routes: authenticate first (the caller is known to the view as `_CALLER`);
+    any domain error becomes its HTTP answer."""
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Response:
         request = app.current_request
         try:
-            auth.marketer(
+            caller = auth.marketer(
                 request.headers,
                 (request.context or {}).get("identity"),
                 settings().api_auth,
                 services.api_secrets(),
             )
+            _CALLER.set(caller)
             return view(*args, **kwargs)
         except NurtureError as exc:
             return _problem(exc)
@@ -326,6 +335,89 @@ def report(sequence_id: str) -> Response:
     )
 
 
+@app.route("/api/contacts", methods=["GET"])
+@marketer_api
+def find_contacts() -> Response:
+    """`?email=`: the contact holding that address, as a list of none or one."""
+    email = _field(_query(), "email")
+    return web.json_doc({"contacts": services.contact_view().find(email)})
+
+
+@app.route("/api/contacts/{contact_id}", methods=["GET"])
+@marketer_api
+def show_contact(contact_id: str) -> Response:
+    return web.json_doc(services.contact_view().profile(_path_id(contact_id, "contact_id")))
+
+
+@app.route("/api/contacts/{contact_id}/timeline", methods=["GET"])
+@marketer_api
+def contact_timeline(contact_id: str) -> Response:
+    """Events, sends and skips, newest first: `since`/`until` (dates or UTC times), `limit`,
+    `cursor` (the last page's `next_cursor`); `Accept: text/csv` answers the page as CSV with
+    the next cursor in `X-Next-Cursor`."""
+    from chalicelib.people.view import MAX_PAGE, TIMELINE_COLUMNS, span
+
+    query = _query()
+    _known_params(query, {"since", "until", "limit", "cursor"})
+    limit = _positive_int(query.get("limit"), "limit") or 50
+    if limit > MAX_PAGE:
+        raise InvalidInput("limit", f"must be from 1 to {MAX_PAGE}")
+    page = services.contact_view().timeline(
+        _path_id(contact_id, "contact_id"),
+        span(query.get("since"), query.get("until")),
+        query.get("cursor"),
+        limit,
+    )
+    if web.wants_csv(app.current_request.headers.get("accept", "")):
+        from chalicelib.contactfiles import export_csv
+
+        extra = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
+        return web.csv_doc(export_csv(page.entries, TIMELINE_COLUMNS), extra)
+    return web.json_doc({"entries": page.entries, "next_cursor": page.next_cursor})
+
+
+@app.route("/api/contacts/{contact_id}/export", methods=["GET"])
+@marketer_api
+def export_contact(contact_id: str) -> Response:
+    """Everything stored about the contact (GDPR access request)."""
+    return web.json_doc(services.gdpr().export(_path_id(contact_id, "contact_id")))
+
+
+@app.route("/api/contacts/{contact_id}", methods=["DELETE"])
+@marketer_api
+def erase_contact(contact_id: str) -> Response:
+    """GDPR erasure: the contact's data goes, a hashed suppression and an audit record stay."""
+    erased = services.gdpr().erase(_path_id(contact_id, "contact_id"), _CALLER.get())
+    return web.json_doc(erased)
+
+
+@app.route("/api/contacts/{contact_id}/pause", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def pause_contact(contact_id: str) -> Response:
+    """`{"days": N}` holds the contact's sends for N days; 0 resumes now."""
+    from chalicelib.people import actions
+
+    doc = _json_object({"days"})
+    until = actions.pause(
+        services.table(), _path_id(contact_id, "contact_id"), doc.get("days"), time.time()
+    )
+    return web.json_doc({"contact_id": contact_id, "paused_until": until})
+
+
+@app.route("/api/contacts/{contact_id}/enrollments/{sequence_id}", methods=["DELETE"])
+@marketer_api
+def unenroll_contact(contact_id: str, sequence_id: str) -> Response:
+    from chalicelib.people import actions
+
+    ended = actions.unenroll(
+        services.table(),
+        _path_id(contact_id, "contact_id"),
+        _path_id(sequence_id, "sequence_id"),
+        time.time(),
+    )
+    return web.json_doc(ended)
+
+
 @app.route("/api/send-test", methods=["POST"], content_types=["application/json"])
 @marketer_api
 def send_test() -> Response:
@@ -463,6 +555,21 @@ def _text_id(value: object, name: str) -> str:
         raise InvalidInput(name, "is required and must be a non-empty string")
     if len(value) > MAX_ID or not value.isprintable():
         raise InvalidInput(name, f"must be at most {MAX_ID} printable characters")
+    return value
+
+
+def _known_params(query: Mapping[str, str], names: set[str]) -> None:
+    for name in query:
+        if name not in names:
+            raise InvalidInput(name, f"unknown parameter; expected {', '.join(sorted(names))}")
+
+
+def _path_id(value: str, name: str) -> str:
+    """An id from the URL path: what ids are made of, never a key separator or a space."""
+    if not PATH_ID.fullmatch(value):
+        raise InvalidInput(
+            name, "must be 1-128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)"
+        )
     return value
 
 

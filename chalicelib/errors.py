@@ -20,6 +20,7 @@ __all__ = [
     "FileInvalid",
     "ImportInterrupted",
     "InvalidInput",
+    "NotEnrolled",
     "NurtureError",
     "PushConflict",
     "ReentryRefused",
@@ -137,6 +138,10 @@ class UnknownStep(NurtureError):
 
 class ContactNotFound(NurtureError):
     """No contact with that id."""
+
+
+class NotEnrolled(NurtureError):
+    """The contact has never been enrolled in that sequence."""
 
 
 class ReentryRefused(NurtureError):

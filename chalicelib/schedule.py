@@ -26,6 +26,7 @@ MINUTE = timedelta(minutes=1)
 MAX_EVENT_AGE_SECONDS = 86_400
 MAX_ATTEMPTS = 185
 _AT_EXPRESSION = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
+_SCHEDULE_NAME = re.compile(r"due-(\d{8}T\d{4}Z)")
 
 
 @dataclass(frozen=True)
@@ -205,3 +206,16 @@ def validate_at_expression(expression: object) -> datetime:
         return datetime(year, month, day, hour, minute, second)
     except ValueError as err:
         raise ValueError(f"schedule expression {expression!r} is out of range: {err}") from err
+
+
+def pending_minutes(client: Any, group: str) -> list[str]:
+    """The due-bucket keys some schedule of `group` will still fire (a handed-on bucket's
+    schedule names its bucket's minute too)."""
+    minutes = set()
+    for page in client.get_paginator("list_schedules").paginate(GroupName=group):
+        for summary in page["Schedules"]:
+            found = _SCHEDULE_NAME.match(summary["Name"])
+            if found:
+                moment = datetime.strptime(found.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+                minutes.add(minute_key(moment))
+    return sorted(minutes)

@@ -21,6 +21,8 @@ from chalicelib.tracking import Tracker
 if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
     from chalicelib.journey import Journey
+    from chalicelib.people.gdpr import Gdpr
+    from chalicelib.people.view import View
     from chalicelib.sequences import Sequence
     from chalicelib.store import ModelKind, Versions
 
@@ -121,3 +123,19 @@ def journey() -> Journey:
     )
     caps = CapPolicy(config.default_timezone)
     return Journey(table(), versions(), scheduler, sender, sequence, caps)
+
+
+def contact_view() -> View:
+    """One contact's profile, sends and timeline (the marketer API and the CLI)."""
+    from chalicelib.people.view import View
+
+    return View(table(), versions(), sequence)
+
+
+def gdpr() -> Gdpr:
+    """Export and erasure of a contact; pending timers are found through the due schedules."""
+    from chalicelib.people.gdpr import Gdpr
+    from chalicelib.schedule import pending_minutes
+
+    group = settings().schedule_group
+    return Gdpr(contact_view(), lambda: pending_minutes(client("scheduler"), group))

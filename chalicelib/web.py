@@ -12,7 +12,7 @@ ours, and Chalice's own (415 for a content type a route does not take, 405, 500)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chalice.app import Chalice, Request, Response
@@ -105,6 +105,23 @@ def json_doc(doc: object, status: int = 200, extra: dict[str, str] | None = None
         **(extra or {}),
     }
     return Response(body=json.dumps(doc).encode(), status_code=status, headers=headers)
+
+
+def csv_doc(lines: Iterable[str], extra: dict[str, str] | None = None) -> Response:
+    headers: dict[str, str | list[str]] = {
+        **_SECURITY_HEADERS,
+        "Content-Type": "text/csv; charset=utf-8",
+        **(extra or {}),
+    }
+    return Response(body="".join(lines).encode("utf-8"), status_code=200, headers=headers)
+
+
+def wants_csv(accept: str) -> bool:
+    """Whether an Accept header asks for CSV before JSON (`text/csv` listed, JSON not first)."""
+    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return "text/csv" in kinds and kinds.index("text/csv") < next(
+        (i for i, kind in enumerate(kinds) if kind == "application/json"), len(kinds)
+    )
 
 
 MAX_LISTED_ERRORS = 100

@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 from chalicelib import services
+from chalicelib.cli import people
 from chalicelib.cli.common import FAILED, FileRefused, now
+from chalicelib.cli.people import export_contact
 from chalicelib.contactfiles import READERS, export_csv
 from chalicelib.contacts import (
     FirstPlaced,
@@ -150,11 +152,12 @@ class _IdListing:
 
 
 @contacts.command("export")
+@click.argument("contact", required=False)
 @click.option(
     "--output",
     type=click.File("w", encoding="utf-8"),
     default="-",
-    help="Where to write the CSV (default: standard output).",
+    help="Where to write the CSV (or JSON) (default: standard output).",
 )
 @click.option(
     "--attribute",
@@ -162,9 +165,18 @@ class _IdListing:
     multiple=True,
     help="Also export this custom attribute (repeatable).",
 )
-def export_command(output: Any, attributes: tuple[str, ...]) -> None:
+def export_command(contact: str | None, output: Any, attributes: tuple[str, ...]) -> None:
     """Write every contact as CSV. Cells that a spreadsheet would run as a formula (starting
-    with = + - @, tab or CR) are prefixed with ' here; the stored value is unchanged."""
+    with = + - @, tab or CR) are prefixed with ' here; the stored value is unchanged.
+
+    With CONTACT (an id or email address): everything stored about that contact as JSON
+    (profile, enrollments, events, sends, caps, pending timers, suppression), for a GDPR
+    access request."""
+    if contact is not None:
+        if attributes:
+            raise click.UsageError("--attribute applies to the CSV of every contact")
+        export_contact(contact, output)
+        return
     for line in export_csv(services.table().profiles(), [*EXPORT_COLUMNS, *attributes]):
         output.write(line)
 
@@ -182,5 +194,8 @@ def _print_report(report: ImportReport, dry_run: bool) -> None:
     for rejected in report.rejected:
         click.echo(str(rejected))
 
+
+for _command in people.COMMANDS:
+    contacts.add_command(_command)
 
 COMMANDS = (contacts,)

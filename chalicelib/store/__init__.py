@@ -17,6 +17,7 @@ from chalicelib.store.writes import (
     conversion_write,
     email_claim_write,
     event_write,
+    pause_write,
     preferences_write,
     profile_create_write,
     profile_update_write,
@@ -31,6 +32,7 @@ from chalicelib.store.writes import (
 
 if TYPE_CHECKING:
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
+    from chalicelib.store.people import People, Position, Stored
     from chalicelib.store.reports import Reports, count_once_write
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
     from chalicelib.store.timers import Timer, Timers
@@ -51,6 +53,9 @@ _LAZY = {
     "ModelKind": "versions",
     "ModelVersion": "versions",
     "SendOrigin": "sends",
+    "People": "people",
+    "Position": "people",
+    "Stored": "people",
     "Reports": "reports",
     "count_once_write": "reports",
     "Versions": "versions",
@@ -73,6 +78,8 @@ __all__ = [
     "KnownContact",
     "ModelKind",
     "ModelVersion",
+    "People",
+    "Position",
     "ProfileChange",
     "RecordedConversion",
     "Reports",
@@ -80,6 +87,7 @@ __all__ = [
     "SendOrigin",
     "SendRecord",
     "Sends",
+    "Stored",
     "StreamKind",
     "Table",
     "Timer",
@@ -91,6 +99,7 @@ __all__ = [
     "count_once_write",
     "email_claim_write",
     "event_write",
+    "pause_write",
     "preferences_write",
     "profile_create_write",
     "profile_update_write",

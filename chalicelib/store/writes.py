@@ -80,6 +80,23 @@ def preferences_write(
     return [{"Update": update}]
 
 
+def pause_write(contact_id: str, paused_until: str | None, at: str) -> Write:
+    """A marketer pauses (or, with None, resumes) an existing contact's mail."""
+    expression = (
+        "SET paused_until = :until, paused_at = :at"
+        if paused_until
+        else ("SET paused_at = :at REMOVE paused_until")
+    )
+    values = {":at": _value(at), **({":until": _value(paused_until)} if paused_until else {})}
+    update = {
+        "Key": _key(f"C#{contact_id}", "PROFILE"),
+        "UpdateExpression": expression,
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": values,
+    }
+    return [{"Update": update}]
+
+
 def email_claim_write(email_hash: str, contact_id: str, at: str) -> Write:
     """Bind an address to a new contact id; the first claim wins, a second finds it taken."""
     item = {
