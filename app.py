@@ -32,6 +32,7 @@ from chalicelib.errors import (
     Unauthorized,
     UnknownModel,
     UnknownStep,
+    Unreachable,
     WriteRefused,
 )
 from chalicelib.forms import is_one_click, parse_form
@@ -58,6 +59,7 @@ STATUS: dict[type[NurtureError], int] = {
     ContactNotFound: 404,
     NotEnrolled: 404,
     ReentryRefused: 409,
+    Unreachable: 409,
     PushConflict: 409,
     TooLarge: 413,
     FileInvalid: 422,

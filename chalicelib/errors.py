@@ -30,6 +30,7 @@ __all__ = [
     "Unauthorized",
     "UnknownModel",
     "UnknownStep",
+    "Unreachable",
     "WriteRefused",
 ]
 
@@ -146,6 +147,14 @@ class NotEnrolled(NurtureError):
 
 class ReentryRefused(NurtureError):
     """The sequence's entry rules refuse this contact now."""
+
+
+class Unreachable(NurtureError):
+    """The contact may not be emailed at all: unsubscribed, suppressed, or without an address."""
+
+    def __init__(self, field: str, contact_id: str, reason: str) -> None:
+        super().__init__(f"{field}: contact {contact_id!r} is {reason.replace('_', ' ')}")
+        self.reason = reason
 
 
 class PushConflict(NurtureError):

@@ -14,10 +14,10 @@ from typing import Any
 
 from chalicelib import catalog, preview, schedule, store
 from chalicelib.caps import CapPolicy
-from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep
+from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep, Unreachable
 from chalicelib.profiles import Profile, paused_until
 from chalicelib.progress import Progress
-from chalicelib.send import Outcome, Sender, SendJob
+from chalicelib.send import Outcome, Sender, SendJob, unreachable
 from chalicelib.sequences import Sequence
 from chalicelib.stamps import instant, iso
 
@@ -51,6 +51,9 @@ class Journey:
         """Enroll a contact in the newest version; idempotent while the enrollment is active."""
         profile = self._known(contact_id)
         sequence, version = catalog.newest(self.versions, sequence_id)
+        reason = unreachable(profile, self.table)
+        if reason is not None:
+            raise Unreachable("contact_id", contact_id, reason)
         enrollment, new = self._start(profile, sequence, version)
         if enrollment is None:
             raise ReentryRefused(
@@ -65,7 +68,8 @@ class Journey:
 
     def enroll_many(self, contact_ids: list[str], sequence_id: str) -> dict[str, int]:
         """Enroll a cohort: timers are written in batches and each distinct delivery minute gets
-        one schedule, however many contacts share it. Returns counts by outcome."""
+        one schedule, however many contacts share it. Returns counts by outcome, with the
+        reason a contact may not be emailed (`unsubscribed`, `suppressed`) when any was."""
         sequence, version = catalog.newest(self.versions, sequence_id)
         first, now = sequence.steps[0], self._now()
         counts = {"enrolled": 0, "already_enrolled": 0, "refused": 0, "unknown_contact": 0}
@@ -74,6 +78,10 @@ class Journey:
             profile = self.progress.profile(contact_id)
             if profile is None:
                 counts["unknown_contact"] += 1
+                continue
+            reason = unreachable(profile, self.table)
+            if reason is not None:
+                counts[reason] = counts.get(reason, 0) + 1
                 continue
             enrollment, new = self._start(profile, sequence, version)
             if enrollment is None:

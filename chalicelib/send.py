@@ -89,6 +89,18 @@ class Outcome:
         )
 
 
+def unreachable(profile: Profile, table: store.Table) -> str | None:
+    """Why no email may go to this contact at all (`unsubscribed`, `invalid_address`,
+    `suppressed`), or None: checked before each send and at enrollment."""
+    if profile.unsubscribed:
+        return "unsubscribed"
+    if not profile.email:
+        return "invalid_address"
+    if table.is_suppressed(profile.email):
+        return "suppressed"
+    return None
+
+
 class Skip(Exception):
     """A reason not to send this job now; recorded as a `skipped` event with the reason."""
 
@@ -192,12 +204,9 @@ class Sender:
         return self.sends.get(record.send_id) or record
 
     def _check(self, profile: Profile) -> None:
-        if profile.unsubscribed:
-            raise Skip("unsubscribed")
-        if not profile.email:
-            raise Skip("invalid_address")
-        if self.table.is_suppressed(profile.email):
-            raise Skip("suppressed")
+        reason = unreachable(profile, self.table)
+        if reason is not None:
+            raise Skip(reason)
 
     def _send(self, job: SendJob, record: store.SendRecord, message: Message) -> Outcome:
         for attempt in range(self.throttle_retries + 1):

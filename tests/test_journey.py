@@ -18,6 +18,7 @@ from chalicelib import catalog, services, store, streams
 from chalicelib.caps import CapPolicy
 from chalicelib.compose import Composer
 from chalicelib.config import settings
+from chalicelib.errors import Unreachable
 from chalicelib.funnel import Funnel
 from chalicelib.journey import Journey, ReentryRefused
 from chalicelib.schedule import Scheduler
@@ -497,10 +498,11 @@ def test_winback_sunset_suppresses_contacts_who_never_engage(world: World) -> No
     enrollment = world.journey.enrollments.get("ghost", "winback")
     assert enrollment is not None and enrollment.status == "exited"
     assert world.table.is_suppressed("ghost@example.com")
-    world.journey.enroll("ghost", "engage")
+    with pytest.raises(Unreachable, match="suppressed"):
+        world.journey.enroll("ghost", "engage")
     world.run_until(T0 + timedelta(days=60))
     assert len(world.mails("ghost@example.com")) == 3
-    assert world.journey.enrollments.get("ghost", "engage").status == "exited"
+    assert world.journey.enrollments.get("ghost", "engage") is None
 
 
 DEADLINE = """
