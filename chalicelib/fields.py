@@ -40,6 +40,7 @@ __all__ = [
     "at_most",
     "format_duration",
     "parse_duration",
+    "parse_local_time",
 ]
 
 MAX_DURATION = timedelta(days=3650)
@@ -114,7 +115,7 @@ Delay = Annotated[
 _TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
-def _parse_local_time(value: Any) -> time:
+def parse_local_time(value: Any) -> time:
     if isinstance(value, time) and value == time(value.hour, value.minute):
         return value
     match = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
@@ -125,7 +126,7 @@ def _parse_local_time(value: Any) -> time:
 
 LocalTime = Annotated[
     time,
-    PlainValidator(_parse_local_time),
+    PlainValidator(parse_local_time),
     PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
     WithJsonSchema({"type": "string", "pattern": f"^{_TIME_RE.pattern}$", "examples": ["09:00"]}),
 ]

@@ -754,3 +754,83 @@ def test_a_daily_quota_stop_ends_the_bucket_and_resumes_it_later(world: World) -
     assert "due-20251125T0700Z" not in names_left  # done: no Scheduler retry is relied on
     world.run_until(datetime(2025, 11, 25, 8, 5, tzinfo=UTC))  # our own schedule, not a retry
     assert all(world.subjects(f"{n}@example.com") == [f"Hello {n.title()}"] for n in names)
+
+
+WAITS = """
+id: waits
+name: Waits for Thursday
+default_timezone: UTC
+default_locale: en
+send_window: {start: "09:00", end: "17:00", days: [mon, tue, wed, thu, fri]}
+steps:
+  - id: hello
+    template: {en: {subject: "Hello", html: "<p>hi</p>"}}
+  - id: thursday
+    wait_until: {time: "14:00", days: [thu]}
+    template: {en: {subject: "Thursday", html: "<p>hi</p>"}}
+"""
+
+
+def test_wait_until_sends_at_the_next_local_time_on_the_day(world: World) -> None:
+    push(WAITS)
+    world.clock.now = MONDAY_NOON.timestamp()  # 12:00 in Riga
+    [row] = [r for r in world.journey.preview("opener", "waits") if r.step_id == "thursday"]
+    assert (row.local, row.reasons[0]) == ("2025-11-27T14:00:00+02:00", "wait_until")
+    world.journey.enroll("opener", "waits")
+    world.run_until(MONDAY_NOON + timedelta(days=7))
+    assert world.subjects("opener@example.com") == ["Hello", "Thursday"]
+    enrollment = world.journey.enrollments.get("opener", "waits")
+    assert enrollment is not None
+    assert enrollment.sent_at == "2025-11-27T12:00:00.000Z"  # Thursday 14:00 in Riga
+
+
+def test_the_zone_fallback_used_is_recorded_on_enrollments_and_sends(world: World) -> None:
+    world.table.put_profile("traveller", {"email": "t@example.com", "country": "BY"})
+    world.table.put_profile("nowhere", {"email": "n@example.com", "timezone": "Mars/Olympus"})
+    for contact in ("traveller", "nowhere"):
+        world.journey.enroll(contact, "engage")
+    world.run_until(T0 + timedelta(days=2))
+    found = {}
+    for contact in ("traveller", "nowhere"):
+        enrollment = world.journey.enrollments.get(contact, "engage")
+        assert enrollment is not None and enrollment.send_id
+        send = world.table.client.get_item(
+            TableName=world.table.name, Key=store.send_key(enrollment.send_id)
+        )["Item"]
+        found[contact] = (enrollment.zone, send["zone"]["S"], send["zone_source"]["S"])
+    assert found == {
+        "traveller": (store.ZoneUsed("Europe/Minsk", "country"), "Europe/Minsk", "country"),
+        "nowhere": (
+            store.ZoneUsed("Europe/Riga", "sequence", "invalid_contact_zone"),
+            "Europe/Riga",
+            "sequence",
+        ),
+    }
+
+
+@pytest.mark.parametrize("playbook", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_preview_is_what_the_player_sends_to_a_contact_who_never_engages(
+    world: World, playbook: str
+) -> None:
+    catalog.push(services.versions(), load_sequence(EXAMPLES / f"{playbook}.yaml"), "t")
+    world.table.put_profile("silent", {"email": "silent@example.com", "timezone": "Europe/Riga"})
+    preview = [(row.step_id, row.utc) for row in world.journey.preview("silent", playbook)]
+    sent: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        tags = {tag["Name"]: tag["Value"] for tag in params["EmailTags"]}
+        sent.append(tags["send_id"])
+
+    events = services.client("sesv2").meta.events
+    events.register("before-parameter-build.sesv2.SendEmail", record)
+    try:
+        world.journey.enroll("silent", playbook)
+        world.run_until(T0 + timedelta(days=90))
+    finally:
+        events.unregister("before-parameter-build.sesv2.SendEmail", record)
+    actual = []
+    for send_id in sent:
+        item = world.table.client.get_item(TableName=world.table.name, Key=store.send_key(send_id))
+        actual.append((item["Item"]["step_id"]["S"], item["Item"]["ses_calling_at"]["S"]))
+    assert actual == preview
+    assert len(preview) >= 2

@@ -28,6 +28,7 @@ from chalicelib.localtime import (
     country_zones,
     holiday_calendar,
     next_send_time,
+    next_time_of_day,
     resolve_zone,
     validate_zone,
 )
@@ -550,3 +551,43 @@ def test_planning_is_monotonic_in_now(
     earlier = next_send_time(after, zone, spec.window())
     later = next_send_time(after + timedelta(seconds=later_by), zone, spec.window())
     assert earlier.utc <= later.utc
+
+
+# ---------------------------------------------------------------- wait_until
+
+ALL_DAYS = frozenset(range(7))
+ALL_DAY = SendWindow(time(0), time(0), ALL_DAYS)
+
+
+def test_wait_until_takes_the_next_local_time_on_an_allowed_day() -> None:
+    monday_noon = datetime(2025, 11, 24, 12, tzinfo=RIGA)
+    window = SendWindow(time(9), time(17), MON_FRI)
+    same_day = next_time_of_day(monday_noon, RIGA, time(14), ALL_DAYS, window)
+    assert same_day.local.replace(tzinfo=None) == datetime(2025, 11, 24, 14)
+    thursday = next_time_of_day(monday_noon, RIGA, time(14), frozenset({3}), window)
+    assert thursday.local.replace(tzinfo=None) == datetime(2025, 11, 27, 14)
+    assert thursday.reasons == ("wait_until", "weekday_not_allowed")
+    tuesday = monday_noon + timedelta(days=1)
+    weekend_or_monday = next_time_of_day(tuesday, RIGA, time(14), frozenset({5, 0}), window)
+    assert weekend_or_monday.local.date() == date(2025, 12, 1)  # the window has no Saturday
+    past = next_time_of_day(
+        datetime(2025, 11, 24, 14, 1, tzinfo=RIGA), RIGA, time(14), ALL_DAYS, window
+    )
+    assert past.local.replace(tzinfo=None) == datetime(2025, 11, 25, 14)
+
+
+def test_wait_until_skips_holidays_at_the_same_time() -> None:
+    christmas_eve = datetime(2026, 12, 24, 15, tzinfo=LONDON)
+    slot = next_time_of_day(
+        christmas_eve, LONDON, time(10), ALL_DAYS, NINE_TO_ELEVEN, holiday_calendar("GB")
+    )
+    assert slot.local.replace(tzinfo=None) == datetime(2026, 12, 27, 10)
+
+
+def test_wait_until_across_dst_gap_and_overlap() -> None:
+    gap = next_time_of_day(utc(2026, 3, 8, 5), NEW_YORK, time(2, 30), ALL_DAYS, ALL_DAY)
+    assert gap.utc == utc(2026, 3, 8, 7)  # 02:30 does not exist: 03:00 EDT
+    late_first_pass = next_time_of_day(
+        utc(2026, 11, 1, 5, 50), NEW_YORK, time(1, 30), ALL_DAYS, ALL_DAY
+    )
+    assert late_first_pass.utc == utc(2026, 11, 1, 6, 30)  # 01:30 EST, the second pass

@@ -42,6 +42,7 @@ VALID = (
 steps:
   - id: first
     template: {en: {subject: Hello, html: "<p>hi</p>"}}
+    next: exit
     branches:
       not_opened: {within: 3d, goto: resend}
   - id: resend
@@ -153,6 +154,7 @@ def test_schema_and_cross_step_errors_are_reported_together(tmp_path: Path) -> N
         "frequency_cap.per",
         "steps[0].template",
         "steps[0].branches.opened",
+        "steps[1].branches.not_opened",
         "steps[1].branches.not_opened.within",
         "steps[2].id",
     ]
@@ -371,6 +373,51 @@ def test_a_transactional_sequence_is_never_capped(tmp_path: Path) -> None:
     assert load_sequence(write(tmp_path, VALID + "transactional: true\n")).transactional
 
 
+def test_wait_until_must_be_a_time_and_day_the_window_allows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        with_steps(
+            """\
+            - id: first
+              template: {en: {subject: s, html: x}}
+            - id: second
+              wait_until: {time: "18:30"}
+              template: {en: {subject: s, html: x}}
+            - id: third
+              wait_until: {time: "12:15", days: [sat, sun]}
+              template: {en: {subject: s, html: x}}
+            - id: fourth
+              wait_until: {time: "12:45"}
+              template: {en: {subject: s, html: x}}
+            """
+        )
+        + 'send_window: {start: "09:00", end: "17:00",'
+        + ' quiet_hours: {start: "12:30", end: "13:00"}}\n',
+    )
+
+    assert errors(path) == [
+        ("steps[1].wait_until.time", "18:30 is outside the send window 09:00-17:00"),
+        ("steps[2].wait_until.days", "none of these days is in the send window's days"),
+        ("steps[3].wait_until.time", "12:45 is in the quiet hours"),
+    ]
+
+
+def test_a_branch_to_the_step_that_follows_at_once_is_an_error(tmp_path: Path) -> None:
+    readme_trap = VALID.replace("    next: exit\n", "", 1)
+    assert errors(write(tmp_path, readme_trap)) == [
+        (
+            "steps[0].branches.not_opened",
+            "'resend' is also this step's next step, sent right after it (it has no delay), "
+            "so this branch changes nothing: set `next` on this step (e.g. next: exit) or give "
+            "'resend' a delay",
+        )
+    ]
+    opened = readme_trap.replace("not_opened: {within: 3d, goto: resend}", "opened: resend")
+    assert error_paths(write(tmp_path, opened)) == ["steps[0].branches.opened"]
+    delayed = readme_trap.replace("  - id: resend\n", "  - id: resend\n    delay: 4d\n")
+    assert load_sequence(write(tmp_path, delayed)).next_of("first") == "resend"
+
+
 def test_locales_must_look_like_locales(tmp_path: Path) -> None:
     path = write(tmp_path, VALID.replace("{en: {subject: Hello,", "{EN: {subject: Hello,"))
 
@@ -533,14 +580,10 @@ def test_duplicate_variant_ids(tmp_path: Path) -> None:
 
 
 def test_unreachable_steps_are_listed() -> None:
-    text = VALID.replace("goto: resend", "goto: exit")
-
-    assert unreachable_steps(parse_sequence(text)) == ()
-    assert unreachable_steps(parse_sequence(text + "    next: exit\n")) == ()
-    jump = VALID.replace("  - id: first\n", "  - id: first\n    next: exit\n", 1)
-    assert unreachable_steps(parse_sequence(jump.replace("goto: resend", "goto: exit"))) == (
-        "resend",
-    )
+    assert unreachable_steps(parse_sequence(VALID)) == ()  # through the branch
+    no_branch = VALID.replace("goto: resend", "goto: exit")
+    assert unreachable_steps(parse_sequence(no_branch)) == ("resend",)
+    assert unreachable_steps(parse_sequence(no_branch.replace("    next: exit\n", "", 1))) == ()
 
 
 def test_direct_construction_runs_the_cross_step_checks() -> None:

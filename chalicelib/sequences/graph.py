@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import FileError
-from chalicelib.fields import parse_duration
+from chalicelib.fields import parse_duration, parse_local_time
 
 if TYPE_CHECKING:
     from chalicelib.sequences.model import Sequence
@@ -50,7 +51,90 @@ def cross_step_errors(data: Mapping[str, Any]) -> list[FileError]:
         *(FileError(e.path, f"unknown step {e.target!r}") for e in _unknown_targets(data)),
         *_zero_delay_cycle_errors(data),
         *_capped_transactional_errors(data),
+        *_wait_until_errors(data),
+        *_branch_to_next_errors(data),
     ]
+
+
+def _branch_to_next_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    """A branch to the step that follows anyway, at once: the branch can change nothing (the
+    README's classic: `not_opened: {within: 3d, goto: resend}` right above `resend`, which
+    then goes out a minute after the first email)."""
+    steps = list(items(data, "steps"))
+    by_id = {step.get("id"): step for _, step in steps}
+    for position, (i, step) in enumerate(steps):
+        following = steps[position + 1][1].get("id") if position + 1 < len(steps) else EXIT
+        target = step.get("next") or following
+        if target in (EXIT, SUPPRESS) or target not in by_id or _waits(by_id[target]):
+            continue
+        for edge in _edges({"steps": [step]}):
+            if edge.path.endswith(".next") or edge.target != target:
+                continue
+            where = edge.path.replace("steps[0]", f"steps[{i}]").removesuffix(".goto")
+            yield FileError(
+                where,
+                f"{target!r} is also this step's next step, sent right after it (it has no "
+                f"delay), so this branch changes nothing: set `next` on this step (e.g. "
+                f"next: exit) or give {target!r} a delay",
+            )
+
+
+def _wait_until_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    """A `wait_until` time must be one the send window allows, on a day it allows."""
+    window = _window(data)
+    if window is None:
+        return
+    start, end, days, quiet = window
+    for i, step in items(data, "steps"):
+        wait = step.get("wait_until")
+        moment = _local_time(wait.get("time")) if isinstance(wait, dict) else None
+        if moment is None:
+            continue
+        path = f"steps[{i}].wait_until"
+        if not start <= moment < end:
+            yield FileError(
+                f"{path}.time",
+                f"{moment:%H:%M} is outside the send window {start:%H:%M}-{end:%H:%M}",
+            )
+        elif quiet is not None and _in_quiet(moment, *quiet):
+            yield FileError(f"{path}.time", f"{moment:%H:%M} is in the quiet hours")
+        wanted = wait.get("days") if isinstance(wait, dict) else None
+        if isinstance(wanted, list) and days is not None and not set(wanted) & days:
+            yield FileError(f"{path}.days", "none of these days is in the send window's days")
+
+
+Window = tuple[time, time, set[str] | None, tuple[time, time] | None]
+
+
+def _window(data: Mapping[str, Any]) -> Window | None:
+    """The send window as written (or the default), None when a part of it is unreadable
+    (that error is reported by the schema check)."""
+    from chalicelib.sequences.model import Sequence  # the model imports graph
+
+    default = Sequence.model_fields["send_window"].default.model_dump(mode="json")
+    raw = data.get("send_window", default)
+    if not isinstance(raw, dict):
+        return None
+    start, end = _local_time(raw.get("start")), _local_time(raw.get("end"))
+    days = raw.get("days", default["days"])
+    quiet = raw.get("quiet_hours")
+    quiet_start = _local_time(quiet.get("start")) if isinstance(quiet, dict) else None
+    quiet_end = _local_time(quiet.get("end")) if isinstance(quiet, dict) else None
+    if start is None or end is None or (quiet is not None and not (quiet_start and quiet_end)):
+        return None
+    quiet_hours = (quiet_start, quiet_end) if quiet_start and quiet_end else None
+    return start, end, set(days) if isinstance(days, list) else None, quiet_hours
+
+
+def _in_quiet(moment: time, start: time, end: time) -> bool:
+    return start <= moment < end if start < end else moment >= start or moment < end
+
+
+def _local_time(value: object) -> time | None:
+    try:
+        return parse_local_time(value)
+    except ValueError:
+        return None
 
 
 def _capped_transactional_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
