@@ -1,9 +1,12 @@
 """The jinja2 sandbox for marketer templates: what a template may say, and how much it may do.
 
 Checked twice: statically on the parsed AST at upload (names, attributes, filters, includes),
-and at runtime by an `ImmutableSandboxedEnvironment` whose loops, calls, operators and joins
-draw on a per-render budget of operations, time and output size, so one bad template fails
-alone with a `BadTemplate` instead of stalling or exhausting a send batch.
+and at runtime by an `ImmutableSandboxedEnvironment` whose loops, calls, operators, filters,
+tests and `in` draw on a per-render budget of operations, time and output size, so one bad
+template fails alone with a `BadTemplate` instead of stalling or exhausting a send batch.
+Work over a value is charged by its size before it is done (an operation per item, or per
+`CHARS_PER_OP` characters of text), so `range(100000)|list|sort` runs out of operations before
+sorting anything, and one template cannot spend the time of a batch on filter work.
 
 `{% include %}`, `{% import %}` and `{% extends %}` are refused: no layouts ship yet, and CSS
 inlining and text derivation need the whole document in one source. Shipping layouts means
@@ -12,12 +15,13 @@ allowing constant names under `templates/layouts/` and composing them before inl
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from jinja2 import (
     StrictUndefined,
@@ -39,7 +43,10 @@ Part = Literal["subject", "html", "text"]
 MAX_OUTPUT = 512 * 1024
 """Characters one rendered part (or any string built while rendering it) may hold."""
 MAX_OPS = 100_000
-"""Loop iterations, calls and intercepted operators one render may spend."""
+"""Loop iterations, calls, filters, tests and intercepted operators one render may spend."""
+CHARS_PER_OP = 4
+"""Characters of text a filter, test, method or `in` goes through for one operation (items of a
+list, dict or set cost one operation each: Python works through them one by one)."""
 MAX_SECONDS = 0.25
 MAX_INT_BITS = 4096
 
@@ -61,6 +68,7 @@ SAFE_METHODS = frozenset(
 )
 """Methods of str, list, dict and numbers a template may call; others (`center`, `format`…) not."""
 _BUILTIN_VALUES = (str, bytes, int, float, list, tuple, dict, set, frozenset)
+_COLLECTIONS = (list, tuple, dict, set, frozenset, range)
 _BLOCKED_ATTRS = frozenset({"format", "format_map", "mro"})
 
 
@@ -77,13 +85,49 @@ class _Budget:
 _BUDGET: ContextVar[_Budget] = ContextVar("render_budget")
 
 
-def _spend() -> None:
+def _spend(ops: int = 1) -> None:
+    """Charge `ops` before doing the work they pay for; the clock is looked at every time."""
     budget = _BUDGET.get()
-    budget.ops += 1
+    budget.ops += ops
     if budget.ops > MAX_OPS:
-        raise RenderLimit(f"more than {MAX_OPS} loop iterations, calls or operations")
-    if not budget.ops & 1023 and time.monotonic() > budget.deadline:
+        raise RenderLimit(f"more than {MAX_OPS} operations (loop iterations, calls, filters)")
+    if time.monotonic() > budget.deadline:
         raise RenderLimit(f"rendering took longer than {MAX_SECONDS} s")
+
+
+def _cost(value: Any) -> int:
+    if isinstance(value, str | bytes):
+        return len(value) // CHARS_PER_OP
+    return len(value) if isinstance(value, _COLLECTIONS) else 0
+
+
+def _charge(values: Iterable[Any]) -> None:
+    """One operation, plus what going through `values` costs."""
+    _spend(1 + sum(_cost(value) for value in values))
+
+
+def _materialised(value: Any) -> Any:
+    """A lazy sequence (`map`, `select` output) read into a list, one operation per item, so
+    the filter that consumes it is charged by its size too."""
+    if not isinstance(value, Iterator):
+        return value
+    items = []
+    for item in value:
+        _spend()
+        items.append(item)
+    return items
+
+
+def _charged(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter or test that pays for the size of what it is given before it runs."""
+
+    @functools.wraps(function)  # keeps jinja's pass_eval_context / pass_context marks
+    def charged(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(_materialised(arg) for arg in args)
+        _charge([*args, *kwargs.values()])
+        return function(*args, **kwargs)
+
+    return charged
 
 
 def _check_size(size: int) -> None:
@@ -127,7 +171,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return _bounded(super().call_binop(context, operator, left, right))
 
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        _spend()
+        _charge([getattr(obj, "__self__", None), *args, *kwargs.values()])
         return super().call(context, obj, *args, **kwargs)
 
     def is_safe_callable(self, obj: Any) -> bool:
@@ -156,6 +200,11 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         """Every `~` concatenation passes through this."""
         return _bounded(value)
 
+    def searched(self, container: Any) -> Any:
+        """The right side of every `in` and `not in` passes through this, paying for its size."""
+        _charge([container])
+        return container
+
 
 @pass_eval_context
 def _join(eval_ctx: EvalContext, value: Iterable[Any], separator: str = "") -> str:
@@ -181,8 +230,11 @@ def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | Non
 def _environment(autoescape: bool) -> _Sandbox:
     env = _Sandbox(autoescape=autoescape, undefined=StrictUndefined, auto_reload=False)
     env.globals = {"range": safe_range, "dict": dict}
-    env.filters = {name: FILTERS[name] for name in SAFE_FILTERS}
-    env.filters.update(join=_join, replace=_replace)
+    filters = {name: FILTERS[name] for name in SAFE_FILTERS}
+    filters.update(join=_join, replace=_replace)
+    env.filters = {name: _charged(function) for name, function in filters.items()}
+    tests = cast(dict[str, Callable[..., Any]], env.tests)
+    env.tests = {name: _charged(function) for name, function in tests.items()}
     return env
 
 
@@ -210,7 +262,7 @@ def _problem(node: nodes.Node) -> str | None:
 
 
 class _Instrument(NodeTransformer):
-    """Route loops and `~` through the sandbox's budget."""
+    """Route loops, `~` and `in` through the sandbox's budget."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -220,6 +272,12 @@ class _Instrument(NodeTransformer):
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
         return _env_call("bounded", node)
+
+    def visit_Operand(self, node: nodes.Operand) -> nodes.Node:
+        self.generic_visit(node)
+        if node.op in ("in", "notin"):
+            node.expr = _env_call("searched", node.expr)
+        return node
 
 
 def _env_call(method: str, arg: nodes.Node) -> nodes.Call:

@@ -151,6 +151,43 @@ def test_resource_abuse_fails_fast(payload: str) -> None:
     assert time.monotonic() - start < 1.5
 
 
+FILTER_WORK = [  # each would take seconds if filters, tests, methods and `in` were free
+    "{% set big = range(100000)|list %}{% for i in range(20) %}{{ big|sort|length }}{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(20) %}{{ big|sort|first }}{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(20) %}{{ big|unique|list|length }}"
+    "{% endfor %}",
+    "{% set s = 'ab ' * 150000 %}{% for i in range(20) %}{{ (s|title)|length }}{% endfor %}",
+    "{% set s = '<b>x</b> ' * 50000 %}{% for i in range(20) %}{{ (s|striptags)|length }}"
+    "{% endfor %}",
+    "{% set s = 'ab ' * 150000 %}{% for i in range(20) %}{{ s|wordcount }}{% endfor %}",
+    "{% set s = 'ab ' * 150000 %}{% for i in range(20) %}{{ s.upper()|length }}{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(20) %}{{ big|map('string')|join|length }}"
+    "{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(99) %}{{ big|select('odd')|list|length }}"
+    "{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(999) %}{{ -1 in big }}{% endfor %}",
+    "{% set big = range(20000)|list %}{% for i in range(999) %}{{ big is sameas big }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("payload", FILTER_WORK)
+def test_filter_work_is_charged_to_the_budget(payload: str) -> None:
+    # The operation count is the limit that decides; on a loaded machine the clock, checked on
+    # every operation, may stop the render first.
+    with pytest.raises(BadTemplate, match=r"more than 100000 operations|took longer than"):
+        validate_template(payload, "html")
+
+
+def test_ordinary_filter_use_stays_well_inside_the_budget() -> None:
+    source = (
+        "{% set words = 'Lorem ipsum dolor sit amet ' * 2000 %}"
+        "{{ words|title|truncate(80) }} {{ words|wordcount }}"
+        "{{ ('<p>' ~ words)|striptags|length }}"
+        "{% for n in range(500)|list|sort|unique %}{{ n is odd }}{% endfor %}"
+    )
+    validate_template(source, "html")
+
+
 def test_output_just_under_the_limit_renders() -> None:
     validate_template(f"{{{{ 'x' * {MAX_OUTPUT - 10} }}}}", "text")
 
