@@ -59,8 +59,8 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
         if notrack:
             attrs = attrs[: notrack.start()].rstrip() + attrs[notrack.end() :]
         elif href and href[2]:
-            destination = attribute_value(href[2])
-            if _trackable(destination, untracked):
+            destination = _trackable(attribute_value(href[2]), untracked)
+            if destination is not None:
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
                 quoted = f'"{html.escape(urls[-1])}"'
@@ -87,16 +87,23 @@ def _href_and_notrack(attrs: str) -> tuple[re.Match[str] | None, re.Match[str] |
     return href, notrack
 
 
-def _trackable(destination: str, untracked: Collection[str]) -> bool:
+def _trackable(destination: str, untracked: Collection[str]) -> str | None:
+    """The destination to sign (made ASCII, see `links`), or None for one left alone."""
     if not destination or destination.lower().startswith(_PASSTHROUGH):
-        return False
+        return None
     if destination in untracked:
-        return False
+        return None
     try:
-        check_destination(destination)
+        return check_destination(destination)
     except UnsafeDestination as exc:
         raise UnsafeLink(destination, str(exc)) from exc
-    return True
+
+
+def _signed_form(destination: str) -> str:
+    try:
+        return check_destination(destination)
+    except UnsafeDestination:
+        return destination
 
 
 def insert_pixel(document: str, open_url: str) -> str:
@@ -121,7 +128,7 @@ def track_text(text: str, rewritten: Rewritten) -> str:
         queues.setdefault(link, []).append(url)
 
     def tracked(match: re.Match[str]) -> str:
-        queue = queues.get(match[1])
+        queue = queues.get(match[1]) or queues.get(_signed_form(match[1]))
         if not queue:
             return match[1]
         return queue.pop(0) if len(queue) > 1 else queue[0]
