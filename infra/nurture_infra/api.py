@@ -24,6 +24,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/sequences": ("GET", "POST"),
     "/api/sequences/validate": ("POST",),
     "/api/sequences/{sequence_id}": ("GET",),
+    "/api/segments": ("GET", "POST"),
+    "/api/stages": ("POST",),
     "/api/enrollments": ("POST",),
     "/api/contacts": ("GET", "POST"),
     "/api/contacts/{contact_id}": ("GET", "DELETE"),
