@@ -9,20 +9,21 @@ whatever the table holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from chalicelib import versioning
 from chalicelib.errors import FileError, FileInvalid, UnknownModel
+from chalicelib.profiles import Profile
 from chalicelib.segments import Matcher, Segment, matcher
 from chalicelib.segments.model import validated_segment
 from chalicelib.stages import STAGES_ID, Stages
 from chalicelib.store import ModelVersion, Versions
 from chalicelib.versioning import Pushed
 
-__all__ = ["Catalogue", "newest_stages", "push_segment", "push_stages"]
+__all__ = ["Catalogue", "newest_stages", "profiles", "push_segment", "push_stages"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ def _parsed(versions: Versions, head: ModelVersion, parse: Callable[..., M]) -> 
         body = versioning.stored(versions, head.model_id, head.version).body
         _PARSED[key] = parse(body, file=f"{head.model_id}@v{head.version}")
     return cast(M, _PARSED[key])
+
+
+def profiles(items: Iterable[Mapping[str, Any]]) -> Iterator[Profile]:
+    """Stored profile items (a scan, page by page) as typed values, one at a time."""
+    return (Profile.from_item(str(item["contact_id"]), item) for item in items)
 
 
 def newest_stages(versions: Versions) -> Stages | None:

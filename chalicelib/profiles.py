@@ -1,8 +1,10 @@
 """A contact as a typed value: read once per job, passed down, never re-read.
 
 `Profile.from_item` turns the stored profile into one frozen value; everything a send needs
-(zone, country, locale, subscription, pause, consent, template fields) reads it from there.
-Later capabilities (segments, stages, scores) add fields here rather than reading the item.
+(zone, country, locale, subscription, pause, consent, template fields) reads it from there,
+and so do segments and stages: the behaviour summary the stream keeps on the profile
+(`chalicelib.summary`: last human engagement, interests' times, event counts, stage, segments)
+is part of it. Later capabilities (scores) add fields here rather than reading the item.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib import summary
 from chalicelib.stamps import instant
 
 __all__ = ["TEMPLATE_FIELDS", "Profile", "paused_until"]
@@ -45,7 +48,23 @@ class Profile:
     interests: frozenset[str] = frozenset()
     consent_at: str | None = None
     consent_source: str | None = None
+    created_at: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # The behaviour summary (see `chalicelib.summary`); timestamps are `stamps.iso` text.
+    last_opened_at: str | None = None
+    last_clicked_at: str | None = None
+    last_converted_at: str | None = None
+    last_engaged_at: str | None = None
+    """The last human open, click or conversion (machines never count)."""
+    interest_at: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """When a human click last showed each interest (imported interests have no time)."""
+    events: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)
+    """Per product event name: count `n`, `first`, `last` and the `recent` occurrences."""
+    stage: str | None = None
+    segments: frozenset[str] = frozenset()
+    """The segments the contact was in when the stream last evaluated them."""
+    inactive_at: str | None = None
+    """The due minute of the contact's pending inactivity check, if one is armed."""
 
     @classmethod
     def from_item(cls, contact_id: str, item: Mapping[str, Any]) -> Profile:
@@ -68,7 +87,17 @@ class Profile:
             interests=frozenset(str(t) for t in item.get("interests") or ()),
             consent_at=_text(item.get("consent_at")),
             consent_source=_text(item.get("consent_source")),
+            created_at=_text(item.get("created_at")),
             attributes=MappingProxyType(dict(item.get("attributes") or {})),
+            last_opened_at=_text(item.get(summary.LAST_OPENED)),
+            last_clicked_at=_text(item.get(summary.LAST_CLICKED)),
+            last_converted_at=_text(item.get(summary.LAST_CONVERTED)),
+            last_engaged_at=_text(item.get(summary.LAST_ENGAGED)),
+            interest_at=MappingProxyType(dict(item.get(summary.INTEREST_AT) or {})),
+            events=MappingProxyType(dict(item.get(summary.EVENTS) or {})),
+            stage=_text(item.get(summary.STAGE)),
+            segments=frozenset(str(s) for s in item.get(summary.SEGMENTS) or ()),
+            inactive_at=_text(item.get(summary.INACTIVE_AT)),
         )
 
     @property
@@ -76,9 +105,11 @@ class Profile:
         return self.status == "unsubscribed" or self.unsubscribed_at is not None
 
     def template_fields(self) -> dict[str, Any]:
-        """What templates see as `contact`: custom attributes, then the standard fields set."""
+        """What templates see as `contact`: custom attributes, then the standard fields set,
+        then `tags` and `interests` (sorted lists) and `stage` (None before the first)."""
         context = dict(self.attributes)
         context.update({name: value for name in TEMPLATE_FIELDS if (value := getattr(self, name))})
+        context.update(tags=sorted(self.tags), interests=sorted(self.interests), stage=self.stage)
         return context
 
 

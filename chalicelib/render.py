@@ -38,9 +38,13 @@ SAMPLE_CONTACT: Mapping[str, Any] = MappingProxyType(
         "company": "Analytical Engines",
         "email": "ada@example.com",
         "locale": "en",
+        "tags": ["vip"],
+        "interests": ["pricing"],
+        "stage": "customer",
     }
 )
-"""What a trial render at upload sees: custom attributes need `| default(...)`."""
+"""What a trial render at upload sees: custom attributes need `| default(...)`; every contact
+has `tags` and `interests` (lists, maybe empty) and `stage` (None before the first)."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _SAMPLE_URL = "https://example.invalid/u/sample"
 _SAMPLE_CONVERSION = "c2FtcGxl.c2FtcGxl"

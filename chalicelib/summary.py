@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "EVENTS",
+    "INACTIVE_AT",
     "INTERESTS",
     "INTEREST_AT",
     "LAST_CLICKED",
@@ -28,6 +29,7 @@ __all__ = [
     "RECENT",
     "SEGMENTS",
     "STAGE",
+    "STAGE_AT",
     "Observed",
     "human_engagement",
     "observe",
@@ -41,7 +43,9 @@ INTERESTS = "interests"
 INTEREST_AT = "interest_at"
 EVENTS = "events"
 STAGE = "stage"
+STAGE_AT = "stage_at"
 SEGMENTS = "segments"
+INACTIVE_AT = "inactive_at"
 PRODUCT = "event"
 """The timeline type of product events (their own name is the `name` attribute)."""
 RECENT = 10

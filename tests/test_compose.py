@@ -70,3 +70,25 @@ def test_message_has_one_click_unsubscribe_headers_and_only_public_fields() -> N
     assert (claims.contact_id, claims.send_id) == ("c1", "send-9")
     assert "email_hash" not in profile.template_fields()
     assert profile.template_fields()["plan"] == "pro"
+
+
+def test_templates_see_tags_interests_and_stage() -> None:
+    personal = parse_sequence("""
+id: personal
+name: P
+default_timezone: UTC
+default_locale: en
+steps:
+  - id: one
+    template:
+      en:
+        subject: "{% if 'pricing' in contact.interests %}Our prices{% else %}Hello{% endif %}"
+        html: "<p>{{ contact.stage or 'new' }} {{ contact.tags | join(',') }}</p>"
+""")
+    composer = Composer(lambda *_: personal, services.keyring, settings(), lambda: 1.8e9)
+    item = {"email": "x@example.com", "tags": {"b", "a"}, "interests": {"pricing"}}
+    message = composer(SendJob("c1", "personal", 1, "one", 1), Profile.from_item("c1", item), "s")
+    assert message.subject == "Our prices" and "<p>new a,b</p>" in message.html
+    staged = Profile.from_item("c2", {"email": "y@example.com", "stage": "customer"})
+    message = composer(SendJob("c2", "personal", 1, "one", 1), staged, "s2")
+    assert message.subject == "Hello" and "<p>customer </p>" in message.html

@@ -33,7 +33,7 @@ ALLOWED_NAMES = frozenset(
 ALLOWED_FILTERS = frozenset(
     {"default", "d", "e", "escape", "upper", "lower", "title", "capitalize", "trim"}
 )
-REQUIRED_CONTACT = frozenset({"email", "locale"})
+REQUIRED_CONTACT = frozenset({"email", "locale", "tags", "interests", "stage"})
 """Contact attributes every contact has; any other needs `| default(...)`."""
 UNSUBSCRIBE = "{{ unsubscribe_url }}"
 SCHEMA = sequence_json_schema()
@@ -41,7 +41,13 @@ SCHEMA = sequence_json_schema()
 # A contact with nothing but the required attributes: a StrictUndefined render fails on any
 # optional attribute used without a default.
 BARE_CONTEXT = {
-    "contact": {"email": "ada@example.com", "locale": "en"},
+    "contact": {
+        "email": "ada@example.com",
+        "locale": "en",
+        "tags": [],
+        "interests": [],
+        "stage": None,
+    },
     "sequence": {"name": "Example"},
     "step": {"id": "example"},
     "unsubscribe_url": "https://example.com/u/token",

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.errors import FileInvalid
+from chalicelib.profiles import Profile
 from chalicelib.segments import load_segment, matcher, parse_segment, render_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +24,10 @@ STAGES = ("awareness", "consideration", "decision", "customer")
 TOPICS = ("product", "newsletter", "offers")
 
 
-def member(match: Any, profile: dict[str, Any], segment_id: str = "s") -> bool:
+def member(match: Any, item: dict[str, Any], segment_id: str = "s") -> bool:
     text = json.dumps({"id": segment_id, "name": "S", "match": match})  # JSON is YAML
     segment = parse_segment(text, stages=STAGES, topics=TOPICS)
+    profile = Profile.from_item(str(item.get("contact_id", "c")), item)
     return matcher(segment, NOW, topics=TOPICS, stages=STAGES)(profile)
 
 

@@ -85,18 +85,22 @@ def show_command(segment_id: str, version: int | None) -> None:
 @click.argument("segment_id")
 def count_command(segment_id: str) -> None:
     """How many contacts are in SEGMENT_ID now (one pass over every profile)."""
+    from chalicelib.audience import profiles
+
     test = or_fail(lambda: services.catalogue().matcher(segment_id, _now()))
-    click.echo(sum(1 for profile in services.table().profiles() if test(profile)))
+    click.echo(sum(1 for profile in profiles(services.table().profiles()) if test(profile)))
 
 
 @segments.command("members")
 @click.argument("segment_id")
 def members_command(segment_id: str) -> None:
     """The contact id and email of every member of SEGMENT_ID now, as they are found."""
+    from chalicelib.audience import profiles
+
     test = or_fail(lambda: services.catalogue().matcher(segment_id, _now()))
-    for profile in services.table().profiles():
+    for profile in profiles(services.table().profiles()):
         if test(profile):
-            click.echo(f"{profile.get('contact_id', '')}\t{profile.get('email', '')}")
+            click.echo(f"{profile.contact_id}\t{profile.email or ''}")
 
 
 @click.group()

@@ -6,7 +6,7 @@ push and evaluated as a pure function of one contact's profile and behaviour sum
 - `files`: reading YAML files; `schema`: the JSON Schema for editors.
 """
 
-from chalicelib.segments.evaluate import Matcher, Profile, event_matches, matcher
+from chalicelib.segments.evaluate import Matcher, event_matches, matcher
 from chalicelib.segments.files import load_segment, parse_segment
 from chalicelib.segments.model import EventMatch, EventName, EventTest, Segment, named
 from chalicelib.segments.schema import render_json_schema, segment_json_schema
@@ -16,7 +16,6 @@ __all__ = [
     "EventName",
     "EventTest",
     "Matcher",
-    "Profile",
     "Segment",
     "event_matches",
     "load_segment",

@@ -1,10 +1,10 @@
-"""Segment membership as a pure function of one contact's stored profile.
+"""Segment membership as a pure function of one contact's `Profile`.
 
 A segment is compiled once per evaluation run (`matcher(segment, now, ...)`) into nested
 closures with every duration already turned into a cutoff timestamp, so testing a contact is
-a handful of dictionary look-ups: no I/O, no event scan. Engagement recency, interests'
-times and event counts come from the contact's summary (`chalicelib.summary`), which the
-stream keeps up to date.
+a handful of attribute and dictionary look-ups: no I/O, no event scan. Engagement recency,
+interests' times and event counts come from the contact's summary (`chalicelib.summary`),
+which the stream keeps up to date on the profile.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from operator import ge, gt, le, lt
 from typing import Any
 
 from chalicelib import summary
+from chalicelib.profiles import Profile
 from chalicelib.segments.model import (
     BucketTest,
     Compare,
@@ -30,15 +31,14 @@ from chalicelib.segments.model import (
 )
 from chalicelib.stamps import iso
 
-__all__ = ["Matcher", "Profile", "event_matches", "matcher"]
+__all__ = ["Matcher", "event_matches", "matcher"]
 
-Profile = Mapping[str, Any]
 Matcher = Callable[[Profile], bool]
 _RECENCY = {
-    "opened": summary.LAST_OPENED,
-    "clicked": summary.LAST_CLICKED,
-    "converted": summary.LAST_CONVERTED,
-    "engaged": summary.LAST_ENGAGED,
+    "opened": "last_opened_at",
+    "clicked": "last_clicked_at",
+    "converted": "last_converted_at",
+    "engaged": "last_engaged_at",
 }
 
 
@@ -115,29 +115,29 @@ def _any(parts: tuple[Matcher, ...]) -> Matcher:
 
 def _field(test: Compare, setting: _Setting) -> Matcher:
     name, check = test.name, _compare(test, setting)  # type: ignore[attr-defined]
-    return lambda profile: check(profile.get(name))
+    return lambda profile: check(getattr(profile, name))
 
 
 def _attribute(test: Compare, setting: _Setting) -> Matcher:
     name, check = test.name, _compare(test, setting)  # type: ignore[attr-defined]
-    return lambda profile: check((profile.get("attributes") or _EMPTY).get(name))
+    return lambda profile: check(profile.attributes.get(name))
 
 
 def _tag(name: str, setting: _Setting) -> Matcher:
-    return lambda profile: name in (profile.get("tags") or ())
+    return lambda profile: name in profile.tags
 
 
 def _interest(test: Any, setting: _Setting) -> Matcher:
     name = test.name
     if test.within is None:
-        return lambda profile: name in (profile.get(summary.INTERESTS) or ())
+        return lambda profile: name in profile.interests
     cutoff = setting.cutoff(test.within)
-    return lambda profile: (profile.get(summary.INTEREST_AT) or _EMPTY).get(name, "") >= cutoff
+    return lambda profile: profile.interest_at.get(name, "") >= cutoff
 
 
 def _topic(name: str, setting: _Setting) -> Matcher:
     def receives(profile: Profile) -> bool:
-        chosen = profile.get("topics")
+        chosen = profile.topics
         return name in setting.topics if chosen is None else name in chosen
 
     return receives
@@ -146,11 +146,11 @@ def _topic(name: str, setting: _Setting) -> Matcher:
 def _stage(test: StageTest, setting: _Setting) -> Matcher:
     if test.equals is not None or test.in_ is not None:
         names = frozenset((test.equals,) if test.equals else test.in_ or ())
-        return lambda profile: profile.get(summary.STAGE) in names
+        return lambda profile: profile.stage in names
     ranks, bound = setting.stages, setting.stages.get(test.at_least or test.before or "", -1)
 
     def rank(profile: Profile) -> int:
-        return ranks.get(str(profile.get(summary.STAGE)), -1)
+        return ranks.get(profile.stage or "", -1)
 
     if test.at_least is not None:
         return lambda profile: rank(profile) >= bound >= 0
@@ -158,15 +158,15 @@ def _stage(test: StageTest, setting: _Setting) -> Matcher:
 
 
 def _consent(given: bool, setting: _Setting) -> Matcher:
-    return lambda profile: bool(profile.get("consent_at")) is given
+    return lambda profile: bool(profile.consent_at) is given
 
 
 def _recency(name: str, test: Recency, setting: _Setting) -> Matcher:
     if test.within is not None:
         cutoff = setting.cutoff(test.within)
-        return lambda profile: (profile.get(name) or "") >= cutoff
+        return lambda profile: (getattr(profile, name) or "") >= cutoff
     cutoff = setting.cutoff(test.not_within)  # type: ignore[arg-type]
-    return lambda profile: (profile.get(name) or "") < cutoff
+    return lambda profile: (getattr(profile, name) or "") < cutoff
 
 
 def _event(test: EventTest, setting: _Setting) -> Matcher:
@@ -176,7 +176,7 @@ def _event(test: EventTest, setting: _Setting) -> Matcher:
     if test.within is None and test.where is None:
 
         def total(profile: Profile) -> int:
-            entry = (profile.get(summary.EVENTS) or _EMPTY).get(name)
+            entry = profile.events.get(name)
             return int(entry.get("n", 0)) if entry else 0
 
         count = total
@@ -185,7 +185,7 @@ def _event(test: EventTest, setting: _Setting) -> Matcher:
         where = [(prop, _compare(spec, setting)) for prop, spec in (test.where or {}).items()]
 
         def recent(profile: Profile) -> int:
-            entry = (profile.get(summary.EVENTS) or _EMPTY).get(name)
+            entry = profile.events.get(name)
             found = 0
             for seen in entry.get("recent", ()) if entry else ():
                 if seen.get("at", "") >= cutoff:
@@ -205,7 +205,7 @@ def _bucket(test: BucketTest, setting: _Setting) -> Matcher:
     low, high = test.offset, test.offset + test.percent
 
     def inside(profile: Profile) -> bool:
-        digest = hashlib.blake2b(seed + str(profile.get("contact_id", "")).encode(), digest_size=4)
+        digest = hashlib.blake2b(seed + profile.contact_id.encode(), digest_size=4)
         return low <= int.from_bytes(digest.digest()) % 100 < high
 
     return inside
