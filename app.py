@@ -457,7 +457,7 @@ def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib import streams
     from chalicelib.funnel import Funnel
 
-    return streams.handle(event, services.journey(), Funnel(services.table()))
+    return streams.handle(event, services.journey(), Funnel(services.table()), services.behaviour())
 
 
 @app.lambda_function(name="on_ses_event")

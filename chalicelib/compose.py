@@ -79,4 +79,5 @@ class Composer:
             prepared.html,
             prepared.text,
             prepared.headers,
+            prepared.link_tags,
         )

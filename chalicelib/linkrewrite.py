@@ -5,6 +5,10 @@ those inside Outlook's `<!--[if mso]>` conditional comments (any comment, in fac
 `href` gets the next link index in document order, so the same destination twice gets two.
 Left alone: `mailto:`, `tel:`, `sms:`, `#anchors`, empty hrefs, the `untracked` URLs
 (unsubscribe, preferences) and tags carrying `data-nurture-notrack`, which is stripped.
+
+A tracked link may carry interests: `data-nurture-tag="pricing"` (several in one attribute,
+separated by spaces or commas, or several attributes). They are stripped from the HTML and
+returned by link index; a human click on the link adds them to the contact's interests.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from chalicelib.htmlsource import ATTRIBUTE, LINK_END, LINK_START, attribute_val
 from chalicelib.links import UnsafeDestination, check_destination
 
 NOTRACK = "data-nurture-notrack"
+TAG = "data-nurture-tag"
+_INTEREST = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+"""What an interest from a link may be called; other words in the attribute are dropped."""
+MAX_LINK_TAGS = 10
 _TAG = re.compile(
     r"""<(?:a|area|v:[a-z]+)(\s(?:[^>"']|"[^"]*(?:"|\Z)|'[^']*(?:'|\Z))*)(?:>|\Z)""", re.I
 )
@@ -37,11 +45,13 @@ class UnsafeLink(ValueError):
 
 @dataclass(frozen=True)
 class Rewritten:
-    """The HTML with tracked links; `links[i]` is link i's destination, `urls[i]` its click URL."""
+    """The HTML with tracked links; `links[i]` is link i's destination, `urls[i]` its click URL
+    and `tags[i]` the interests it carries."""
 
     html: str
     links: tuple[str, ...]
     urls: tuple[str, ...]
+    tags: tuple[tuple[str, ...], ...] = ()
 
 
 Tracker = Callable[[int, str], str]
@@ -52,17 +62,23 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
     """Rewrite every trackable link; raise `UnsafeLink` for a non-http(s) destination."""
     links: list[str] = []
     urls: list[str] = []
+    tags: list[tuple[str, ...]] = []
 
     def tag(match: re.Match[str]) -> str:
         attrs = match[1]
-        href, notrack = _href_and_notrack(attrs)
-        if notrack:
-            attrs = attrs[: notrack.start()].rstrip() + attrs[notrack.end() :]
-        elif href and href[2]:
+        href, notrack, interests = _href_and_markers(attrs)
+        for marker in sorted(
+            [*interests, *([notrack] if notrack else [])], key=_start, reverse=True
+        ):
+            attrs = attrs[: marker.start()].rstrip() + attrs[marker.end() :]
+        if not notrack and href and href[2]:
             destination = _trackable(attribute_value(href[2]), untracked)
             if destination is not None:
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
+                tags.append(_interests(interests))
+                href = _href_and_markers(attrs)[0]
+                assert href is not None and href[2]  # only markers were removed
                 quoted = f'"{html.escape(urls[-1])}"'
                 attrs = attrs[: href.start(2)] + quoted + attrs[href.end(2) :]
         return (
@@ -72,19 +88,40 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
         )
 
     rewritten = _TAG.sub(tag, document)
-    return Rewritten(rewritten, tuple(links), tuple(urls))
+    return Rewritten(rewritten, tuple(links), tuple(urls), tuple(tags))
 
 
-def _href_and_notrack(attrs: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
-    """The first `href` attribute (as browsers use the first) and the no-track marker."""
+def _href_and_markers(
+    attrs: str,
+) -> tuple[re.Match[str] | None, re.Match[str] | None, list[re.Match[str]]]:
+    """The first `href` attribute (as browsers use the first), the no-track marker and the
+    interest markers."""
     href = notrack = None
+    interests = []
     for attr in ATTRIBUTE.finditer(attrs):
         name = attr[1].lower()
         if name == "href" and href is None:
             href = attr
         elif name == NOTRACK:
             notrack = attr
-    return href, notrack
+        elif name == TAG:
+            interests.append(attr)
+    return href, notrack, interests
+
+
+def _start(match: re.Match[str]) -> int:
+    return match.start()
+
+
+def _interests(markers: list[re.Match[str]]) -> tuple[str, ...]:
+    """The valid interest names of a link's markers, in order, once each, at most ten."""
+    words = (
+        word
+        for marker in markers
+        for word in re.split(r"[\s,]+", attribute_value(marker[2] or ""))
+        if _INTEREST.fullmatch(word)
+    )
+    return tuple(dict.fromkeys(words))[:MAX_LINK_TAGS]
 
 
 def _trackable(destination: str, untracked: Collection[str]) -> str | None:

@@ -62,13 +62,15 @@ class TemplateSet:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A message ready for SES: `links[i]` is the destination signed into link index i."""
+    """A message ready for SES: `links[i]` is the destination signed into link index i and
+    `link_tags[i]` the interests a human click on it shows (`data-nurture-tag`)."""
 
     subject: str
     html: str
     text: str
     headers: Mapping[str, str]
     links: tuple[str, ...]
+    link_tags: tuple[tuple[str, ...], ...] = ()
 
 
 def validate_template(
@@ -138,6 +140,7 @@ def prepare(
         text=text,
         headers=list_unsubscribe_headers(unsubscribe, unsubscribe_mailto),
         links=rewritten.links,
+        link_tags=rewritten.tags,
     )
 
 

@@ -70,6 +70,8 @@ class Message:
     html: str
     text: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    link_tags: tuple[tuple[str, ...], ...] = ()
+    """Interests each tracked link carries, by link index (recorded on the send)."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ class Sender:
         for attempt in range(self.throttle_retries + 1):
             self._pace()
             called = iso(self.clock())
-            if not self.sends.mark_calling(record, called):
+            if not self.sends.mark_calling(record, called, message.link_tags):
                 return Outcome(job.send_id, "pending", "claimed_elsewhere")  # taken over
             try:
                 answer = self.ses.send_email(**self._request(job, message))

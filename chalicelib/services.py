@@ -20,6 +20,7 @@ from chalicelib.tracking import Tracker
 
 if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
+    from chalicelib.behaviour import Behaviour
     from chalicelib.journey import Journey
     from chalicelib.people.gdpr import Gdpr
     from chalicelib.people.view import View
@@ -48,6 +49,14 @@ def catalogue() -> Catalogue:
     from chalicelib.audience import Catalogue
 
     return Catalogue.read(versions("segment"), versions("stages"), settings().topics)
+
+
+def behaviour() -> Behaviour:
+    """The contacts' behaviour summaries, segments and stages; built per stream batch, so a
+    pushed segment or stage change is used from the next batch on."""
+    from chalicelib.behaviour import Behaviour
+
+    return Behaviour(table(), catalogue(), settings().event_retention_days)
 
 
 def parking() -> Parking:

@@ -5,16 +5,20 @@ them; per product event name a count, first and last time and its last `RECENT` 
 (with their scalar properties); the lifecycle stage and the segments the contact is in.
 Segments and stages read these fields and nothing else, so evaluating them never scans events.
 
-`observe` is pure: the summary changes one stored event makes, or None for none. People, not
+`observe` is pure: the summary fields one stored event changes, with their new values (whole
+maps and sets: an update costs DynamoDB the item's size whatever it changes). People, not
 machines, move it: machine opens and scanner clicks change nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import fields, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.profiles import Profile
 
 __all__ = [
     "EVENTS",
@@ -30,8 +34,10 @@ __all__ = [
     "SEGMENTS",
     "STAGE",
     "STAGE_AT",
-    "Observed",
+    "Changes",
+    "applied",
     "human_engagement",
+    "kept_properties",
     "observe",
 ]
 
@@ -52,18 +58,8 @@ RECENT = 10
 KEPT_PROPERTIES = 20
 KEPT_TEXT = 200
 
-
-@dataclass(frozen=True)
-class Observed:
-    """Summary values one event sets: top-level `fields`, whole `events` entries by name, and
-    interests by name with the time they were shown."""
-
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    interests: Mapping[str, str] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields or self.events or self.interests)
+Changes = dict[str, Any]
+"""Summary fields to set on the profile, by item attribute name (None removes one)."""
 
 
 def human_engagement(event: Mapping[str, Any]) -> bool:
@@ -74,10 +70,8 @@ def human_engagement(event: Mapping[str, Any]) -> bool:
     return kind in ("opened", "clicked") and event.get("verdict") == "human"
 
 
-def observe(
-    profile: Mapping[str, Any], event: Mapping[str, Any], link_tags: Iterable[str] = ()
-) -> Observed:
-    """The summary changes `event` makes to `profile` (an empty `Observed` when none).
+def observe(profile: Profile, event: Mapping[str, Any], link_tags: Iterable[str] = ()) -> Changes:
+    """The summary fields `event` changes on `profile`, with their new values (none: `{}`).
 
     `link_tags` are the `data-nurture-tag`s of the clicked link. A product event already among
     the kept occurrences of its name (a redelivery, a retried request) changes nothing.
@@ -85,21 +79,39 @@ def observe(
     kind, at = event.get("type"), str(event.get("at", ""))
     if kind == PRODUCT:
         entry = _with_occurrence(profile, event)
-        return Observed(events={str(event["name"]): entry}) if entry else Observed()
+        return {EVENTS: {**profile.events, str(event["name"]): entry}} if entry else {}
     if not human_engagement(event):
-        return Observed()
+        return {}
     names = {"opened": (LAST_OPENED,), "clicked": (LAST_CLICKED, LAST_OPENED)}.get(
         str(kind), (LAST_CONVERTED,)
     )
-    fields = {name: at for name in (*names, LAST_ENGAGED) if str(profile.get(name) or "") < at}
-    shown = profile.get(INTEREST_AT) or {}
-    interests = {tag: at for tag in link_tags if str(shown.get(tag) or "") < at}
-    return Observed(fields=fields, interests=interests)
+    changes: Changes = {
+        name: at for name in (*names, LAST_ENGAGED) if (getattr(profile, name) or "") < at
+    }
+    shown = {tag: at for tag in link_tags if profile.interest_at.get(tag, "") < at}
+    if shown:
+        changes[INTEREST_AT] = {**profile.interest_at, **shown}
+        changes[INTERESTS] = profile.interests | set(shown)
+    return changes
 
 
-def _with_occurrence(profile: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
+def applied(profile: Profile, changes: Changes) -> Profile:
+    """`profile` with summary `changes` made (None clears a field)."""
+    known = {f.name for f in fields(profile)}
+    typed: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name in (INTERESTS, SEGMENTS):
+            typed[name] = frozenset(value or ())
+        elif name in (EVENTS, INTEREST_AT):
+            typed[name] = value or {}
+        elif name in known:
+            typed[name] = value
+    return replace(profile, **typed)
+
+
+def _with_occurrence(profile: Profile, event: Mapping[str, Any]) -> dict[str, Any]:
     name, at, event_id = str(event["name"]), str(event["at"]), str(event["event_id"])
-    entry = (profile.get(EVENTS) or {}).get(name) or {}
+    entry = profile.events.get(name) or {}
     recent = list(entry.get("recent") or ())
     if any(seen.get("id") == event_id for seen in recent):
         return {}

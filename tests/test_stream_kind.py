@@ -13,7 +13,7 @@ from chalicelib import store
         ({"PK": "C#c1", "SK": "EV#2026-01-01T00:00:00Z#clicked#e1"}, "event"),
         ({"PK": "S#abc", "SK": "META"}, "send"),
         ({"PK": "S#abc", "SK": "U#opened"}, None),
-        ({"PK": "C#c1", "SK": "PROFILE"}, None),
+        ({"PK": "C#c1", "SK": "PROFILE"}, "profile"),
         ({"PK": "C#c1", "SK": "META"}, None),
         ({}, None),
     ],

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
+from chalicelib.store.summaries import summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
@@ -110,6 +111,7 @@ __all__ = [
     "send_settled_write",
     "soft_bounce_write",
     "stream_kind",
+    "summary_write",
     "suppression_write",
     "unsubscribe_write",
 ]

@@ -48,14 +48,17 @@ def _put_event(event: Event) -> dict[str, Any]:
     return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
 
 
-StreamKind = Literal["event", "send"]
+StreamKind = Literal["event", "send", "profile"]
 
 
 def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
-    """What a stream record's item is: an engagement `event`, a `send` record, or neither."""
+    """What a stream record's item is: a timeline `event`, a `send` record, a contact's
+    `profile`, or none of these."""
     pk, sk = str(image.get("PK", "")), str(image.get("SK", ""))
     if pk.startswith("C#") and sk.startswith("EV#"):
         return "event"
+    if pk.startswith("C#") and sk == "PROFILE":
+        return "profile"
     if pk.startswith("S#") and sk == "META":
         return "send"
     return None

@@ -142,10 +142,30 @@ class Sends:
             item.get("ses_calling_at"),
         )
 
-    def mark_calling(self, record: SendRecord, at: str) -> bool:
-        """Say SES is being called for this attempt; False when the claim was taken over (the
-        caller must not call SES then)."""
-        return self._update(record, "SET ses_calling_at = :at", {":at": _value(at)})
+    def mark_calling(
+        self, record: SendRecord, at: str, link_tags: tuple[tuple[str, ...], ...] = ()
+    ) -> bool:
+        """Say SES is being called for this attempt, with the interests each link of the message
+        carries (by link index, for the stream to apply on a human click); False when the claim
+        was taken over (the caller must not call SES then)."""
+        values = {":at": _value(at)}
+        expression = "SET ses_calling_at = :at"
+        tagged = {str(i): {"SS": sorted(tags)} for i, tags in enumerate(link_tags) if tags}
+        if tagged:
+            values[":tags"] = {"M": tagged}
+            expression += ", link_tags = :tags"
+        return self._update(record, expression, values)
+
+    def link_tags(self, send_id: str, link: int) -> tuple[str, ...]:
+        """The interests link `link` of a send carries (none for an unknown send or link)."""
+        found = self.client.get_item(
+            TableName=self._table.name,
+            Key=send_key(send_id),
+            ProjectionExpression="link_tags.#link",
+            ExpressionAttributeNames={"#link": str(link)},
+        )
+        tags = _plain(found.get("Item", {})).get("link_tags", {}).get(str(link))
+        return tuple(sorted(tags)) if tags else ()
 
     def clear_calling(self, record: SendRecord) -> bool:
         """SES refused the call (throttled): a crash before the next call is not ambiguous."""
