@@ -17,6 +17,8 @@ from dataclasses import fields, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.store.productevents import PRODUCT_EVENT
+
 if TYPE_CHECKING:
     from chalicelib.profiles import Profile
 
@@ -52,7 +54,7 @@ STAGE = "stage"
 STAGE_AT = "stage_at"
 SEGMENTS = "segments"
 INACTIVE_AT = "inactive_at"
-PRODUCT = "event"
+PRODUCT = PRODUCT_EVENT
 """The timeline type of product events (their own name is the `name` attribute)."""
 RECENT = 10
 KEPT_PROPERTIES = 20

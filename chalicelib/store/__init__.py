@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
+from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent
 from chalicelib.store.summaries import summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
@@ -71,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AWS_ERRORS",
+    "PRODUCT_EVENT",
     "CapRule",
     "Capped",
     "Enrollment",
@@ -81,6 +83,7 @@ __all__ = [
     "ModelVersion",
     "People",
     "Position",
+    "ProductEvent",
     "ProfileChange",
     "RecordedConversion",
     "Reports",

@@ -48,15 +48,18 @@ def _put_event(event: Event) -> dict[str, Any]:
     return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
 
 
-StreamKind = Literal["event", "send", "profile"]
+StreamKind = Literal["event", "addressed_event", "send", "profile"]
 
 
 def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
-    """What a stream record's item is: a timeline `event`, a `send` record, a contact's
+    """What a stream record's item is: a timeline `event`, an `addressed_event` (a product
+    event named by email, not yet on a contact's timeline), a `send` record, a contact's
     `profile`, or none of these."""
     pk, sk = str(image.get("PK", "")), str(image.get("SK", ""))
     if pk.startswith("C#") and sk.startswith("EV#"):
         return "event"
+    if pk.startswith("M#") and sk.startswith("EV#"):
+        return "addressed_event"
     if pk.startswith("C#") and sk == "PROFILE":
         return "profile"
     if pk.startswith("S#") and sk == "META":

@@ -53,14 +53,7 @@ class Timers:
 
         Returns the number of requests made (unprocessed items are retried).
         """
-        requests = 0
-        for start in range(0, len(timers), 25):
-            pending = [{"PutRequest": {"Item": timer_item(t)}} for t in timers[start : start + 25]]
-            while pending:
-                requests += 1
-                answer = self.client.batch_write_item(RequestItems={self._table.name: pending})
-                pending = answer.get("UnprocessedItems", {}).get(self._table.name, [])
-        return requests
+        return self._table.put_batch(timer_item(t) for t in timers)
 
     def due(self, minute: str) -> list[Timer]:
         pages = self.client.get_paginator("query").paginate(
