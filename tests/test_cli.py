@@ -95,10 +95,11 @@ def test_enroll_preview_and_send_test(table: Table) -> None:
     preview = run("schedule", "preview", "--sequence", "engagement", "--contact", "k1")
     assert preview.exit_code == 0, preview.output
     header, first_line, *_ = preview.output.splitlines()
-    assert header == "step\tlocal time\tUTC\tzone (from)\twhy"
+    assert header == "step\tvia\tlocal time\tUTC\tzone (from)\twhy"
     first = first_line.split("\t")
-    assert first[0] == "intro" and first[1].endswith("+05:45")
-    assert first[3] == "Asia/Kathmandu (contact)"
+    assert first[:2] == ["intro", "enrolled"] and first[2].endswith("+05:45")
+    assert first[4] == "Asia/Kathmandu (contact)"
+    assert "new_subject\tnot_opened 3d\t" in preview.output  # the path of silence
     enrolled = run("enroll", "--sequence", "engagement", "k1", "ghost")
     assert enrolled.exit_code == 1  # not every named contact was enrolled
     assert enrolled.stdout.strip() == (

@@ -19,14 +19,16 @@ def schedule() -> None:
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
 @click.option("--contact", required=True, help="Contact id or email address.")
 def preview_command(sequence_id: str, contact: str) -> None:
-    """Each step's local and UTC send time on the default path, and why (window, weekday,
-    holiday, quiet hours, which zone fallback)."""
+    """The sends a contact who never engages would get: each step's local and UTC time, how
+    the contact gets there (enrolled, next, or a branch such as `not_opened 3d`), and why the
+    time moved (window, weekday, holiday, quiet hours, wait_until, which zone fallback)."""
     contact_id = or_fail(lambda: contactnames.contact_id(services.table(), contact, "--contact"))
     rows = or_fail(lambda: services.journey().preview(contact_id, sequence_id))
-    click.echo("step\tlocal time\tUTC\tzone (from)\twhy")
+    click.echo("step\tvia\tlocal time\tUTC\tzone (from)\twhy")
     for row in rows:
         why = ", ".join(row.reasons) or "in window"
-        click.echo(f"{row.step_id}\t{row.local}\t{row.utc}\t{row.zone} ({row.zone_source})\t{why}")
+        zone = f"{row.zone} ({row.zone_source})"
+        click.echo(f"{row.step_id}\t{row.via}\t{row.local}\t{row.utc}\t{zone}\t{why}")
 
 
 COMMANDS = (schedule,)
