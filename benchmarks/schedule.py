@@ -1,10 +1,10 @@
 """Plan one step for 1,000,000 enrollments spread over 400 zones.
 
-Reports planning speed (the product's `schedule.plan`, per core), the schedules it needs (one
-per distinct UTC minute) against the distinct (zone, local slot) pairs, and the DynamoDB
-writes: timers go out in batches of 25 through `Timers.put_many`, measured on moto for a
-100,000-enrollment slice. Targets: schedules <= distinct (zone, local slot) pairs; planning
->= 50,000 enrollments/s per core.
+Reports planning speed (the product's `schedule.plan_step`, as enrolling plans a first step,
+per core), the schedules it needs (one per distinct UTC minute) against the distinct (zone,
+local slot) pairs, and the DynamoDB writes: timers go out in batches of 25 through
+`Timers.put_many`, measured on moto for a 100,000-enrollment slice. Targets: schedules <=
+distinct (zone, local slot) pairs; planning >= 50,000 enrollments/s per core.
 
 Run: python benchmarks/schedule.py [--no-writes]
 """
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from moto import mock_aws
 
 from chalicelib import localtime, schedule, services, store
+from chalicelib.profiles import Profile
 from chalicelib.sequences import parse_sequence
 
 ENROLLMENTS = 1_000_000
@@ -44,21 +45,22 @@ steps:
   - id: first
     template: {en: {subject: "Hi", html: "<p>Hi</p>"}}
 """)
+FIRST = SEQUENCE.steps[0]
 NOW = datetime(2026, 3, 23, 12, 0, tzinfo=UTC)  # a Monday, a week before EU summer time
 COUNTRIES = ["US", "GB", "DE", "FR", "LV", "IN", "NP", "AU", "BR", "JP", None]
 
 
-def profiles() -> list[dict[str, str | None]]:
+def profiles() -> list[Profile]:
     names = sorted(localtime.canonical_zone_names())
     zones = [names[int(i * len(names) / ZONES)] for i in range(ZONES)]
     rng = random.Random(8)
     return [
-        {"timezone": rng.choice(zones), "country": rng.choice(COUNTRIES)}
-        for _ in range(ENROLLMENTS)
+        Profile(f"c{n}", timezone=rng.choice(zones), country=rng.choice(COUNTRIES))
+        for n in range(ENROLLMENTS)
     ]
 
 
-def plan_all(people: list[dict[str, str | None]], spread: bool) -> tuple[float, list]:
+def plan_all(people: list[Profile], spread: bool) -> tuple[float, list]:
     """Plan everyone; `spread` gives each enrollment its own instant over a week (no sharing)."""
     rng = random.Random(9)
     afters = (
@@ -69,7 +71,8 @@ def plan_all(people: list[dict[str, str | None]], spread: bool) -> tuple[float, 
     schedule._plan.cache_clear()
     began = time.process_time()
     plans = [
-        schedule.plan(after, p, SEQUENCE, NOW) for after, p in zip(afters, people, strict=True)
+        schedule.plan_step(FIRST, after, p, SEQUENCE, NOW)
+        for after, p in zip(afters, people, strict=True)
     ]
     return time.process_time() - began, plans
 
