@@ -263,6 +263,86 @@ def push_stages() -> Response:
     )
 
 
+@app.route("/api/scoring/validate", methods=["POST"], content_types=YAML)
+@marketer_api
+def validate_scoring() -> Response:
+    """A scoring file checked (the stages it names against the pushed lifecycle), not stored."""
+    from chalicelib.scoring.files import parse_scoring
+
+    model = parse_scoring(_text_body(), file="upload", stages=services.catalogue().stage_names)
+    return web.json_doc({"valid": True, "name": model.name})
+
+
+@app.route("/api/scoring", methods=["POST"], content_types=YAML)
+@marketer_api
+def push_scoring() -> Response:
+    """The scoring file as the next version; contacts are rescored on their next event, or
+    all at once by `POST /api/scoring/rescore`."""
+    from chalicelib.scoring.files import parse_scoring
+    from chalicelib.scoring.service import push_scoring
+
+    stages = services.catalogue().stage_names
+    model = parse_scoring(_text_body(), file="upload", stages=stages)
+    at = stamps.iso(time.time())
+    pushed = push_scoring(services.versions("scoring"), model, at, stages)
+    return web.json_doc(
+        {"version": pushed.version, "created": pushed.created}, 201 if pushed.created else 200
+    )
+
+
+@app.route("/api/scoring", methods=["GET"])
+@marketer_api
+def show_scoring() -> Response:
+    """The newest scoring version (or `?version=N`) as JSON."""
+    from chalicelib import versioning
+    from chalicelib.scoring.model import SCORING_ID, Scoring
+
+    query = _query()
+    _known_params(query, {"version"})
+    version = _positive_int(query.get("version"), "version")
+    found = versioning.stored(services.versions("scoring"), SCORING_ID, version)
+    model = Scoring.from_json(found.body)
+    return web.json_doc(
+        {
+            "version": found.version,
+            "pushed_at": found.pushed_at,
+            "scoring": json.loads(model.to_json()),
+        }
+    )
+
+
+@app.route("/api/scoring/rescore", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def rescore() -> Response:
+    """Rescore contacts to the newest version for up to `{"pages": N}` pages of 100 (default
+    20) from the last checkpoint; call again until `finished`."""
+    doc = _json_object({"pages"})
+    pages = doc.get("pages", 20)
+    if isinstance(pages, bool) or not isinstance(pages, int) or not 1 <= pages <= 100:
+        raise InvalidInput("pages", "must be a whole number from 1 to 100")
+    report = services.scores().rescore(pages=pages)
+    return web.json_doc(dataclasses.asdict(report))
+
+
+@app.route("/api/scores/distribution", methods=["GET"])
+@marketer_api
+def score_distribution() -> Response:
+    """Contacts by stage and band now."""
+    _known_params(_query(), set())
+    found = services.scores().distribution()
+    return web.json_doc({"columns": list(found.columns), "stages": found.rows})
+
+
+@app.route("/api/contacts/{contact_id}/score", methods=["GET"])
+@marketer_api
+def explain_score(contact_id: str) -> Response:
+    """The receipt of the contact's score now: fit rules, engagement lines (adding up to the
+    score) with the events behind them, the band and the alert's state."""
+    _known_params(_query(), set())
+    found = services.scores().explain(_path_id(contact_id, "contact_id"))
+    return web.json_doc(found.doc())
+
+
 @app.route("/api/contacts", methods=["POST"], content_types=list(CONTACT_FILES))
 @marketer_api
 def import_contacts() -> Response:
@@ -441,10 +521,12 @@ def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="on_schedule")
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge Scheduler fires a due minute. Failed timers stay in the bucket and the
-    invocation fails, so Scheduler's retry policy runs them again (done ones are gone)."""
+    """EventBridge Scheduler fires a due minute: enrollments' timers, then scores' band
+    crossings by decay. Failed timers stay in the bucket and the invocation fails, so
+    Scheduler's retry policy runs them again (done ones are gone)."""
     minute = str(event.get("minute", ""))
     failed = services.journey().fire(minute, _time_left(context))
+    failed += services.scores().fire(minute)
     if failed:
         raise RuntimeError(f"{failed} timers of {minute} failed; retrying")
     return {"minute": minute}

@@ -8,6 +8,10 @@ it causes are stored as events on the timeline in the same transaction. Those ev
 back through the stream, where they can start sequences (`triggers`). A profile changed from
 outside (an import, the API, the preferences page) is re-evaluated the same way.
 
+The lead score (`scoring`) rides in the same write: its new state, the `temperature_changed`
+and `alert` events it causes and its next decay deadline, so an event is scored once, with one
+write and no read beyond the profile.
+
 Machine opens and scanner clicks cost nothing here: no read, no write.
 """
 
@@ -16,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import store, summary
 from chalicelib.audience import Catalogue
@@ -27,11 +31,16 @@ from chalicelib.segments import Matcher
 from chalicelib.stages import next_stage
 from chalicelib.stamps import iso
 
+if TYPE_CHECKING:
+    from chalicelib.scoring.service import ScoreChange, Scores
+
 __all__ = ["LIFECYCLE", "Behaviour", "Learned", "learn"]
 
 LIFECYCLE = ("segment_entered", "segment_left", "stage_changed")
 """Timeline events a contact's behaviour causes (`segment` or `from_stage`/`to_stage`)."""
 DAY = 86_400
+SCORED_ONLY = ("unsubscribed", "complained")
+"""Events that change no summary but may score (negative points)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class Behaviour:
     catalogue: Catalogue
     retention_days: int
     clock: Callable[[], float] = time.time
+    scores: Scores | None = None
     _matchers: dict[str, Matcher] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +98,8 @@ class Behaviour:
     def on_event(self, event: Mapping[str, Any], sequence_number: str) -> Learned | None:
         """Learn from a new timeline event; None when it teaches nothing (a machine's)."""
         kind = event.get("type")
-        if kind != summary.PRODUCT and not summary.human_engagement(event):
+        scored_only = kind in SCORED_ONLY and self.scores is not None
+        if kind != summary.PRODUCT and not summary.human_engagement(event) and not scored_only:
             return None
         contact_id = str(event.get("contact_id", ""))
         item = self.table.profile(contact_id)
@@ -104,8 +115,15 @@ class Behaviour:
         """Re-evaluate a profile changed from outside; our own summary writes are skipped."""
         if not new or new.get("summary_seq") != old.get("summary_seq"):
             return None
-        profile = Profile.from_item(str(new.get("contact_id", "")), new)
-        return self._apply(profile, None, {}, sequence_number)
+        contact_id = str(new.get("contact_id", ""))
+        if self.scores is not None:
+            # The image may be older than the stored score (a later write raced ahead of this
+            # record): score what is stored, never an image's stale ledger.
+            current = self.table.profile(contact_id)
+            if current is None:
+                return None
+            new = current
+        return self._apply(Profile.from_item(contact_id, new), None, {}, sequence_number)
 
     def _apply(
         self,
@@ -115,15 +133,49 @@ class Behaviour:
         sequence_number: str,
     ) -> Learned | None:
         now = self._now()
-        learned = learn(profile, event, changes, self._matchers, self.catalogue, now)
-        if not learned.changes:
+        # The score first, so segments see the temperature this record makes; scored again if
+        # the record moves the stage (a stage may have its own bands).
+        scored = self._score(summary.applied(profile, changes), profile, event, sequence_number)
+        scored_profile = replace(profile, score=scored.outcome.state) if scored else profile
+        learned = learn(scored_profile, event, changes, self._matchers, self.catalogue, now)
+        if learned.after.stage != scored_profile.stage:
+            scored = self._score(learned.after, profile, event, sequence_number)
+        if not learned.changes and scored is None:
             return None
+        fields = dict(learned.changes)
         events = [
             self._lifecycle(profile.contact_id, kind, attrs, sequence_number, now)
             for kind, attrs in learned.happened
         ]
-        write = store.summary_write(profile.contact_id, learned.changes, sequence_number, events)
-        return learned if self.table.apply(write) else None
+        operations: tuple[dict[str, Any], ...] = ()
+        read = None
+        if scored is not None:
+            fields[store.SCORE] = scored.score
+            events += scored.events
+            operations = scored.operations
+            read = (store.SCORE, scored.read_at)
+        write = store.summary_write(profile.contact_id, fields, sequence_number, events, read)
+        if self.table.apply([*write, *operations]):
+            return learned
+        if read is not None and not store.summary_applied(
+            self.table.profile(profile.contact_id), sequence_number
+        ):
+            # Not a redelivery: a deadline or a rescore wrote the score since it was read.
+            raise RuntimeError(f"the score of {profile.contact_id} moved on; retrying the record")
+        return None
+
+    def _score(
+        self,
+        after: Profile,
+        before: Profile,
+        event: Mapping[str, Any] | None,
+        sequence_number: str,
+    ) -> ScoreChange | None:
+        """The score change of a record: `after` is the profile it makes, scored from the score
+        `before` held."""
+        if self.scores is None:
+            return None
+        return self.scores.change(replace(after, score=before.score), event, sequence_number)
 
     def _lifecycle(
         self,

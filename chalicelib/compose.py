@@ -60,7 +60,7 @@ class Composer:
         try:
             prepared = render.prepare(
                 render.TemplateSet(spec.subject, spec.html or "", spec.text),
-                profile.template_fields(),
+                profile.template_fields(self.clock()),
                 contact_id=job.contact_id,
                 send_id=send_id,
                 issued_at=int(self.clock()),

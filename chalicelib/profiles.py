@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib import summary
+from chalicelib.scoring.state import ScoreState
 from chalicelib.stamps import instant
 
 __all__ = ["TEMPLATE_FIELDS", "Profile", "paused_until"]
@@ -65,6 +66,8 @@ class Profile:
     """The segments the contact was in when the stream last evaluated them."""
     inactive_at: str | None = None
     """The due minute of the contact's pending inactivity check, if one is armed."""
+    score: ScoreState | None = None
+    """The lead score as last written (`chalicelib.scoring`); decay it with `engagement(at)`."""
 
     @classmethod
     def from_item(cls, contact_id: str, item: Mapping[str, Any]) -> Profile:
@@ -98,18 +101,36 @@ class Profile:
             stage=_text(item.get(summary.STAGE)),
             segments=frozenset(str(s) for s in item.get(summary.SEGMENTS) or ()),
             inactive_at=_text(item.get(summary.INACTIVE_AT)),
+            score=ScoreState.from_item(item.get("score")),
         )
 
     @property
     def unsubscribed(self) -> bool:
         return self.status == "unsubscribed" or self.unsubscribed_at is not None
 
-    def template_fields(self) -> dict[str, Any]:
+    def template_fields(self, now: float | None = None) -> dict[str, Any]:
         """What templates see as `contact`: custom attributes, then the standard fields set,
-        then `tags` and `interests` (sorted lists) and `stage` (None before the first)."""
+        then `tags` and `interests` (sorted lists), `stage` (None before the first), and the
+        lead score: `temperature`, `grade` and `score` (`fit`, `grade`, `temperature` and
+        `engagement` decayed to `now`), None for a contact not scored yet."""
         context = dict(self.attributes)
         context.update({name: value for name in TEMPLATE_FIELDS if (value := getattr(self, name))})
         context.update(tags=sorted(self.tags), interests=sorted(self.interests), stage=self.stage)
+        state = self.score
+        score = None
+        if state is not None:
+            moment = int(now) if now is not None else state.ledger.ref
+            score = {
+                "fit": state.fit,
+                "grade": state.grade,
+                "temperature": state.temperature,
+                "engagement": state.engagement(moment),
+            }
+        context.update(
+            temperature=state.temperature if state else None,
+            grade=state.grade if state else None,
+            score=score,
+        )
         return context
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from chalicelib.journey import Journey
     from chalicelib.people.gdpr import Gdpr
     from chalicelib.people.view import View
+    from chalicelib.schedule import Scheduler
+    from chalicelib.scoring.service import Scores
     from chalicelib.sequences import Sequence
     from chalicelib.store import ModelKind, Versions
 
@@ -52,11 +54,12 @@ def catalogue() -> Catalogue:
 
 
 def behaviour() -> Behaviour:
-    """The contacts' behaviour summaries, segments and stages; built per stream batch, so a
-    pushed segment or stage change is used from the next batch on."""
+    """The contacts' behaviour summaries, segments, stages and scores; built per stream batch,
+    so a pushed segment, stage or scoring change is used from the next batch on."""
     from chalicelib.behaviour import Behaviour
 
-    return Behaviour(table(), catalogue(), settings().event_retention_days)
+    found = catalogue()
+    return Behaviour(table(), found, settings().event_retention_days, scores=scores(found))
 
 
 def parking() -> Parking:
@@ -91,7 +94,6 @@ def journey() -> Journey:
     from chalicelib.compose import Composer
     from chalicelib.journey import Journey
     from chalicelib.localtime import validate_zone
-    from chalicelib.schedule import Scheduler
     from chalicelib.send import Sender
     from chalicelib.store import Sends
 
@@ -123,15 +125,39 @@ def journey() -> Journey:
         config.ses_configuration_set,
         max_rate=config.ses_max_send_rate,
     )
-    scheduler = Scheduler(
+    caps = CapPolicy(config.default_timezone)
+    return Journey(table(), versions(), scheduler(), sender, sequence, caps)
+
+
+@cache
+def scheduler() -> Scheduler:
+    """One-time schedules for due minutes (one per container: it remembers what it made)."""
+    from chalicelib.schedule import Scheduler
+
+    config = settings()
+    return Scheduler(
         client("scheduler"),
         config.schedule_group,
         config.schedule_target_arn,
         config.scheduler_role_arn,
         config.schedule_dlq_arn,
     )
-    caps = CapPolicy(config.default_timezone)
-    return Journey(table(), versions(), scheduler, sender, sequence, caps)
+
+
+def scores(found: Catalogue | None = None) -> Scores:
+    """Lead scores: from the stream, at decay deadlines, receipts and rescoring; the newest
+    scoring version is read once per use (a push applies from the next batch on)."""
+    from chalicelib.scoring.service import Scores
+
+    found = found or catalogue()
+    return Scores(
+        table(),
+        versions("scoring"),
+        scheduler(),
+        found.topics,
+        found.stage_names,
+        settings().event_retention_days,
+    )
 
 
 def contact_view() -> View:

@@ -25,7 +25,15 @@ from chalicelib.sequences import (
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "sequences"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
-PLAYBOOKS = ("course", "engagement", "onboarding", "reengagement", "welcome", "winback")
+PLAYBOOKS = (
+    "course",
+    "engagement",
+    "hot-offer",
+    "onboarding",
+    "reengagement",
+    "welcome",
+    "winback",
+)
 
 ALLOWED_NAMES = frozenset(
     {"contact", "sequence", "step", "unsubscribe_url", "preferences_url", "conversion_token"}

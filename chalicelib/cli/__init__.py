@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import click
 
-from chalicelib.cli import contacts, journey, report, schedule, segments, sequences
+from chalicelib.cli import contacts, journey, report, schedule, scoring, segments, sequences
 
 __all__ = ["nurture"]
 
-GROUPS = (contacts, sequences, segments, journey, schedule, report)
+GROUPS = (contacts, sequences, segments, scoring, journey, schedule, report)
 
 
 @click.group()

@@ -6,7 +6,12 @@ push and evaluated as a pure function of one contact's profile and behaviour sum
 - `files`: reading YAML files; `schema`: the JSON Schema for editors.
 """
 
-from chalicelib.segments.evaluate import Matcher, event_matches, matcher
+from chalicelib.segments.evaluate import (
+    Matcher,
+    condition_matcher,
+    event_matches,
+    matcher,
+)
 from chalicelib.segments.files import load_segment, parse_segment
 from chalicelib.segments.model import EventMatch, EventName, EventTest, Segment, named
 from chalicelib.segments.schema import render_json_schema, segment_json_schema
@@ -17,6 +22,7 @@ __all__ = [
     "EventTest",
     "Matcher",
     "Segment",
+    "condition_matcher",
     "event_matches",
     "load_segment",
     "matcher",

@@ -25,13 +25,15 @@ from chalicelib.segments.model import (
     Condition,
     EventMatch,
     EventTest,
+    Range,
     Recency,
+    ScoreTest,
     Segment,
     StageTest,
 )
 from chalicelib.stamps import iso
 
-__all__ = ["Matcher", "event_matches", "matcher"]
+__all__ = ["Matcher", "condition_matcher", "event_matches", "matcher"]
 
 Matcher = Callable[[Profile], bool]
 _RECENCY = {
@@ -60,6 +62,19 @@ def matcher(
     contact who never chose receives them all), `stages` the lifecycle stages in order."""
     setting = _Setting(now, segment.id, tuple(topics), {s: i for i, s in enumerate(stages)})
     return _compile(segment.match, setting)
+
+
+def condition_matcher(
+    condition: Condition,
+    now: datetime,
+    *,
+    seed: str,
+    topics: Iterable[str],
+    stages: Iterable[str] = (),
+) -> Matcher:
+    """Whether a contact meets one condition (a fit rule's `when`); `seed` seeds `bucket`."""
+    setting = _Setting(now, seed, tuple(topics), {s: i for i, s in enumerate(stages)})
+    return _compile(condition, setting)
 
 
 def event_matches(match: EventMatch, event: Mapping[str, Any], now: datetime | None = None) -> bool:
@@ -211,6 +226,43 @@ def _bucket(test: BucketTest, setting: _Setting) -> Matcher:
     return inside
 
 
+def _temperature(test: Any, setting: _Setting) -> Matcher:
+    names = frozenset((test.equals,) if test.equals else test.in_ or ())
+    return lambda profile: profile.score is not None and profile.score.temperature in names
+
+
+def _grade(test: Any, setting: _Setting) -> Matcher:
+    names = frozenset((test.equals,) if test.equals else test.in_ or ())
+    return lambda profile: profile.score is not None and profile.score.grade in names
+
+
+def _score(test: ScoreTest, setting: _Setting) -> Matcher:
+    """Engagement decays to the evaluation's `now`; fit is as scored."""
+    moment = int(setting.now.timestamp())
+    checks: list[Callable[[Any], bool]] = []
+    if test.engagement is not None:
+        engagement = _range(test.engagement)
+        checks.append(lambda state: engagement(state.engagement(moment)))
+    if test.fit is not None:
+        fit = _range(test.fit)
+        checks.append(lambda state: state.fit is not None and fit(Decimal(state.fit)))
+
+    def scored(profile: Profile) -> bool:
+        state = profile.score
+        return state is not None and all(check(state) for check in checks)
+
+    return scored
+
+
+def _range(test: Range) -> Check:
+    bounds = [
+        (Decimal(repr(bound)), compare)
+        for bound, compare in ((test.gt, gt), (test.gte, ge), (test.lt, lt), (test.lte, le))
+        if bound is not None
+    ]
+    return lambda value: all(compare(value, bound) for bound, compare in bounds)
+
+
 _BUILDERS: dict[str, Callable[[Any, _Setting], Matcher]] = {
     "field": _field,
     "attribute": _attribute,
@@ -221,6 +273,9 @@ _BUILDERS: dict[str, Callable[[Any, _Setting], Matcher]] = {
     "consent": _consent,
     "event": _event,
     "bucket": _bucket,
+    "temperature": _temperature,
+    "grade": _grade,
+    "score": _score,
 }
 _EMPTY: Mapping[str, Any] = {}
 

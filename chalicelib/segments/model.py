@@ -2,7 +2,8 @@
 
 A condition is a mapping with exactly one key: `all` / `any` (lists), `not`, or one test of
 the contact (`field`, `attribute`, `tag`, `interest`, `topic`, `stage`, `consent`, engagement
-recency `opened` / `clicked` / `converted` / `engaged`, `event`, `bucket`).
+recency `opened` / `clicked` / `converted` / `engaged`, `event`, `bucket`, and the lead score:
+`temperature`, `grade`, `score`).
 """
 
 from __future__ import annotations
@@ -42,10 +43,14 @@ __all__ = [
     "EventMatch",
     "EventTest",
     "FieldTest",
+    "GradeTest",
     "InterestTest",
+    "Range",
     "Recency",
+    "ScoreTest",
     "Segment",
     "StageTest",
+    "TemperatureTest",
     "named",
     "validated_segment",
 ]
@@ -293,6 +298,64 @@ class BucketTest(Model):
         return self
 
 
+_TEMPERATURES = Literal["hot", "warm", "cold"]
+_GRADES = Literal["A", "B", "C", "D"]
+
+
+class TemperatureTest(Model):
+    """The contact's lead temperature (`scoring.yaml`), as last written: exactly or one of."""
+
+    equals: _TEMPERATURES | None = None
+    in_: Annotated[tuple[_TEMPERATURES, ...], *at_least(1)] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _one(self) -> TemperatureTest:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("give exactly one of equals or in")
+        return self
+
+
+class GradeTest(Model):
+    """The contact's fit grade (A-D): exactly or one of."""
+
+    equals: _GRADES | None = None
+    in_: Annotated[tuple[_GRADES, ...], *at_least(1)] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _one(self) -> GradeTest:
+        if (self.equals is None) == (self.in_ is None):
+            raise ValueError("give exactly one of equals or in")
+        return self
+
+
+class Range(Model):
+    """Bounds of a number; every bound given must hold."""
+
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Range:
+        if all(bound is None for bound in (self.gt, self.gte, self.lt, self.lte)):
+            raise ValueError("give at least one of gt, gte, lt, lte")
+        return self
+
+
+class ScoreTest(Model):
+    """The lead score: `engagement` decayed to the moment of evaluation, `fit` as scored."""
+
+    engagement: Range | None = None
+    fit: Range | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> ScoreTest:
+        if self.engagement is None and self.fit is None:
+            raise ValueError("give engagement, fit or both")
+        return self
+
+
 class Condition(Model):
     """Exactly one key: a combination (`all`, `any`, `not`) or one test of the contact."""
 
@@ -331,6 +394,18 @@ class Condition(Model):
         | None
     ) = None
     bucket: BucketTest | None = None
+    temperature: (
+        Annotated[
+            TemperatureTest,
+            BeforeValidator(_equals, json_schema_input_type=_TEMPERATURES | TemperatureTest),
+        ]
+        | None
+    ) = Field(default=None, description="the lead temperature (hot, warm, cold)")
+    grade: (
+        Annotated[GradeTest, BeforeValidator(_equals, json_schema_input_type=_GRADES | GradeTest)]
+        | None
+    ) = Field(default=None, description="the fit grade (A-D)")
+    score: ScoreTest | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:

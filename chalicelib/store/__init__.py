@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent
-from chalicelib.store.summaries import summary_write
+from chalicelib.store.summaries import summary_applied, summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
@@ -36,8 +36,15 @@ if TYPE_CHECKING:
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.people import People, Position, Stored
     from chalicelib.store.reports import Reports, count_once_write
+    from chalicelib.store.scores import (
+        SCORE,
+        RescoreCheckpoint,
+        Rescores,
+        profile_pages,
+        score_write,
+    )
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
-    from chalicelib.store.timers import Timer, Timers
+    from chalicelib.store.timers import ContactTimer, Timer, Timers
     from chalicelib.store.versions import ModelKind, ModelVersion, Versions
 
 # Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
@@ -50,6 +57,12 @@ _LAZY = {
     "SendRecord": "sends",
     "Sends": "sends",
     "send_key": "sends",
+    "ContactTimer": "timers",
+    "SCORE": "scores",
+    "RescoreCheckpoint": "scores",
+    "Rescores": "scores",
+    "profile_pages": "scores",
+    "score_write": "scores",
     "Timer": "timers",
     "Timers": "timers",
     "ModelKind": "versions",
@@ -73,8 +86,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AWS_ERRORS",
     "PRODUCT_EVENT",
+    "SCORE",
     "CapRule",
     "Capped",
+    "ContactTimer",
     "Enrollment",
     "Enrollments",
     "Event",
@@ -87,6 +102,8 @@ __all__ = [
     "ProfileChange",
     "RecordedConversion",
     "Reports",
+    "RescoreCheckpoint",
+    "Rescores",
     "Scalar",
     "SendOrigin",
     "SendRecord",
@@ -106,14 +123,17 @@ __all__ = [
     "pause_write",
     "preferences_write",
     "profile_create_write",
+    "profile_pages",
     "profile_update_write",
     "reclassify_write",
+    "score_write",
     "send_accepted_write",
     "send_key",
     "send_outcome_write",
     "send_settled_write",
     "soft_bounce_write",
     "stream_kind",
+    "summary_applied",
     "summary_write",
     "suppression_write",
     "unsubscribe_write",

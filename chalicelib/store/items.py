@@ -7,24 +7,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 Write = list[dict[str, Any]]
 Scalar = str | int | float | Decimal | bool | None
 
 _deserializer = TypeDeserializer()
+_serializer = TypeSerializer()
 
 
 @dataclass(frozen=True)
 class Event:
-    """One engagement or lifecycle event, under its normalised name (`opened`, `clicked`, ...)."""
+    """One engagement or lifecycle event, under its normalised name (`opened`, `clicked`, ...).
+
+    Attributes are scalars; a lifecycle event may also carry documents (maps and lists of
+    scalars, such as a score's receipt)."""
 
     contact_id: str
     type: str
     at: str
     event_id: str
     send_id: str = ""
-    attrs: Mapping[str, Scalar] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
     expires_at: int | None = None
 
 
@@ -43,9 +47,20 @@ def _put_event(event: Event) -> dict[str, Any]:
     if event.expires_at is not None:
         item["ttl"] = _value(event.expires_at)
     for name, value in event.attrs.items():
-        if value is not None:
+        if isinstance(value, Mapping | list | tuple):
+            item[name] = _serializer.serialize(_listed(value))
+        elif value is not None:
             item[name] = _value(value)
     return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _listed(value: Any) -> Any:
+    """A document with tuples as lists and None left out of maps (what DynamoDB stores)."""
+    if isinstance(value, Mapping):
+        return {str(k): _listed(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_listed(v) for v in value]
+    return value
 
 
 StreamKind = Literal["event", "addressed_event", "send", "profile"]

@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib.store.items import Event, Write, _key, _put_event, _value
 
-__all__ = ["summary_write"]
+__all__ = ["summary_applied", "summary_write"]
 
 _serializer = TypeSerializer()
 SEQ_DIGITS = 40
@@ -26,9 +26,14 @@ def summary_write(
     fields: Mapping[str, Any],
     sequence_number: str,
     events: Sequence[Event] = (),
+    read: tuple[str, str | None] | None = None,
 ) -> Write:
     """Set `fields` (plain values; None or an empty set removes the field) unless a record at
-    or after `sequence_number` was applied already, and store `events` with it."""
+    or after `sequence_number` was applied already, and store `events` with it.
+
+    `read` is (a map field, the `at` it held when read; None: it did not exist): the write
+    then also requires that the map has not been written since (a score another writer
+    moved on meanwhile)."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {":seq": _value(sequence_number.zfill(SEQ_DIGITS))}
     sets, removes = ["summary_seq = :seq"], []
@@ -41,13 +46,28 @@ def summary_write(
             values[f":f{n}"] = _serializer.serialize(plain)
             sets.append(f"#f{n} = :f{n}")
     expression = "SET " + ", ".join(sets) + (f" REMOVE {', '.join(removes)}" if removes else "")
+    condition = "attribute_exists(PK) AND (attribute_not_exists(summary_seq) OR summary_seq < :seq)"
+    if read is not None:
+        names["#read"] = read[0]
+        if read[1] is None:
+            condition += " AND attribute_not_exists(#read)"
+        else:
+            names["#at"], values[":read"] = "at", _value(read[1])
+            condition += " AND #read.#at = :read"
     spec: dict[str, Any] = {
         "Key": _key(f"C#{contact_id}", "PROFILE"),
         "UpdateExpression": expression,
-        "ConditionExpression": "attribute_exists(PK) AND "
-        "(attribute_not_exists(summary_seq) OR summary_seq < :seq)",
+        "ConditionExpression": condition,
         "ExpressionAttributeValues": values,
     }
     if names:
         spec["ExpressionAttributeNames"] = names
     return [{"Update": spec}, *(_put_event(event) for event in events)]
+
+
+def summary_applied(profile: Mapping[str, Any] | None, sequence_number: str) -> bool:
+    """Whether the record `sequence_number` (or a later one) is applied to a stored profile
+    (a write that failed its conditions: a redelivery, or a race to retry)."""
+    if profile is None:
+        return True
+    return str(profile.get("summary_seq") or "") >= sequence_number.zfill(SEQ_DIGITS)

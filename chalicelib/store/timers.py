@@ -1,4 +1,10 @@
-"""Timers: due buckets by UTC minute; one Scheduler schedule per minute, not per contact."""
+"""Timers: due buckets by UTC minute; one Scheduler schedule per minute, not per contact.
+
+A bucket holds enrollment timers (`Timer`: send a step, check a deadline) and contact timers
+(`ContactTimer`: check something about one contact, like a score's band crossing by decay).
+Contact timers' sort keys start with `#`, which no contact id does, so each reader takes its
+own.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,34 @@ class Timer:
         what = f"{self.kind}#{self.branch or self.step_id}"
         sk = f"{self.contact_id}#{self.sequence_id}#{self.run}#{self.seq}#{what}"
         return _key(f"D#{self.due}", sk)
+
+
+@dataclass(frozen=True)
+class ContactTimer:
+    """Something to check for one contact at a UTC minute (`kind`: `score`, ...)."""
+
+    due: str
+    contact_id: str
+    kind: str
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return _key(f"D#{self.due}", f"#{self.kind}#{self.contact_id}")
+
+    def put(self) -> dict[str, Any]:
+        """The operation storing it (in a transaction with what planned it); storing it twice
+        is harmless."""
+        item = {
+            **self.key,
+            "due": _value(self.due),
+            "contact_id": _value(self.contact_id),
+            "kind": _value(self.kind),
+        }
+        return {"Put": {"Item": item}}
+
+    def delete(self) -> dict[str, Any]:
+        """The operation removing it (a deadline that moved)."""
+        return {"Delete": {"Key": self.key}}
 
 
 class Timers:
@@ -62,10 +96,32 @@ class Timers:
             ExpressionAttributeValues={":pk": _value(f"D#{minute}")},
             ConsistentRead=True,
         )
-        return [_timer(_plain(item)) for page in pages for item in page["Items"]]
+        return [
+            _timer(_plain(item))
+            for page in pages
+            for item in page["Items"]
+            if not item["SK"]["S"].startswith("#")
+        ]
 
-    def drop(self, timer: Timer) -> None:
+    def drop(self, timer: Timer | ContactTimer) -> None:
         self.client.delete_item(TableName=self._table.name, Key=timer.key)
+
+    def contact_due(self, minute: str, kind: str) -> list[ContactTimer]:
+        """The contact timers of `kind` in a due bucket."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self._table.name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :kind)",
+            ExpressionAttributeValues={
+                ":pk": _value(f"D#{minute}"),
+                ":kind": _value(f"#{kind}#"),
+            },
+            ConsistentRead=True,
+        )
+        return [
+            ContactTimer(minute, str(plain["contact_id"]), kind)
+            for page in pages
+            for plain in (_plain(item) for item in page["Items"])
+        ]
 
 
 _TIMER_FIELDS = ("due", "contact_id", "sequence_id", "run", "seq", "kind", "step_id", "branch")
