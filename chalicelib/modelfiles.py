@@ -9,9 +9,12 @@ format everywhere.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import math
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
@@ -19,9 +22,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import FileError, FileInvalid
-from chalicelib.fields import PATTERN_MEANING
+from chalicelib.fields import PATTERN_MEANING, Model
 
-__all__ = ["MAX_FILE_BYTES", "check_size", "read_yaml", "validated"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "VersionedModel",
+    "check_size",
+    "read_text",
+    "read_yaml",
+    "stored_data",
+    "validated",
+]
 
 MAX_FILE_BYTES = 256 * 1024
 """Upper bound for a model file and for each template file it references."""
@@ -37,6 +48,37 @@ def check_size(text: str, file: str) -> None:
 
 def too_big(size: int) -> FileError:
     return FileError("", f"file is {size} bytes; the limit is {MAX_FILE_BYTES // 1024} KiB")
+
+
+def read_text(path: Path) -> str:
+    """A model file's text: refused whole when it is too big or not UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FileInvalid(str(path), [too_big(size)])
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileInvalid(str(path), [FileError("", "the file is not UTF-8 text")]) from exc
+
+
+class VersionedModel(Model):
+    """A model file stored as versions: canonical JSON (sorted keys, normalised values) and
+    the hash that tells an unchanged push."""
+
+    def to_json(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def stored_data(text: str, file: str) -> Any:
+    """The data of a stored version's JSON, or `FileInvalid`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileInvalid(file, [FileError("", f"invalid JSON: {exc}")]) from exc
 
 
 def validated(

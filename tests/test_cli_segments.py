@@ -50,8 +50,10 @@ def test_push_checks_names_against_pushed_stages_and_topics(table: Table, tmp_pa
     assert run("segments", "push", str(staged)).exit_code == 0
     listed = run("segments", "list").output.splitlines()
     assert [line.split("\t")[:2] for line in listed[1:]] == [
+        ["cold-fits", "v1"],
         ["engaged-buyers", "v1"],
         ["gone-quiet", "v1"],
+        ["hot-leads", "v1"],
         ["pricing-curious", "v1"],
         ["staged", "v1"],
     ]

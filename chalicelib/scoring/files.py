@@ -5,22 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from chalicelib import modelfiles
-from chalicelib.errors import FileError, FileInvalid
 from chalicelib.scoring.model import Scoring, validated_scoring
 
 __all__ = ["load_scoring", "parse_scoring"]
 
 
 def load_scoring(path: Path | str, *, stages: tuple[str, ...] | None = None) -> Scoring:
-    path = Path(path)
-    size = path.stat().st_size
-    if size > modelfiles.MAX_FILE_BYTES:
-        raise FileInvalid(str(path), [modelfiles.too_big(size)])
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileInvalid(str(path), [FileError("", "the file is not UTF-8 text")]) from exc
-    return parse_scoring(text, file=str(path), stages=stages)
+    return parse_scoring(modelfiles.read_text(Path(path)), file=str(path), stages=stages)
 
 
 def parse_scoring(

@@ -17,15 +17,13 @@ One scoring model per installation (like the lifecycle): every push is a new ver
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictInt, model_validator
 
 from chalicelib import modelfiles
-from chalicelib.errors import FileError, FileInvalid
+from chalicelib.errors import FileError
 from chalicelib.fields import Duration, Model, Slug, at_least, at_most
 from chalicelib.segments.model import Condition, EventMatch
 
@@ -242,7 +240,7 @@ Kind = str
 rules score one event name)."""
 
 
-class Scoring(Model):
+class Scoring(modelfiles.VersionedModel):
     """A validated scoring file; build it with `parse_scoring`, `load_scoring` or `from_json`."""
 
     model_config = ConfigDict(title="nurture scoring file")
@@ -277,20 +275,9 @@ class Scoring(Model):
     def stages_named(self) -> tuple[str, ...]:
         return tuple(self.temperature.by_stage or ())
 
-    def to_json(self) -> str:
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
-
     @classmethod
     def from_json(cls, text: str, *, file: str = "<stored version>") -> Scoring:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FileInvalid(file, [FileError("", f"invalid JSON: {exc}")]) from exc
-        return validated_scoring(data, file, {}, [])
+        return validated_scoring(modelfiles.stored_data(text, file), file, {}, [])
 
 
 _RECENCY_KEYS = frozenset({"opened", "clicked", "converted", "engaged"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from chalicelib import modelfiles
-from chalicelib.errors import FileError, FileInvalid
 from chalicelib.segments.model import Segment, validated_segment
 
 __all__ = ["load_segment", "parse_segment"]
@@ -17,14 +16,7 @@ def load_segment(
     stages: tuple[str, ...] | None = None,
     topics: tuple[str, ...] | None = None,
 ) -> Segment:
-    path = Path(path)
-    size = path.stat().st_size
-    if size > modelfiles.MAX_FILE_BYTES:
-        raise FileInvalid(str(path), [modelfiles.too_big(size)])
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileInvalid(str(path), [FileError("", "the file is not UTF-8 text")]) from exc
+    text = modelfiles.read_text(Path(path))
     return parse_segment(text, file=str(path), stages=stages, topics=topics)
 
 

@@ -8,8 +8,6 @@ recency `opened` / `clicked` / `converted` / `engaged`, `event`, `bucket`, and t
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -27,7 +25,7 @@ from pydantic import (
 )
 
 from chalicelib import modelfiles
-from chalicelib.errors import FileError, FileInvalid
+from chalicelib.errors import FileError
 from chalicelib.fields import Duration, Model, Slug, at_least, at_most
 from chalicelib.summary import RECENT
 
@@ -423,7 +421,7 @@ class Condition(Model):
         raise AssertionError("validated to hold one key")
 
 
-class Segment(Model):
+class Segment(modelfiles.VersionedModel):
     """A validated segment; build it with `load_segment`, `parse_segment` or `from_json`."""
 
     model_config = ConfigDict(title="nurture segment file")
@@ -433,21 +431,9 @@ class Segment(Model):
     description: Annotated[str, Field(max_length=2000)] | None = None
     match: Condition
 
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, normalized values) for storing a version."""
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
-
     @classmethod
     def from_json(cls, text: str, *, file: str = "<stored version>") -> Segment:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FileInvalid(file, [FileError("", f"invalid JSON: {exc}")]) from exc
-        return validated_segment(data, file, {}, [])
+        return validated_segment(modelfiles.stored_data(text, file), file, {}, [])
 
 
 def validated_segment(

@@ -7,7 +7,6 @@ segment (`segment: id`); when several forward rules fire, the furthest stage win
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from chalicelib import modelfiles
-from chalicelib.errors import FileError, FileInvalid
+from chalicelib.errors import FileError
 from chalicelib.fields import Model, Slug, at_least, at_most
 from chalicelib.segments import EventMatch, EventName, named
 
@@ -56,7 +55,7 @@ class Rule(Model):
         return self
 
 
-class Stages(Model):
+class Stages(modelfiles.VersionedModel):
     """A validated stages file; build it with `parse_stages` or `from_json`."""
 
     model_config = ConfigDict(title="nurture lifecycle stages file")
@@ -79,32 +78,13 @@ class Stages(Model):
         """Position in the order; -1 for no stage (or one no longer listed)."""
         return self.stages.index(stage) if stage in self.stages else -1
 
-    def to_json(self) -> str:
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
-
     @classmethod
     def from_json(cls, text: str, *, file: str = "<stored version>") -> Stages:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FileInvalid(file, [FileError("", f"invalid JSON: {exc}")]) from exc
-        return _validated(data, file, {}, [])
+        return _validated(modelfiles.stored_data(text, file), file, {}, [])
 
 
 def load_stages(path: Path | str) -> Stages:
-    path = Path(path)
-    size = path.stat().st_size
-    if size > modelfiles.MAX_FILE_BYTES:
-        raise FileInvalid(str(path), [modelfiles.too_big(size)])
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileInvalid(str(path), [FileError("", "the file is not UTF-8 text")]) from exc
-    return parse_stages(text, file=str(path))
+    return parse_stages(modelfiles.read_text(Path(path)), file=str(path))
 
 
 def parse_stages(text: str, *, file: str = "<string>") -> Stages:
