@@ -104,8 +104,10 @@ def test_the_api_pushes_segments_and_stages_with_the_same_checks(
     assert client.http.post("/api/segments", headers=auth, body=staged).status_code == 201
     listed = json.loads(client.http.get("/api/segments", headers=key).body)["segments"]
     assert [s["segment_id"] for s in listed] == [
+        "cold-fits",
         "engaged-buyers",
         "gone-quiet",
+        "hot-leads",
         "pricing-curious",
         "staged",
     ]
