@@ -65,11 +65,6 @@ def push_scoring(
     return versioning.push(versions, scoring, at)
 
 
-def scoring_version(versions: store.Versions, version: int) -> Scoring:
-    found = versioning.stored(versions, SCORING_ID, version)
-    return Scoring.from_json(found.body, file=f"scoring@v{version}")
-
-
 @dataclass(frozen=True)
 class ScoreChange:
     """What scoring adds to one profile write: the `score` value, the lifecycle events and
@@ -111,27 +106,24 @@ class Scores:
     stages: tuple[str, ...] = ()
     retention_days: int = 400
     clock: Callable[[], float] = time.time
-    _scorers: dict[int | None, Scorer | None] = field(default_factory=dict, init=False)
+    _scorer: list[Scorer | None] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.timers = store.Timers(self.table)
 
     # --- the model -------------------------------------------------------------------------
 
-    def scorer(self, version: int | None = None) -> Scorer | None:
-        """The newest scoring version compiled (or a given one), read once per `Scores`;
-        None before any push."""
-        if version not in self._scorers:
-            if version is None:
-                found = newest_scoring(self.versions)
-            else:
-                found = scoring_version(self.versions, version), version
-            self._scorers[version] = (
+    def scorer(self) -> Scorer | None:
+        """The newest scoring version, compiled; read once per `Scores` (one stream batch, one
+        due minute, one rescore), None before any push."""
+        if not self._scorer:
+            found = newest_scoring(self.versions)
+            self._scorer.append(
                 Scorer(found[0], found[1], self._now(), topics=self.topics, stages=self.stages)
                 if found
                 else None
             )
-        return self._scorers[version]
+        return self._scorer[0]
 
     # --- from the stream ---------------------------------------------------------------------
 
