@@ -157,7 +157,7 @@ def test_scoring_through_the_api(client: Client, table: Table) -> None:
         "alert",
         "stored",
     }
-    assert doc["temperature"] == "cold" and doc["engagement"]["score"] == "0"
+    assert doc["temperature"] == "cold" and doc["engagement"]["score"] == "0.00"
     spread = client.http.get("/api/scores/distribution", headers=HEADERS).json_body
     assert spread["columns"] == ["hot", "warm", "cold", "unscored"]
     assert spread["stages"] == {"(none)": {"hot": 0, "warm": 0, "cold": 1, "unscored": 0}}
