@@ -32,7 +32,9 @@ from chalicelib.errors import (
     Unauthorized,
     UnknownModel,
     UnknownStep,
+    UnknownWebhook,
     Unreachable,
+    UnsafeWebhook,
     WriteRefused,
 )
 from chalicelib.forms import is_one_click, parse_form
@@ -62,9 +64,11 @@ STATUS: dict[type[NurtureError], int] = {
     Unreachable: 409,
     PushConflict: 409,
     TooLarge: 413,
+    UnknownWebhook: 404,
     FileInvalid: 422,
     WriteRefused: 422,
     ImportInterrupted: 503,
+    UnsafeWebhook: 422,
     ConfigError: 500,
 }
 """The HTTP answer of every domain error (a subclass answers as its nearest listed base)."""
@@ -513,6 +517,102 @@ def send_test() -> Response:
     return web.json_doc(dataclasses.asdict(outcome))
 
 
+@app.route("/api/webhooks/validate", methods=["POST"], content_types=YAML)
+@marketer_api
+def validate_webhooks() -> Response:
+    parsed = services.webhook_admin().validate(_text_body(), "upload")
+    return web.json_doc({"valid": True, "webhooks": [hook.id for hook in parsed.webhooks]})
+
+
+@app.route("/api/webhooks", methods=["POST"], content_types=YAML)
+@marketer_api
+def push_webhooks() -> Response:
+    admin = services.webhook_admin()
+    pushed = admin.push(admin.validate(_text_body(), "upload"))
+    return web.json_doc(dataclasses.asdict(pushed), 201 if pushed.created else 200)
+
+
+@app.route("/api/webhooks", methods=["GET"])
+@marketer_api
+def list_webhooks() -> Response:
+    days = _positive_int(_query().get("days"), "days") or 7
+    views = services.webhook_admin().views(min(days, 400))
+    return web.json_doc({"webhooks": [dataclasses.asdict(view) for view in views]})
+
+
+@app.route("/api/webhooks/{webhook_id}/deliveries", methods=["GET"])
+@marketer_api
+def webhook_deliveries(webhook_id: str) -> Response:
+    from chalicelib.outbound import delivery_summary
+
+    limit = _positive_int(_query().get("limit"), "limit") or 50
+    if limit > 500:
+        raise InvalidInput("limit", "must be at most 500")
+    found = services.webhook_admin().recent(webhook_id, limit)
+    return web.json_doc({"deliveries": [delivery_summary(d) for d in found]})
+
+
+@app.route("/api/webhooks/{webhook_id}/secrets", methods=["GET"])
+@marketer_api
+def webhook_secrets(webhook_id: str) -> Response:
+    listed = services.webhook_admin().secrets(webhook_id)
+    return web.json_doc({"secrets": [dataclasses.asdict(s) for s in listed]})
+
+
+@app.route("/api/webhooks/{webhook_id}/secrets", methods=["POST"])
+@marketer_api
+def rotate_webhook_secret(webhook_id: str) -> Response:
+    return web.json_doc(dataclasses.asdict(services.webhook_admin().rotate(webhook_id)), 201)
+
+
+@app.route("/api/webhooks/{webhook_id}/secrets/retire", methods=["POST"])
+@marketer_api
+def retire_webhook_secrets(webhook_id: str) -> Response:
+    return web.json_doc({"retired": services.webhook_admin().retire(webhook_id)})
+
+
+@app.route("/api/webhooks/{webhook_id}/enable", methods=["POST"])
+@marketer_api
+def enable_webhook(webhook_id: str) -> Response:
+    return web.json_doc(
+        {"enabled": True, "was_disabled": services.webhook_admin().enable(webhook_id)}
+    )
+
+
+@app.route("/api/webhooks/test", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def test_webhook() -> Response:
+    from chalicelib.outbound import checked_secret
+
+    doc = _json_object({"url", "secret"})
+    secret = checked_secret(doc.get("secret"))
+    headers, body, answer = services.webhook_admin().test(_field(doc, "url"), secret)
+    return web.json_doc(
+        {
+            "request": {"headers": headers, "body": json.loads(body)},
+            "status": answer.status,
+            "ok": answer.ok,
+            "error": answer.error,
+            "answer": answer.body,
+            "seconds": round(answer.seconds, 3),
+        }
+    )
+
+
+@app.route("/api/webhooks/redrive", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def redrive_webhooks() -> Response:
+    doc = _json_object({"limit", "dry_run"})
+    limit = doc.get("limit", 1000)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+        raise InvalidInput("limit", "must be a whole number from 1 to 10000")
+    dry_run = doc.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise InvalidInput("dry_run", "must be true or false")
+    report = services.webhook_admin().redrive(limit, dry_run)
+    return web.json_doc({"dry_run": dry_run, **dataclasses.asdict(report)})
+
+
 @app.lambda_function(name="replay_parked")
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed = parking.replay(services.table(), event.get("Records", []))
@@ -534,12 +634,26 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="on_stream")
 def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The table's stream: engagement events drive the rules; a failing record is reported
-    alone (partial batch response) and the rest of the batch proceeds."""
+    """The table's stream: events drive the rules, the funnel and outbound; a failing record
+    is reported alone (partial batch response) and the rest of the batch proceeds."""
     from chalicelib import streams
-    from chalicelib.funnel import Funnel
 
-    return streams.handle(event, services.journey(), Funnel(services.table()), services.behaviour())
+    return streams.handle(event, services.stream_consumers())
+
+
+@app.lambda_function(name="deliver_webhooks")
+def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The webhook delivery queue: one signed POST per message; a message whose attempt
+    crashed before its outcome was recorded is retried by the queue."""
+    failed = services.deliverer().handle(event.get("Records", []))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@app.lambda_function(name="retry_webhooks")
+def retry_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A due minute of webhook retries (EventBridge Scheduler): back onto the delivery queue."""
+    minute = str(event.get("minute", ""))
+    return {"minute": minute, "queued": services.deliverer().fire_retries(minute)}
 
 
 @app.lambda_function(name="on_ses_event")

@@ -36,6 +36,21 @@ class Settings:
     default_timezone: str = "UTC"
     # Transient bounces (each SES message once) of one address before it is suppressed.
     soft_bounce_limit: int = 3
+    # Outbound: the EventBridge bus, the webhook delivery queue, its dead-letter queue and the
+    # Scheduler group whose one-per-minute schedules fire due retries.
+    event_bus: str = ""
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    webhook_schedule_group: str = "nurture-webhooks"
+    webhook_retry_target_arn: str = ""
+    webhook_scheduler_role_arn: str = ""
+    webhook_schedule_dlq_arn: str = ""
+    # Origins (scheme://host:port) exempt from the https-only and public-address rules: the
+    # local stack's receiver only. Empty in AWS.
+    webhook_allowed_origins: tuple[str, ...] = ()
+    webhook_timeout_seconds: int = 10
+    webhook_disable_after_hours: int = 72
+    webhook_retention_days: int = 30
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
     signing_keys: str = field(default="", repr=False)
     signing_keys_secret: str = ""
@@ -64,6 +79,17 @@ _ENV = {
     "schedule_dlq_arn": "NURTURE_SCHEDULE_DLQ_ARN",
     "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
     "default_timezone": "NURTURE_DEFAULT_TIMEZONE",
+    "event_bus": "NURTURE_EVENT_BUS",
+    "webhook_queue_url": "NURTURE_WEBHOOK_QUEUE_URL",
+    "webhook_dlq_url": "NURTURE_WEBHOOK_DLQ_URL",
+    "webhook_schedule_group": "NURTURE_WEBHOOK_SCHEDULE_GROUP",
+    "webhook_retry_target_arn": "NURTURE_WEBHOOK_RETRY_TARGET_ARN",
+    "webhook_scheduler_role_arn": "NURTURE_WEBHOOK_SCHEDULER_ROLE_ARN",
+    "webhook_schedule_dlq_arn": "NURTURE_WEBHOOK_SCHEDULE_DLQ_ARN",
+    "webhook_allowed_origins": "NURTURE_WEBHOOK_ALLOWED_ORIGINS",
+    "webhook_timeout_seconds": "NURTURE_WEBHOOK_TIMEOUT_SECONDS",
+    "webhook_disable_after_hours": "NURTURE_WEBHOOK_DISABLE_AFTER_HOURS",
+    "webhook_retention_days": "NURTURE_WEBHOOK_RETENTION_DAYS",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",

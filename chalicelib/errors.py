@@ -30,7 +30,9 @@ __all__ = [
     "Unauthorized",
     "UnknownModel",
     "UnknownStep",
+    "UnknownWebhook",
     "Unreachable",
+    "UnsafeWebhook",
     "WriteRefused",
 ]
 
@@ -185,3 +187,16 @@ class ImportInterrupted(NurtureError):
 
 class ConfigError(NurtureError):
     """The deployment is misconfigured (missing or malformed setting or secret)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhooks
+
+
+class UnsafeWebhook(NurtureError):
+    """A webhook URL nurture must not call: not https, or an address that is not public
+    (loopback, private, link-local, CGNAT, multicast, cloud metadata...)."""
+
+
+class UnknownWebhook(NurtureError):
+    """No webhook subscription with that id in the pushed file."""

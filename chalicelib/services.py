@@ -5,6 +5,7 @@ boto3 honours `AWS_ENDPOINT_URL`, which is how the local stack points everything
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
     from chalicelib.behaviour import Behaviour
     from chalicelib.journey import Journey
+    from chalicelib.outbound import Deliverer, DeliveryQueue, Publisher, WebhookAdmin
     from chalicelib.people.gdpr import Gdpr
     from chalicelib.people.view import View
     from chalicelib.schedule import Scheduler
     from chalicelib.scoring.service import Scores
     from chalicelib.sequences import Sequence
-    from chalicelib.store import ModelKind, Versions
+    from chalicelib.store import Deliveries, ModelKind, Versions, Webhooks
+    from chalicelib.streams import Consumer
 
 
 @cache
@@ -174,3 +177,107 @@ def gdpr() -> Gdpr:
 
     group = settings().schedule_group
     return Gdpr(contact_view(), lambda: pending_minutes(client("scheduler"), group))
+
+
+def stream_consumers() -> list[Consumer]:
+    """What the table's stream feeds, in order: rules and funnel, the behaviour summary, then
+    outbound."""
+    from chalicelib import streams
+    from chalicelib.funnel import Funnel
+
+    consumers: list[Consumer] = [
+        streams.engagement(journey(), Funnel(table())),
+        streams.behaviour(behaviour()),
+    ]
+    if settings().webhook_queue_url or settings().event_bus:
+        consumers.append(publisher())
+    return consumers
+
+
+def webhooks() -> Webhooks:
+    from chalicelib.store import Webhooks
+
+    return Webhooks(table())
+
+
+def deliveries() -> Deliveries:
+    from chalicelib.store import Deliveries
+
+    return Deliveries(table())
+
+
+@cache
+def publisher() -> Publisher:
+    from chalicelib.outbound import Bus, Publisher, SubscriptionCache
+
+    config = settings()
+    bus = Bus(client("events"), config.event_bus) if config.event_bus else None
+    return Publisher(
+        table(),
+        deliveries(),
+        SubscriptionCache(versions("webhooks")),
+        _delivery_queue(),
+        bus,
+        config.webhook_retention_days,
+    )
+
+
+@cache
+def deliverer() -> Deliverer:
+    """Webhook attempts (the delivery queue's consumer) and their due-minute retries."""
+    from chalicelib.outbound import Deliverer, SubscriptionCache, Transport
+    from chalicelib.schedule import Scheduler
+
+    config = settings()
+    missing = [
+        name
+        for name, value in (
+            ("NURTURE_WEBHOOK_RETRY_TARGET_ARN", config.webhook_retry_target_arn),
+            ("NURTURE_WEBHOOK_SCHEDULER_ROLE_ARN", config.webhook_scheduler_role_arn),
+            ("NURTURE_WEBHOOK_SCHEDULE_DLQ_ARN", config.webhook_schedule_dlq_arn),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(f"webhook retries need {', '.join(missing)}")
+    retries = Scheduler(
+        client("scheduler"),
+        config.webhook_schedule_group,
+        config.webhook_retry_target_arn,
+        config.webhook_scheduler_role_arn,
+        config.webhook_schedule_dlq_arn,
+    )
+    return Deliverer(
+        deliveries(),
+        webhooks(),
+        SubscriptionCache(versions("webhooks")).by_id,
+        Transport(config.webhook_allowed_origins, config.webhook_timeout_seconds),
+        _delivery_queue(),
+        retries,
+        timedelta(hours=config.webhook_disable_after_hours),
+    )
+
+
+def webhook_admin() -> WebhookAdmin:
+    from chalicelib.outbound import WebhookAdmin, system_resolver
+
+    config = settings()
+    return WebhookAdmin(
+        webhooks(),
+        deliveries(),
+        versions("webhooks"),
+        deliverer(),
+        client("sqs"),
+        config.webhook_dlq_url,
+        config.webhook_allowed_origins,
+        system_resolver,
+    )
+
+
+def _delivery_queue() -> DeliveryQueue:
+    from chalicelib.outbound import DeliveryQueue
+
+    config = settings()
+    if not config.webhook_queue_url or not config.webhook_dlq_url:
+        raise ConfigError("webhooks need NURTURE_WEBHOOK_QUEUE_URL and NURTURE_WEBHOOK_DLQ_URL")
+    return DeliveryQueue(client("sqs"), config.webhook_queue_url, config.webhook_dlq_url)

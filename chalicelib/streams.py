@@ -1,14 +1,19 @@
-"""The table's DynamoDB stream: new events go to the rules, the funnel and the contact's
-behaviour summary (`behaviour`), sends to the funnel, changed profiles to the summary.
+"""The table's DynamoDB stream, handed to an ordered list of consumers.
+
+Each consumer receives the change (as `store.Change`) and returns it, possibly amended, to
+the next: the rules come first because they may reclassify an event (a burst of clicks is a
+scanner's), and what follows (the funnel, the contact's behaviour summary, outbound) sees the
+event as finally classified. Add a consumer in `services.stream_consumers`.
 
 Powertools' batch processor reports failed records alone (`batchItemFailures`), so one poison
 record never blocks or replays the rest; redelivered records are harmless because every
-transition and every count they cause is conditional.
+transition, count and delivery record they cause is conditional.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import (
@@ -19,7 +24,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.funnel import Funnel, event_metrics, send_metrics
-from chalicelib.store import stream_kind
+from chalicelib.store import Change
+
+Consumer = Callable[[Change], Change]
 
 
 class EventSink(Protocol):
@@ -36,25 +43,47 @@ class Learner(Protocol):
     ) -> object: ...
 
 
-def handle(
-    event: dict[str, Any], sink: EventSink, funnel: Funnel, learner: Learner | None = None
-) -> dict[str, Any]:
+def handle(event: dict[str, Any], consumers: Sequence[Consumer]) -> dict[str, Any]:
     def apply(record: DynamoDBRecord) -> None:
         if record.dynamodb is None or record.event_name is None:
             return
-        new = dict(record.dynamodb.new_image or {})
-        change, kind = record.event_name.name, stream_kind(new)
-        number = str(record.dynamodb.sequence_number or "")
-        if change == "INSERT" and kind == "event":
-            seen = sink.on_event(new)  # the rules may reclassify it (a burst of clicks)
-            funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
-            if learner is not None:
-                learner.on_event(seen, number)  # as finally classified: never a burst
-        elif kind == "profile" and learner is not None:
-            learner.on_profile(new, dict(record.dynamodb.old_image or {}), number)
-        elif change == "MODIFY" and kind == "send":
-            metrics = send_metrics(dict(record.dynamodb.old_image or {}), new)
-            funnel.count(str(new.get("send_id", "")), metrics)
+        change = Change(
+            record.event_name.name,
+            dict(record.dynamodb.new_image or {}),
+            dict(record.dynamodb.old_image or {}),
+            str(record.dynamodb.sequence_number or ""),
+        )
+        for consumer in consumers:
+            change = consumer(change)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return dict(process_partial_response(event=event, record_handler=apply, processor=processor))
+
+
+def engagement(sink: EventSink, funnel: Funnel) -> Consumer:
+    """New events go to the rules and the funnel; sends that went out to the funnel."""
+
+    def consume(change: Change) -> Change:
+        if change.kind == "event" and change.action == "INSERT":
+            seen = sink.on_event(dict(change.new))  # the rules may reclassify it
+            funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
+            return replace(change, new=seen)
+        if change.kind == "send" and change.action == "MODIFY":
+            funnel.count(str(change.new.get("send_id", "")), send_metrics(change.old, change.new))
+        return change
+
+    return consume
+
+
+def behaviour(learner: Learner) -> Consumer:
+    """Events (as finally classified: never a burst) and profile changes keep the contact's
+    behaviour summary."""
+
+    def consume(change: Change) -> Change:
+        if change.kind == "event" and change.action == "INSERT":
+            learner.on_event(change.new, change.sequence)
+        elif change.kind == "profile":
+            learner.on_profile(change.new, change.old, change.sequence)
+        return change
+
+    return consume

@@ -17,6 +17,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 CONTACT = "demo-contact"
 EMAIL = "dana@example.com"
 SEQUENCE = "engagement"
+WEBHOOK = "demo"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ def push_examples(at: float) -> list[str]:
         result = catalog.push(services.versions(), load_sequence(path), iso(at))
         pushed.append(f"{result.model_id} v{result.version}")
     return pushed
+
+
+def subscribe(url: str) -> None:
+    """Subscribe the local receiver to every event, the demo's test sends included."""
+    admin = services.webhook_admin()
+    text = f"webhooks:\n  - id: {WEBHOOK}\n    url: {url}\n    test_sends: true\n"
+    admin.push(admin.validate(text, "demo-webhooks.yaml"))
 
 
 def send_demo() -> DemoMail:

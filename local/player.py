@@ -1,5 +1,5 @@
-"""What AWS does between our functions, played locally: due schedules, the table's stream and
-the park queue.
+"""What AWS does between our functions, played locally: due schedules, the table's stream, the
+park queue and the webhook delivery queue.
 
 moto stores EventBridge Scheduler schedules but never fires them, and nothing polls its
 DynamoDB Streams or SQS queues. The player does, feeding the same Lambda handlers AWS invokes.
@@ -30,30 +30,78 @@ class Player:
     sqs: Any = None
     park_queue_url: str = ""
     on_park: Handler | None = None
+    webhook_group: str = ""
+    on_webhook_retry: Handler | None = None
+    webhook_queue_url: str = ""
+    on_webhook_queue: Handler | None = None
+    visibility_seconds: int = 30
     checkpoints: dict[str, str] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
 
-    def due_schedules(self, now: datetime) -> list[tuple[datetime, dict[str, Any]]]:
-        """(instant, schedule) of every schedule of our group whose `at()` time has come."""
+    def due_schedules(
+        self, now: datetime, group: str | None = None
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """(instant, schedule) of every schedule of a group whose `at()` time has come."""
         found = []
-        pages = self.scheduler.get_paginator("list_schedules").paginate(GroupName=self.group)
+        group = group or self.group
+        pages = self.scheduler.get_paginator("list_schedules").paginate(GroupName=group)
         for page in pages:
             for summary in page["Schedules"]:
-                detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=self.group)
+                detail = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)
                 at = validate_at_expression(detail["ScheduleExpression"]).replace(tzinfo=UTC)
                 if at <= now:
                     found.append((at, detail))
         return sorted(found, key=lambda pair: pair[0])
 
     def fire_due(self, now: datetime) -> int:
-        """Invoke the target of each due schedule, oldest first, then delete it (as AWS does)."""
+        """Invoke the target of each due schedule, oldest first, then delete it (as AWS does);
+        webhook retries too, with the deliveries they put back on the queue."""
         fired = 0
-        for _, detail in self.due_schedules(now):
-            self.on_schedule(json.loads(detail["Target"]["Input"]), None)
-            self.scheduler.delete_schedule(Name=detail["Name"], GroupName=self.group)
-            fired += 1
-            self.pump()
+        groups = [(self.group, self.on_schedule)]
+        if self.webhook_group and self.on_webhook_retry is not None:
+            groups.append((self.webhook_group, self.on_webhook_retry))
+        for group, handler in groups:
+            for _, detail in self.due_schedules(now, group):
+                handler(json.loads(detail["Target"]["Input"]), None)
+                self.scheduler.delete_schedule(Name=detail["Name"], GroupName=group)
+                fired += 1
+                self.pump()
+                self.deliver_webhooks()
         return fired
+
+    def deliver_webhooks(self) -> int:
+        """Hand queued webhook deliveries to their consumer until the queue is empty; delete
+        what it did not report as failed (a failed one is received again after
+        `visibility_seconds`, as SQS does)."""
+        if self.on_webhook_queue is None:
+            return 0
+        handled = 0
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.webhook_queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=self.visibility_seconds,
+            ).get("Messages", [])
+            if not messages:
+                return handled
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                }
+                for m in messages
+            ]
+            answer = self.on_webhook_queue({"Records": records}, None) or {}
+            failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self.sqs.delete_message(
+                        QueueUrl=self.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+            handled += len(messages) - len(failed)
+            if failed and (self.visibility_seconds > 0 or len(failed) == len(messages)):
+                return handled  # the failed ones come back later, as SQS makes them visible
 
     def pump(self) -> int:
         """Deliver new stream records to the stream handler, shard by shard; return the count.

@@ -1,8 +1,10 @@
 """The embedded local stack: moto stands in for AWS, `chalice local` serves the API.
 
-Run with `make demo` (or `python -m local.stack`). Provisions the table, queue and SES
-identity, seeds a demo contact, sends the demo email and prints its tracked links, then
-serves until stopped, replaying parked writes the way the SQS event source does in AWS.
+Run with `make demo` (or `python -m local.stack`). Provisions the table, queues and SES
+identity, seeds a demo contact, subscribes a small webhook receiver to every event, sends the
+demo email and prints its tracked links, then serves until stopped, playing what AWS would:
+parked writes, the table's stream, due schedules and webhook deliveries. The receiver prints
+each delivery it gets, with whether its signature verifies.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ from types import FrameType
 from local import demo
 from local.demo import DemoMail
 from local.player import Player
+from local.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = "nurture-park"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 GROUP = "nurture"
+WEBHOOK_GROUP = "nurture-webhooks"
+WEBHOOK_QUEUE = "nurture-webhooks"
+WEBHOOK_DLQ = "nurture-webhooks-dlq"
+BUS = "nurture-local"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _provision(os.environ["NURTURE_SENDER"])
         pushed = demo.push_examples(time.time())
+        receiver = _receiver(args)
+        demo.subscribe(receiver.url(demo.WEBHOOK))
         mail = demo.send_demo()
         api = subprocess.Popen(  # noqa: S603
             [
@@ -69,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         )
         _wait_for_port(args.host, args.port, api)
-        _print_ready(args, mail, pushed)
+        _print_ready(args, mail, pushed, receiver.url(demo.WEBHOOK))
         _serve(api)
     finally:
         if api is not None and api.poll() is None:
@@ -84,6 +93,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to serve on")
     parser.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
     parser.add_argument("--moto-port", type=int, default=5005, help="moto port (default 5005)")
+    parser.add_argument(
+        "--receiver-port", type=int, default=5006, help="webhook receiver port (default 5006)"
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -112,6 +124,16 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         "NURTURE_SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:nurture-schedule-dlq",
         "NURTURE_SIGNING_KEYS": json.dumps(keys["signing"]),
         "NURTURE_API_KEYS": json.dumps(keys["api"]),
+        "NURTURE_EVENT_BUS": BUS,
+        "NURTURE_WEBHOOK_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{WEBHOOK_QUEUE}",
+        "NURTURE_WEBHOOK_DLQ_URL": f"{endpoint}/{ACCOUNT}/{WEBHOOK_DLQ}",
+        "NURTURE_WEBHOOK_SCHEDULE_GROUP": WEBHOOK_GROUP,
+        "NURTURE_WEBHOOK_RETRY_TARGET_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:retry",
+        "NURTURE_WEBHOOK_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nurture-webhooks",
+        "NURTURE_WEBHOOK_SCHEDULE_DLQ_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{WEBHOOK_DLQ}",
+        # The local receiver is the one plain-http, loopback endpoint webhooks may reach.
+        "NURTURE_WEBHOOK_ALLOWED_ORIGINS": f"http://{args.host}:{args.receiver_port}",
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
 
@@ -145,6 +167,26 @@ def _provision(sender: str) -> None:
     services.client("sesv2").create_email_identity(EmailIdentity=sender)
     services.client("sesv2").create_configuration_set(ConfigurationSetName="nurture")
     services.client("scheduler").create_schedule_group(Name=GROUP)
+    services.client("scheduler").create_schedule_group(Name=WEBHOOK_GROUP)
+    services.client("events").create_event_bus(Name=BUS)
+    sqs = services.client("sqs")
+    dlq = sqs.create_queue(QueueName=WEBHOOK_DLQ)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": "5"})
+    sqs.create_queue(QueueName=WEBHOOK_QUEUE, Attributes={"RedrivePolicy": redrive})
+
+
+def _receiver(args: argparse.Namespace) -> Receiver:
+    """The demo's webhook endpoint: prints each delivery and whether its signature verifies."""
+    from chalicelib import services
+
+    def secrets_of(webhook_id: str) -> list[str]:
+        return [secret.value for secret in services.webhooks().secrets(webhook_id)]
+
+    def echo(line: str) -> None:
+        print(line, flush=True)
+
+    return Receiver(secrets_of, args.host, args.receiver_port, echo=echo).start()
 
 
 def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
@@ -160,7 +202,7 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> No
     raise SystemExit(f"chalice local did not listen on {host}:{port} within 30 s")
 
 
-def _print_ready(args: argparse.Namespace, mail: DemoMail, pushed: list[str]) -> None:
+def _print_ready(args: argparse.Namespace, mail: DemoMail, pushed: list[str], webhook: str) -> None:
     endpoint = f"http://{args.host}:{args.moto_port}"
     lines = [
         "",
@@ -168,6 +210,7 @@ def _print_ready(args: argparse.Namespace, mail: DemoMail, pushed: list[str]) ->
         f"  API                 http://{args.host}:{args.port}",
         f"  moto (AWS stand-in) {endpoint}   sent mail: {endpoint}/moto-api/data.json",
         f"  sequences           {', '.join(pushed)}",
+        f"  webhooks            {webhook} (every event; deliveries print here)",
         "",
         f"Demo email sent to {demo.EMAIL} (SES message id {mail.message_id}).",
         "Paste these into a browser:",
@@ -204,11 +247,16 @@ def _serve(api: subprocess.Popen[bytes]) -> None:
         services.client("sqs"),
         os.environ["NURTURE_PARK_QUEUE_URL"],
         lambdas.replay_parked,
+        webhook_group=WEBHOOK_GROUP,
+        on_webhook_retry=lambdas.retry_webhooks,
+        webhook_queue_url=os.environ["NURTURE_WEBHOOK_QUEUE_URL"],
+        on_webhook_queue=lambdas.deliver_webhooks,
     )
     while not stopping and api.poll() is None:
         try:
             player.replay_parked()
             player.pump()
+            player.deliver_webhooks()
             player.fire_due(datetime.now(UTC))
         except Exception as exc:  # a local hiccup must not stop the demo; print it
             print(f"local player: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -54,7 +54,13 @@ class ContactWorld(World):
             table.name,
             "nurture",
             lambda event, _: self.journey.fire(event["minute"]),
-            lambda event, _: streams.handle(event, self.journey, Funnel(table), self.behaviour()),
+            lambda event, _: streams.handle(
+                event,
+                [
+                    streams.engagement(self.journey, Funnel(table)),
+                    streams.behaviour(self.behaviour()),
+                ],
+            ),
         )
 
     def behaviour(self) -> Behaviour:

@@ -126,7 +126,9 @@ class World:
             table.name,
             "nurture",
             lambda event, _: self.journey.fire(event["minute"]),
-            lambda event, _: streams.handle(event, self.journey, Funnel(table)),
+            lambda event, _: streams.handle(
+                event, [streams.engagement(self.journey, Funnel(table))]
+            ),
         )
 
     def run_until(self, moment: datetime) -> None:
@@ -209,7 +211,8 @@ def test_a_poison_stream_record_fails_alone(world: World) -> None:
             "NewImage": {"PK": {"S": "C#x"}, "SK": {"S": "EV#y"}, "type": {"S": "opened"}},
         },
     }
-    answer = streams.handle({"Records": [good, poison]}, world.journey, Funnel(world.table))
+    consumers = [streams.engagement(world.journey, Funnel(world.table))]
+    answer = streams.handle({"Records": [good, poison]}, consumers)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 

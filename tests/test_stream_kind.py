@@ -12,6 +12,9 @@ from chalicelib import store
     [
         ({"PK": "C#c1", "SK": "EV#2026-01-01T00:00:00Z#clicked#e1"}, "event"),
         ({"PK": "S#abc", "SK": "META"}, "send"),
+        ({"PK": "C#c1", "SK": "E#welcome"}, "enrollment"),
+        ({"PK": "D#2026-01-01T00:00Z", "SK": "c1#welcome#1#0#send#a"}, None),
+        ({"PK": "WD#crm#evt_1", "SK": "DELIVERY"}, None),
         ({"PK": "S#abc", "SK": "U#opened"}, None),
         ({"PK": "C#c1", "SK": "PROFILE"}, "profile"),
         ({"PK": "C#c1", "SK": "META"}, None),

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import click
 
-from chalicelib.cli import contacts, journey, report, schedule, scoring, segments, sequences
+from chalicelib.cli import (
+    contacts,
+    journey,
+    report,
+    schedule,
+    scoring,
+    segments,
+    sequences,
+    webhooks,
+)
 
 __all__ = ["nurture"]
 
-GROUPS = (contacts, sequences, segments, scoring, journey, schedule, report)
+GROUPS = (contacts, sequences, segments, scoring, journey, schedule, report, webhooks)
 
 
 @click.group()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.store.items import Event, Scalar, StreamKind, Write, stream_kind
+from chalicelib.store.items import Change, Event, Scalar, StreamKind, Write, stream_kind
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent
 from chalicelib.store.summaries import summary_applied, summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
@@ -33,6 +33,7 @@ from chalicelib.store.writes import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.store.deliveries import Deliveries, Delivery, RetryDue
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.people import People, Position, Stored
     from chalicelib.store.reports import Reports, count_once_write
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
     from chalicelib.store.timers import ContactTimer, Timer, Timers
     from chalicelib.store.versions import ModelKind, ModelVersion, Versions
+    from chalicelib.store.webhooks import Health, Secret, Webhooks
 
 # Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
 _LAZY = {
@@ -74,6 +76,12 @@ _LAZY = {
     "Reports": "reports",
     "count_once_write": "reports",
     "Versions": "versions",
+    "Deliveries": "deliveries",
+    "Delivery": "deliveries",
+    "Health": "webhooks",
+    "RetryDue": "deliveries",
+    "Secret": "webhooks",
+    "Webhooks": "webhooks",
 }
 
 
@@ -89,10 +97,14 @@ __all__ = [
     "SCORE",
     "CapRule",
     "Capped",
+    "Change",
     "ContactTimer",
+    "Deliveries",
+    "Delivery",
     "Enrollment",
     "Enrollments",
     "Event",
+    "Health",
     "KnownContact",
     "ModelKind",
     "ModelVersion",
@@ -104,7 +116,9 @@ __all__ = [
     "Reports",
     "RescoreCheckpoint",
     "Rescores",
+    "RetryDue",
     "Scalar",
+    "Secret",
     "SendOrigin",
     "SendRecord",
     "Sends",
@@ -114,6 +128,7 @@ __all__ = [
     "Timer",
     "Timers",
     "Versions",
+    "Webhooks",
     "Write",
     "ZoneUsed",
     "conversion_write",

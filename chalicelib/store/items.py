@@ -63,13 +63,24 @@ def _listed(value: Any) -> Any:
     return value
 
 
-StreamKind = Literal["event", "addressed_event", "send", "profile"]
+StreamKind = Literal["event", "addressed_event", "send", "profile", "enrollment"]
+"""The stream records that matter downstream:
+
+| kind              | item                            | consumers                           |
+|-------------------|---------------------------------|-------------------------------------|
+| `event`           | `C#{contact}` / `EV#...`        | rules, funnel, behaviour, outbound  |
+| `addressed_event` | `M#{email hash}` / `EV#...`     | a product event named by email (*)  |
+| `send`            | `S#{send}` / `META`             | funnel, outbound (`sent`)           |
+| `profile`         | `C#{contact}` / `PROFILE`       | behaviour (segments, stages)        |
+| `enrollment`      | `C#{contact}` / `E#{sequence}`  | outbound (enrolled, exited, ...)    |
+
+(*) not yet on a contact's timeline. Everything else (timers, counters, guards, versions,
+deliveries) is None.
+"""
 
 
 def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
-    """What a stream record's item is: a timeline `event`, an `addressed_event` (a product
-    event named by email, not yet on a contact's timeline), a `send` record, a contact's
-    `profile`, or none of these."""
+    """What a stream record's item is (see `StreamKind`), or None."""
     pk, sk = str(image.get("PK", "")), str(image.get("SK", ""))
     if pk.startswith("C#") and sk.startswith("EV#"):
         return "event"
@@ -79,7 +90,24 @@ def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
         return "profile"
     if pk.startswith("S#") and sk == "META":
         return "send"
+    if pk.startswith("C#") and sk.startswith("E#"):
+        return "enrollment"
     return None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One stream record as plain values: `INSERT`, `MODIFY` or `REMOVE`, both images, and the
+    record's sequence number (what a consumer keys its own idempotence on)."""
+
+    action: str
+    new: Mapping[str, Any] = field(default_factory=dict)
+    old: Mapping[str, Any] = field(default_factory=dict)
+    sequence: str = ""
+
+    @property
+    def kind(self) -> StreamKind | None:
+        return stream_kind(self.new or self.old)
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Versions of marketers' model files (sequences, segments, stages, scoring): immutable and
-numbered; HEAD names the newest. Each kind has its own key prefix and listing on GSI1."""
+"""Versions of marketers' model files (sequences, segments, stages, scoring, webhooks):
+immutable and numbered; HEAD names the newest. Each kind has its own key prefix and its own
+listing on GSI1."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any, Literal
 from chalicelib.store.items import _key, _plain, _value
 from chalicelib.store.table import Table
 
-ModelKind = Literal["sequence", "segment", "stages", "scoring"]
+ModelKind = Literal["sequence", "segment", "stages", "scoring", "webhooks"]
 _KINDS: dict[ModelKind, tuple[str, str]] = {
     "sequence": ("Q", "SEQUENCES"),
     "segment": ("G", "SEGMENTS"),
     "stages": ("L", "STAGES"),
     "scoring": ("K", "SCORING"),
+    "webhooks": ("WF", "WEBHOOK_FILES"),
 }
 
 

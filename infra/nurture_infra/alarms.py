@@ -28,17 +28,15 @@ class Alarms(Construct):
 
     def watch_function(self, name: str, function: lambda_.IFunction) -> None:
         """Errors and throttles of one function."""
-        self._alarm(f"{name}Errors", function.metric_errors(period=PERIOD, statistic="Sum"), 1)
-        self._alarm(
-            f"{name}Throttles", function.metric_throttles(period=PERIOD, statistic="Sum"), 1
-        )
+        self.watch(f"{name}Errors", function.metric_errors(period=PERIOD, statistic="Sum"), 1)
+        self.watch(f"{name}Throttles", function.metric_throttles(period=PERIOD, statistic="Sum"), 1)
 
     def watch_dead_letters(self, name: str, queue: sqs.IQueue) -> None:
         """Any message in a dead-letter queue needs a human."""
         metric = queue.metric_approximate_number_of_messages_visible(
             period=PERIOD, statistic="Maximum"
         )
-        self._alarm(f"{name}Depth", metric, 1)
+        self.watch(f"{name}Depth", metric, 1)
 
     def watch_ses_reputation(self) -> None:
         """Account-level SES reputation metrics (published hourly-ish, hence the long period)."""
@@ -52,9 +50,10 @@ class Alarms(Construct):
                 statistic="Maximum",
                 period=Duration.hours(1),
             )
-            self._alarm(name, metric, threshold)
+            self.watch(name, metric, threshold)
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float) -> None:
+    def watch(self, name: str, metric: cloudwatch.IMetric, threshold: float) -> None:
+        """Notify the topic when `metric` reaches `threshold` in one period."""
         alarm = cloudwatch.Alarm(
             self,
             name,

@@ -41,6 +41,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/schedule/preview": ("GET",),
     "/api/send-test": ("POST",),
     "/api/reports/{sequence_id}": ("GET",),
+    "/api/segments": ("GET", "POST"),
+    "/api/stages": ("POST",),
+    "/api/webhooks": ("GET", "POST"),
+    "/api/webhooks/validate": ("POST",),
+    "/api/webhooks/test": ("POST",),
+    "/api/webhooks/redrive": ("POST",),
+    "/api/webhooks/{webhook_id}/deliveries": ("GET",),
+    "/api/webhooks/{webhook_id}/secrets": ("GET", "POST"),
+    "/api/webhooks/{webhook_id}/secrets/retire": ("POST",),
+    "/api/webhooks/{webhook_id}/enable": ("POST",),
 }
 # Recipients' routes carry signed tokens and conversions an HMAC signature; every other /api
 # route is the marketer API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).

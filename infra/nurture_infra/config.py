@@ -30,6 +30,7 @@ class StackConfig:
     tracking_certificate_arn: str = ""
     ses_max_send_rate: float = 14.0
     event_retention_days: int = 400
+    event_archive_days: int = 90
     manage_ses_identity: bool = True
     alarm_email: str = ""
 
@@ -67,7 +68,11 @@ def load_config(context: dict[str, Any]) -> StackConfig:
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     """CDK context given on the command line (-c key=value) always arrives as a string."""
     out = dict(values)
-    for name, kind in (("ses_max_send_rate", float), ("event_retention_days", int)):
+    for name, kind in (
+        ("ses_max_send_rate", float),
+        ("event_retention_days", int),
+        ("event_archive_days", int),
+    ):
         if name in out:
             try:
                 out[name] = kind(out[name])
@@ -104,4 +109,9 @@ def validate(values: dict[str, Any]) -> StackConfig:
         raise ConfigError(f"ses_max_send_rate: must be > 0, got {config.ses_max_send_rate}")
     if config.event_retention_days < 1:
         raise ConfigError(f"event_retention_days: must be >= 1, got {config.event_retention_days}")
+    if not 1 <= config.event_archive_days <= 3650:
+        raise ConfigError(
+            f"event_archive_days: must be 1 to 3650 (days the bus archive keeps events), "
+            f"got {config.event_archive_days}"
+        )
     return config

@@ -30,7 +30,9 @@ REPLAY = FunctionSpec("replay-parked", "app.replay_parked", "Replays parked trac
 STREAM = FunctionSpec("on-stream", "app.on_stream", "Rules engine on the table stream", _S(60))
 FEEDBACK = FunctionSpec("on-ses-event", "app.on_ses_event", "SES delivery feedback", _S(30))
 SENDER = FunctionSpec("on-schedule", "app.on_schedule", "Scheduled sender (SES)", _S(120))
-ALL_SPECS = (API, REPLAY, STREAM, FEEDBACK, SENDER)
+DELIVER = FunctionSpec("deliver-webhooks", "app.deliver_webhooks", "Signed webhooks", _S(120))
+RETRY = FunctionSpec("retry-webhooks", "app.retry_webhooks", "Due webhook retries", _S(60))
+ALL_SPECS = (API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY)
 
 
 def function_name(stage: str, spec: FunctionSpec) -> str:

@@ -64,9 +64,9 @@ DEAD_LETTER_QUEUE = NagPackSuppression(
 def suppress_reviewed_findings(stack: NurtureStack) -> None:
     """Attach each accepted finding to the narrowest construct it concerns."""
     add = NagSuppressions.add_resource_suppressions
-    for fn in (stack.api_fn, stack.replay_fn, stack.stream_fn, stack.feedback_fn, stack.sender_fn):
+    for fn in stack.functions:
         add(fn, [RUNTIME, UNSCOPABLE_ACTIONS], apply_to_children=True)
-    for fn in (stack.api_fn, stack.stream_fn, stack.sender_fn):
+    for fn in (stack.api_fn, stack.stream_fn, stack.sender_fn, stack.deliver_fn):
         add(fn.role, [SCHEDULES_IN_GROUP], apply_to_children=True)
     add(stack.api.rest_api, [API_GATEWAY_LOG_ROLE, REQUEST_VALIDATION, *PUBLIC_ROUTES], True)
     for secret in stack.secrets:

@@ -11,19 +11,27 @@ from constructs import Construct
 
 
 class Scheduling(Construct):
-    """The app creates one-off at() schedules in this group; each may only invoke the sender."""
+    """The app creates one-off at() schedules in this group; each may only invoke its target
+    (the sender; in the webhooks group, the retry function)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, stage: str, dead_letter_queue: sqs.IQueue
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        dead_letter_queue: sqs.IQueue,
+        purpose: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
-        self.group_name = f"nurture-{stage}"
+        self.group_name = f"nurture-{stage}-{purpose}" if purpose else f"nurture-{stage}"
         scheduler.CfnScheduleGroup(self, "Group", name=self.group_name)
         self.dead_letter_queue = dead_letter_queue
         self.role = iam.Role(
             self,
             "Role",
-            description="Assumed by nurture schedules: invoke the sender, dead-letter failures",
+            description=f"Assumed by nurture {purpose or 'send'} schedules: invoke their "
+            "function, dead-letter failures",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},

@@ -20,6 +20,7 @@ from nurture_infra.data import create_table, grant_table_access
 from nurture_infra.functions import AppFunction, FunctionSpec
 from nurture_infra.keys import api_keys_secret, signing_keys_secret
 from nurture_infra.mailing import Email
+from nurture_infra.outbound import Outbound
 from nurture_infra.queues import dead_letter_queue, park_queue
 from nurture_infra.scheduling import Scheduling
 
@@ -52,6 +53,9 @@ class NurtureStack(Stack):
         )
         self.email = Email(self, "Email", config=config)
         self.api = TrackingApi(self, "Api", config=config)
+        self.outbound = Outbound(
+            self, "Outbound", stage=stage, archive_days=config.event_archive_days
+        )
 
         environment = {
             "NURTURE_TABLE": self.table.table_name,
@@ -73,6 +77,7 @@ class NurtureStack(Stack):
             "PYTHONTZPATH": "",
             "POWERTOOLS_SERVICE_NAME": "nurture",
             "POWERTOOLS_METRICS_NAMESPACE": "nurture",
+            **self.outbound.environment(functions.function_arn(self, stage, functions.RETRY)),
         }
         code = app_code(source_dir)
 
@@ -96,12 +101,30 @@ class NurtureStack(Stack):
             functions.FEEDBACK, destinations.SqsDestination(self.ses_event_dlq)
         )
         self.sender_fn = function(functions.SENDER, destinations.SqsDestination(self.schedule_dlq))
+        self.deliver_fn = function(functions.DELIVER)
+        # A retry bucket whose function failed is dead-lettered; `nurture webhooks redrive`
+        # fires it again.
+        self.retry_fn = function(
+            functions.RETRY, destinations.SqsDestination(self.outbound.dead_letters)
+        )
         self._grant()
         self._wire()
         self._alarm(config.alarm_email)
         CfnOutput(self, "BaseUrl", value=self.api.base_url)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "SigningKeysSecret", value=self.signing_keys.secret_name)
+
+    @property
+    def functions(self) -> tuple[AppFunction, ...]:
+        return (
+            self.api_fn,
+            self.replay_fn,
+            self.stream_fn,
+            self.feedback_fn,
+            self.sender_fn,
+            self.deliver_fn,
+            self.retry_fn,
+        )
 
     def _grant(self) -> None:
         """Each function gets exactly what its handler touches."""
@@ -124,6 +147,13 @@ class NurtureStack(Stack):
         self.scheduling.grant_manage_schedules(self.sender_fn.role)
         self.scheduling.allow_target(self.sender_fn.function)
 
+        self.outbound.grant_publish(self.stream_fn.role)
+        self.outbound.grant_admin(self.api_fn.role)
+        grant_table_access(self.table, self.deliver_fn.role, write=True)
+        self.outbound.grant_deliver(self.deliver_fn.role)
+        grant_table_access(self.table, self.retry_fn.role, write=True)
+        self.outbound.grant_publish_retries(self.retry_fn.role)
+
     def _wire(self) -> None:
         """Event sources: API routes, park queue, table stream, SES events."""
         self.api.route_to(self.api_fn.function)
@@ -143,16 +173,19 @@ class NurtureStack(Stack):
             )
         )
         self.email.route_feedback(self.feedback_fn.function, self.ses_event_dlq)
+        self.outbound.wire(self.deliver_fn.function, self.retry_fn.function)
 
     def _alarm(self, alarm_email: str) -> None:
         alarms = Alarms(self, "Alarms", alarm_email=alarm_email)
-        for fn in (self.api_fn, self.replay_fn, self.stream_fn, self.feedback_fn, self.sender_fn):
+        for fn in self.functions:
             alarms.watch_function(fn.node.id, fn.function)
         for name, queue in (
             ("ParkDlq", self.park_dlq),
             ("StreamDlq", self.stream_dlq),
             ("ScheduleDlq", self.schedule_dlq),
             ("SesEventDlq", self.ses_event_dlq),
+            ("WebhookDlq", self.outbound.dead_letters),
         ):
             alarms.watch_dead_letters(name, queue)
+        self.outbound.alarm(alarms)
         alarms.watch_ses_reputation()

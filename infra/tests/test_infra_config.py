@@ -30,6 +30,8 @@ def test_context_overrides_the_config_file_and_is_coerced(tmp_path: Path) -> Non
         ({"sender": "a@example.com", "stage": "Prod"}, r"^stage: "),
         ({"sender": "a@example.com", "event_retention_days": "0"}, r"^event_retention_days"),
         ({"sender": "a@example.com", "ses_max_send_rate": "fast"}, r"^ses_max_send_rate"),
+        ({"sender": "a@example.com", "event_archive_days": "0"}, r"^event_archive_days: must"),
+        ({"sender": "a@example.com", "event_archive_days": "soon"}, r"^event_archive_days: "),
     ],
 )
 def test_invalid_settings_name_the_key(tmp_path: Path, settings: dict, message: str) -> None:

@@ -65,7 +65,8 @@ def test_no_wildcard_dynamodb_or_ses_actions(template: assertions.Template) -> N
                     assert "*" not in as_list(statement["Resource"]), statement
 
 
-def test_scheduler_role_can_invoke_only_the_sender(template: assertions.Template) -> None:
+def test_each_scheduler_role_can_invoke_only_its_function(template: assertions.Template) -> None:
+    """One role for sends (on_schedule), one for webhook retries (retry_webhooks)."""
     roles = template.find_resources(
         "AWS::IAM::Role",
         {
@@ -80,30 +81,27 @@ def test_scheduler_role_can_invoke_only_the_sender(template: assertions.Template
             }
         },
     )
-    (role_id,) = roles
-    sender_id = next(
-        logical_id
+    handlers = {
+        logical_id: fn["Properties"]["Handler"]
         for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
-        if fn["Properties"]["Handler"] == "app.on_schedule"
-    )
-    policies = [
-        policy
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-    ]
-    invokes = [
-        statement
-        for policy in policies
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if any(action.startswith("lambda:") for action in as_list(statement["Action"]))
-    ]
-    assert invokes == [
-        {
-            "Action": "lambda:InvokeFunction",
-            "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [sender_id, "Arn"]},
-        }
-    ]
+    }
+    invoked = {}
+    for role_id in roles:
+        policies = [
+            policy
+            for policy in template.find_resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+        ]
+        invokes = [
+            statement
+            for policy in policies
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if any(action.startswith("lambda:") for action in as_list(statement["Action"]))
+        ]
+        (statement,) = invokes
+        assert statement["Action"] == "lambda:InvokeFunction"
+        invoked[role_id] = handlers[statement["Resource"]["Fn::GetAtt"][0]]
+    assert sorted(invoked.values()) == ["app.on_schedule", "app.retry_webhooks"]
 
 
 def test_stream_mapping_reports_partial_failures(template: assertions.Template) -> None:
@@ -137,7 +135,7 @@ def test_alarms_cover_errors_throttles_dead_letters_and_ses_reputation(
     ]
     assert metrics.count("Errors") == len(ALL_SPECS)
     assert metrics.count("Throttles") == len(ALL_SPECS)
-    assert metrics.count("ApproximateNumberOfMessagesVisible") == 4
+    assert metrics.count("ApproximateNumberOfMessagesVisible") == 5
     assert {"Reputation.BounceRate", "Reputation.ComplaintRate"} <= set(metrics)
 
 

@@ -61,7 +61,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    port, moto_port = _free_port(), _free_port()
+    port, moto_port, receiver_port = _free_port(), _free_port(), _free_port()
     state = tmp_path_factory.mktemp("state")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NURTURE_"))}
     process = subprocess.Popen(  # noqa: S603
@@ -73,6 +73,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             str(port),
             "--moto-port",
             str(moto_port),
+            "--receiver-port",
+            str(receiver_port),
             "--state-dir",
             str(state),
         ],
