@@ -46,7 +46,11 @@ def test_cli_sees_the_pushed_playbooks_and_previews_the_demo_contact(stack: Stac
 
 def test_api_enrolls_with_the_local_key_and_refuses_without(stack: Stack) -> None:
     key = json.loads((stack.state / "secrets.json").read_text())["api"]["api_keys"]["local"]
-    body = json.dumps({"contact_id": "demo-contact", "sequence_id": "onboarding"}).encode()
+    # A contact of its own: the demo contact may have unsubscribed in another test.
+    csv = {"Content-Type": "text/csv", "Authorization": f"Bearer {key}"}
+    imported = fetch(f"{stack.api}/api/contacts", "POST", b"email\nerin@example.com\n", csv)
+    assert imported[0] == 200, imported
+    body = json.dumps({"email": "erin@example.com", "sequence_id": "onboarding"}).encode()
     sent = {"Content-Type": "application/json"}
     authorized = {**sent, "Authorization": f"Bearer {key}"}
     assert fetch(f"{stack.api}/api/enrollments", "POST", body, sent)[0] == 401
