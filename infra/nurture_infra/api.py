@@ -41,8 +41,6 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/schedule/preview": ("GET",),
     "/api/send-test": ("POST",),
     "/api/reports/{sequence_id}": ("GET",),
-    "/api/segments": ("GET", "POST"),
-    "/api/stages": ("POST",),
     "/api/webhooks": ("GET", "POST"),
     "/api/webhooks/validate": ("POST",),
     "/api/webhooks/test": ("POST",),
