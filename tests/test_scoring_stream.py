@@ -68,7 +68,13 @@ class ScoreWorld(ContactWorld):
             table.name,
             "nurture",
             lambda event, _: self.fire(event["minute"]),
-            lambda event, _: streams.handle(event, self.journey, Funnel(table), self.behaviour()),
+            lambda event, _: streams.handle(
+                event,
+                [
+                    streams.engagement(self.journey, Funnel(table)),
+                    streams.behaviour(self.behaviour()),
+                ],
+            ),
         )
 
     def fire(self, minute: str) -> int:
@@ -180,9 +186,10 @@ def test_a_redelivered_or_duplicated_record_scores_once(world: ScoreWorld) -> No
     twin = {**insert, "dynamodb": {**insert["dynamodb"], "SequenceNumber": str(latest + 1)}}
     streams.handle(
         {"Records": [_lambda_record(twin, arn)]},
-        world.journey,
-        Funnel(world.table),
-        world.behaviour(),
+        [
+            streams.engagement(world.journey, Funnel(world.table)),
+            streams.behaviour(world.behaviour()),
+        ],
     )
     assert world.engagement("ann") == 25
     assert [s.event_id for s in world.profile("ann").score.recent] == ["d-1"]  # type: ignore[union-attr]
