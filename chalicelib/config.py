@@ -34,8 +34,10 @@ class Settings:
     # The zone of the frequency cap's day and week for contacts with no zone of their own
     # and no country that decides one.
     default_timezone: str = "UTC"
-    # Transient bounces (each SES message once) of one address before it is suppressed.
+    # Transient bounces (each SES message once) of one address within the window (days) that
+    # suppress it.
     soft_bounce_limit: int = 3
+    soft_bounce_window_days: int = 30
     # Outbound: the EventBridge bus, the webhook delivery queue, its dead-letter queue and the
     # Scheduler group whose one-per-minute schedules fire due retries.
     event_bus: str = ""
@@ -78,6 +80,7 @@ _ENV = {
     "schedule_target_arn": "NURTURE_SCHEDULE_TARGET_ARN",
     "schedule_dlq_arn": "NURTURE_SCHEDULE_DLQ_ARN",
     "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
+    "soft_bounce_window_days": "NURTURE_SOFT_BOUNCE_WINDOW_DAYS",
     "default_timezone": "NURTURE_DEFAULT_TIMEZONE",
     "event_bus": "NURTURE_EVENT_BUS",
     "webhook_queue_url": "NURTURE_WEBHOOK_QUEUE_URL",

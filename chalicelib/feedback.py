@@ -3,21 +3,27 @@
 SES and EventBridge deliver at least once, in any order, sometimes one record for several
 recipients. Every effect is keyed by (SES message id, event type, recipient) and written
 conditionally, so a duplicate or a late, stale record changes nothing.
+
+A record missing its timestamps still counts, at the envelope's time (EventBridge `time`, SNS
+`Timestamp`, else when it was handled): a hard bounce or complaint always suppresses, unless
+the complaint says `not-spam`. Transient bounces suppress at `soft_bounce_limit` within
+`soft_bounce_window_days`. A malformed record, or a `Records` item that is not an object, is
+logged and dropped, never retried.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from chalicelib import emails, store
+from chalicelib import emails, jsondoc, store
 from chalicelib.config import DAY, Settings
 from chalicelib.errors import InvalidInput
 from chalicelib.observability import logger
@@ -35,6 +41,7 @@ RANKS = {
     "complained": 5,
 }
 SOFT_BOUNCES = ("Transient", "Undetermined")
+NOT_SPAM = "not-spam"
 
 Attrs = dict[str, store.Scalar]
 Recipients = list[tuple[str, Attrs]]
@@ -54,7 +61,7 @@ class Recipient(_Shape):
 
 class Mail(_Shape):
     message_id: str = Field(min_length=1)
-    timestamp: datetime
+    timestamp: datetime | None = None
     destination: list[str] = []
     tags: dict[str, list[str]] = {}
 
@@ -62,7 +69,7 @@ class Mail(_Shape):
 class _Detail(_Shape):
     """The type-specific object; by default it is about every destination, at send time."""
 
-    def moment(self, mail: Mail) -> datetime:
+    def moment(self, mail: Mail) -> datetime | None:
         return mail.timestamp
 
     def recipients(self, mail: Mail) -> Recipients:
@@ -73,10 +80,10 @@ class _Detail(_Shape):
 
 
 class _Timed(_Detail):
-    timestamp: datetime
+    timestamp: datetime | None = None
 
-    def moment(self, mail: Mail) -> datetime:
-        return self.timestamp
+    def moment(self, mail: Mail) -> datetime | None:
+        return self.timestamp or mail.timestamp
 
 
 class Send(_Detail):
@@ -162,11 +169,15 @@ class SesRecord(_Shape):
     complaint: Complaint | None = None
     delivery: Delivery | None = None
     delivery_delay: DeliveryDelay | None = None
+    envelope_time: datetime | None = None
+    """When the envelope (EventBridge event, SNS message) says it was sent: not SES's field."""
 
     @property
     def kind(self) -> str:
-        """`Bounce`, `RenderingFailure`, ... (SES also spells the latter `Rendering Failure`)."""
-        return (self.event_type or self.notification_type or "").replace(" ", "")
+        """`Bounce`, `RenderingFailure`, ... (SES also spells the latter `Rendering Failure`;
+        any case is taken)."""
+        spelled = (self.event_type or self.notification_type or "").replace(" ", "")
+        return _KIND_SPELLINGS.get(spelled.lower(), spelled)
 
     def detail(self) -> _Detail | None:
         """The details of a kind we act on; None for the rest (Open, Click, Subscription)."""
@@ -180,6 +191,9 @@ class SesRecord(_Shape):
         if self.kind in KINDS and self.detail() is None:
             raise ValueError(f"a {self.kind} record needs its {to_camel(KINDS[self.kind][1])!r}")
         return self
+
+
+_KIND_SPELLINGS = {name.lower(): name for name in (*KINDS, "Open", "Click", "Subscription")}
 
 
 @dataclass(frozen=True)
@@ -201,26 +215,39 @@ class Feedback:
         return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-def parse(payload: object) -> SesRecord:
-    """The SES record in an EventBridge event, SNS envelope or JSON text; else InvalidInput."""
+def parse(payload: object, received: datetime | None = None) -> SesRecord:
+    """The SES record in an EventBridge event, SNS envelope or JSON text; else InvalidInput.
+
+    `envelope_time` is the envelope's own time, else `received`.
+    """
+    envelope_time = received
     for _ in range(3):  # at most: JSON text, an envelope, the JSON text it carries
         if isinstance(payload, str | bytes):
-            try:
-                payload = json.loads(payload)
-            except ValueError:
-                raise InvalidInput("body", "not JSON") from None
+            payload = jsondoc.parse(payload)
         if isinstance(payload, dict) and "detail" in payload:
+            envelope_time = _time(payload.get("time")) or envelope_time
             payload = payload["detail"]
         elif isinstance(payload, dict) and payload.get("Type") == "Notification":
+            envelope_time = _time(payload.get("Timestamp")) or envelope_time
             payload = payload.get("Message")
         else:
             break
     try:
-        return SesRecord.model_validate(payload)
+        record = SesRecord.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "record"
         raise InvalidInput(where, first["msg"]) from None
+    return record.model_copy(update={"envelope_time": envelope_time})
+
+
+def _time(value: object) -> datetime | None:
+    """An envelope's ISO 8601 time, or None if it has none worth trusting."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def normalise(record: SesRecord) -> list[Feedback]:
@@ -230,7 +257,10 @@ def normalise(record: SesRecord) -> list[Feedback]:
         return []
     mail = record.mail
     tags = {name: values[0] for name, values in mail.tags.items() if values}
-    at = iso(detail.moment(mail).timestamp())
+    moment = detail.moment(mail) or record.envelope_time
+    if moment is None:
+        raise InvalidInput("timestamp", "the record, its mail and its envelope have no time")
+    at = iso(moment.timestamp())
     return [
         Feedback(
             KINDS[record.kind][0],
@@ -249,49 +279,74 @@ def apply(table: store.Table, found: Feedback, settings: Settings) -> None:
     """Every effect of one `Feedback`, each a conditional write that a replay leaves unchanged."""
     if found.contact_id:
         table.apply(store.event_write(_event(found, settings)))
-    if found.type == "complained" or found.attrs.get("bounce_type") == "Permanent":
-        _suppress(table, found, "complaint" if found.type == "complained" else "bounce")
+    if found.type == "complained":
+        if str(found.attrs.get("feedback_type") or "").lower() != NOT_SPAM:
+            _suppress(table, found, "complaint")
+    elif found.attrs.get("bounce_type") == "Permanent":
+        _suppress(table, found, "bounce")
     elif found.attrs.get("bounce_type") in SOFT_BOUNCES:
         hashed = emails.email_hash(found.recipient)
         table.apply(store.soft_bounce_write(hashed, found.message_id, found.at))
+        window = timedelta(days=settings.soft_bounce_window_days)
+        since = iso((instant(found.at) - window).timestamp())
         # Read back even after a duplicate: a crash before suppressing heals on redelivery.
-        if table.soft_bounces(hashed) >= settings.soft_bounce_limit:
+        if table.soft_bounces(hashed, since) >= settings.soft_bounce_limit:
             _suppress(table, found, "soft_bounces")
     if found.send_id:
         _record_on_send(table, found)
 
 
-def ingest(table: store.Table, payload: object, settings: Settings) -> None:
-    """Parse and apply one SES record; a malformed one is logged and dropped, never retried."""
+def ingest(
+    table: store.Table, payload: object, settings: Settings, received: datetime | None = None
+) -> None:
+    """Parse and apply one SES record; a malformed one is logged and dropped, never retried.
+
+    `received` (when it was handled) stands in for the time of a record and envelope without
+    any.
+    """
     try:
-        record = parse(payload)
+        found = normalise(parse(payload, received))
     except InvalidInput as exc:
         logger.warning("ses record dropped", extra={"field": exc.field, "problem": exc.problem})
         return
-    for found in normalise(record):
-        apply(table, found, settings)
+    for one in found:
+        apply(table, one, settings)
 
 
-def handle(table: store.Table, event: Mapping[str, Any], settings: Settings) -> list[str]:
+def handle(
+    table: store.Table,
+    event: Mapping[str, Any],
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+) -> list[str]:
     """Apply a Lambda event from EventBridge, SNS or SQS; return the SQS message ids to retry.
 
     A DynamoDB error raises for EventBridge and SNS (they retry the invocation) and, for SQS,
     marks only that message for retry.
     """
+    now = datetime.fromtimestamp(clock(), UTC)
     records = event.get("Records")
     if not isinstance(records, list):
-        ingest(table, event, settings)
+        ingest(table, event, settings, now)
         return []
     failed = []
     for record in records:
-        if "Sns" in record:
-            ingest(table, record["Sns"].get("Message"), settings)
+        if not isinstance(record, dict):
+            logger.warning("ses record dropped", extra={"problem": "a Records item not an object"})
             continue
+        sns = record.get("Sns")
+        if isinstance(sns, dict):
+            ingest(table, sns.get("Message"), settings, _time(sns.get("Timestamp")) or now)
+            continue
+        message_id = record.get("messageId")
         try:
-            ingest(table, record.get("body"), settings)
+            ingest(table, record.get("body"), settings, now)
         except store.AWS_ERRORS:
-            logger.exception("ses record failed", extra={"message_id": record.get("messageId")})
-            failed.append(record["messageId"])
+            logger.exception("ses record failed", extra={"message_id": message_id})
+            if isinstance(message_id, str):
+                failed.append(message_id)
+            else:
+                raise  # no id to retry it alone by: the whole invocation is retried
     return failed
 
 

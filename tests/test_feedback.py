@@ -209,7 +209,7 @@ def test_other_outcomes_never_suppress(table: Table, name: str) -> None:
 def test_same_transient_bounce_three_times_counts_once(table: Table) -> None:
     deliver(transient("t-1"), transient("t-1"), transient("t-1"))
     hashed = emails.email_hash("carol@example.net")
-    assert table.soft_bounces(hashed) == 1
+    assert table.soft_bounces(hashed, since="") == 1
     assert not table.is_suppressed("carol@example.net")
     assert len(events_of(table, "carol", "bounced")) == 1
 
@@ -311,7 +311,11 @@ def test_malformed_record_is_dropped_logged_and_the_rest_proceeds(
     dropped = [r for r in caplog.records if r.getMessage() == "ses record dropped"]
     assert [(r.field, r.problem) for r in dropped] == [  # type: ignore[attr-defined]
         ("mail", "Field required"),
-        ("body", "not JSON"),
+        (
+            "body",
+            "is not valid JSON (Expecting property name enclosed in double quotes: line 1 "
+            "column 2 (char 1))",
+        ),
     ]
 
 
@@ -348,3 +352,96 @@ def test_first_suppression_reason_is_kept(table: Table) -> None:
     deliver(fixture("bounce_permanent_multi"), fixture("complaint"))
     found = suppression("alice@example.com") or {}
     assert (found["reason"], found["first_seen"]) == ("bounce", "2026-11-20T09:00:03.456Z")
+
+
+# --- Hostile and incomplete records -------------------------------------------------------
+
+
+def test_records_items_that_are_not_objects_are_dropped_and_the_rest_applied(
+    table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = {"messageId": "m9", "body": json.dumps(fixture("complaint"))}
+    event = {"Records": [5, "text", None, [1], {"Sns": "not an object"}, good]}
+    assert on_ses_event(event, None) == {"batchItemFailures": []}
+    assert table.is_suppressed("alice@example.com")
+    problems = [getattr(r, "problem", "") for r in caplog.records]
+    assert problems.count("a Records item not an object") == 4
+
+
+@pytest.mark.parametrize("spelling", ["not-spam", "NOT-SPAM"])
+def test_a_not_spam_complaint_is_recorded_but_does_not_suppress(
+    table: Table, spelling: str
+) -> None:
+    event = fixture("complaint")
+    event["detail"]["complaint"]["complaintFeedbackType"] = spelling
+    deliver(event)
+    assert not table.is_suppressed("alice@example.com")
+    [complained] = events_of(table, "alice", "complained")
+    assert complained["feedback_type"] == spelling
+
+
+def bounce_at(message_id: str, when: str) -> dict[str, Any]:
+    event = transient(message_id)
+    event["detail"]["bounce"]["timestamp"] = when
+    return event
+
+
+def test_soft_bounces_count_within_the_window_not_forever(table: Table) -> None:
+    deliver(bounce_at("t-1", "2026-01-01T00:00:00Z"), bounce_at("t-2", "2026-02-15T00:00:00Z"))
+    deliver(bounce_at("t-3", "2026-04-01T00:00:00Z"))
+    assert not table.is_suppressed("carol@example.net")  # three, but never three in 30 days
+    deliver(bounce_at("t-4", "2026-04-10T00:00:00Z"))
+    assert not table.is_suppressed("carol@example.net")
+    deliver(bounce_at("t-5", "2026-04-20T00:00:00Z"))
+    assert (suppression("carol@example.net") or {})["reason"] == "soft_bounces"
+
+
+def test_the_soft_bounce_window_is_configurable(table: Table) -> None:
+    wide = Settings(soft_bounce_limit=2, soft_bounce_window_days=365)
+    handle(table, bounce_at("t-1", "2026-01-01T00:00:00Z"), wide)
+    handle(table, bounce_at("t-2", "2026-06-01T00:00:00Z"), wide)
+    assert table.is_suppressed("carol@example.net")
+    assert Settings().soft_bounce_window_days == 30
+
+
+def without_times(event: dict[str, Any], detail: str) -> dict[str, Any]:
+    record = event.get("detail", event)
+    record[detail].pop("timestamp")
+    record["mail"].pop("timestamp")
+    return event
+
+
+def test_a_hard_bounce_without_timestamps_suppresses_at_the_envelope_time(table: Table) -> None:
+    deliver(without_times(fixture("bounce_permanent_multi"), "bounce"))
+    assert table.is_suppressed("bob@example.org")
+    assert suppression(
+        "bob@example.org"
+    )[
+        "first_seen"
+    ].startswith(  # type: ignore[index]
+        fixture("bounce_permanent_multi")["time"][:19]
+    )
+
+
+def test_a_complaint_without_timestamps_in_sns_suppresses_at_the_sns_time(table: Table) -> None:
+    message = without_times(fixture("complaint")["detail"], "complaint")
+    envelope = {"Type": "Notification", "Timestamp": "2026-11-21T08:00:00.000Z"}
+    deliver(sqs(json.dumps({**envelope, "Message": json.dumps(message)})))
+    assert suppression("alice@example.com")["first_seen"].startswith(  # type: ignore[index]
+        "2026-11-21T08:00:00"
+    )
+
+
+def test_a_bare_record_without_any_time_suppresses_when_it_is_handled(table: Table) -> None:
+    message = without_times(fixture("complaint")["detail"], "complaint")
+    handle(table, sqs(json.dumps(message)), settings(), clock=lambda: 1_800_000_000)
+    found = suppression("alice@example.com") or {}
+    assert found["first_seen"].startswith("2027-01-15T08:00:00")
+
+
+@pytest.mark.parametrize("kind", ["bounce", "BOUNCE", "Bounce"])
+def test_event_types_in_any_case_are_understood(table: Table, kind: str) -> None:
+    event = fixture("bounce_permanent_multi")
+    event["detail"]["eventType"] = kind
+    deliver(event)
+    assert table.is_suppressed("bob@example.org")

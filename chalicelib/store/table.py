@@ -210,15 +210,16 @@ class Table:
         )
         return "Item" in found
 
-    def soft_bounces(self, email_hash: str) -> int:
-        """Transient bounces counted for an address (0 if none)."""
+    def soft_bounces(self, email_hash: str, since: str) -> int:
+        """Transient bounces of an address (one per SES message) at or after `since`."""
         found = self.client.get_item(
             TableName=self.name,
             Key=_key(f"X#{email_hash}", "SOFTBOUNCE"),
             ConsistentRead=True,
-            ProjectionExpression="bounces",
+            ProjectionExpression="bounce_times",
         )
-        return int(found.get("Item", {}).get("bounces", {}).get("N", 0))
+        times = found.get("Item", {}).get("bounce_times", {}).get("L", [])
+        return sum(1 for time_ in times if time_.get("S", "") >= since)
 
     def create(self) -> None:
         """Create the table with its stream, GSI and TTL (local stack and tests; infra/ in AWS)."""

@@ -189,14 +189,18 @@ def suppression_write(email_hash: str, reason: str, at: str, message_id: str) ->
 
 
 def soft_bounce_write(email_hash: str, message_id: str, at: str) -> Write:
-    """Count one transient bounce per SES message: a redelivery finds its id already in the set."""
+    """Note one transient bounce per SES message, with its time (bounces count within a window):
+    a redelivery finds its message id already in the set and writes nothing."""
     update = {
         "Key": _key(f"X#{email_hash}", "SOFTBOUNCE"),
-        "UpdateExpression": "SET last_at = :at ADD bounces :one, message_ids :ids",
+        "UpdateExpression": "SET last_at = :at, "
+        "bounce_times = list_append(if_not_exists(bounce_times, :none), :times) "
+        "ADD message_ids :ids",
         "ConditionExpression": "NOT contains(message_ids, :id)",
         "ExpressionAttributeValues": {
             ":at": _value(at),
-            ":one": _value(1),
+            ":none": {"L": []},
+            ":times": {"L": [_value(at)]},
             ":ids": {"SS": [message_id]},
             ":id": _value(message_id),
         },
