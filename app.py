@@ -85,9 +85,9 @@ def _agent() -> str:
     return app.current_request.headers.get("user-agent", "")
 
 
-@app.route("/o/{token}", methods=["GET"])
+@app.route("/o/{token}", methods=["GET", "HEAD"])
 def open_pixel(token: str) -> Response:
-    services.tracker().open(token, _agent())
+    services.tracker().open(token, _agent(), app.current_request.method)
     return web.gif()
 
 
@@ -106,8 +106,7 @@ def preferences_page(token: str) -> Response:
         claims = tracker.unsubscribe_claims(token)
     except BadToken:
         return web.html(pages.not_found(), 404)
-    profile = services.table().profile(claims.contact_id) or {}
-    return web.html(_preferences(profile))
+    return web.html(_preferences(tracker.choices(claims)))
 
 
 @app.route("/u/{token}", methods=["POST"], content_types=FORMS)
@@ -121,12 +120,10 @@ def preferences_post(token: str) -> Response:
     try:
         form = parse_form(request.headers.get("content-type", ""), request.raw_body or b"")
         if is_one_click(form):
-            tracker.unsubscribe(claims, "one_click", _agent())
-            return web.html(_done("unsubscribed"))
+            return web.html(_done(tracker.unsubscribe(claims, "one_click", _agent())))
         return web.html(_done(tracker.apply_preferences(claims, form, _agent())))
     except NurtureError as exc:
-        profile = services.table().profile(claims.contact_id) or {}
-        return web.html(_preferences(profile, error=str(exc)), status_of(exc))
+        return web.html(_preferences(tracker.choices(claims), str(exc)), status_of(exc))
 
 
 @app.route("/api/conversions", methods=["POST"], content_types=["application/json"])
@@ -682,25 +679,22 @@ def _time_left(context: Any) -> Callable[[], float]:
     return lambda: float(context.get_remaining_time_in_millis()) / 1000
 
 
-def _preferences(profile: dict[str, Any], error: str = "") -> str:
+def _preferences(choices: tracking.Choices, error: str = "") -> str:
     return pages.render(
         "preferences.html",
         error=error,
-        unsubscribed="unsubscribed_at" in profile,
+        known=choices.known,
+        unsubscribed_at=choices.unsubscribed_at,
         reasons=tracking.REASON_LABELS,
         topics=settings().topics,
-        chosen=set(profile.get("topics", settings().topics)),
+        chosen=set(choices.topics),
         pause_days=tracking.PAUSE_DAYS,
     )
 
 
-def _done(outcome: str) -> str:
-    if outcome == "unsubscribed":
-        return pages.render(
-            "done.html",
-            heading="You are unsubscribed",
-            message="You will not receive further emails from us.",
-        )
+def _done(done: tracking.Done) -> str:
+    if done.outcome == "unsubscribed":
+        return pages.render("unsubscribed.html", unsubscribed_at=done.at)
     return pages.render(
         "done.html", heading="Preferences saved", message="We will only send you what you chose."
     )

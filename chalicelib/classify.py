@@ -158,8 +158,13 @@ def _suffix_reason(word: str, agent: str, vocabulary: _Vocabulary) -> str | None
     return vocabulary.suffixes[token]
 
 
-def classify_open(user_agent: str, seconds_since_send: float, machine_seconds: float) -> Verdict:
-    """Verdict for a pixel fetch. Apple MPP's relay sends exactly `Mozilla/5.0`."""
+def classify_open(
+    user_agent: str, seconds_since_send: float, machine_seconds: float, method: str = "GET"
+) -> Verdict:
+    """Verdict for a pixel fetch. Apple MPP's relay sends exactly `Mozilla/5.0`; a HEAD asks
+    about the image without showing it, so no person saw it."""
+    if method.upper() == "HEAD":
+        return Verdict(MACHINE, "head_request")
     agent = user_agent.strip()[:MAX_AGENT]
     if not agent:
         return Verdict(UNKNOWN, "no_user_agent")

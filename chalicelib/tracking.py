@@ -1,7 +1,9 @@
 """Recipient use-cases: open, click, unsubscribe and preferences.
 
 Open and click verify the token and make one write, with no reads. A bad token records
-nothing. A failed write is parked, never surfaced to the recipient.
+nothing. A failed write is parked, never surfaced to the recipient. The preferences page reads
+the contact's choices, and still shows (without them) when the table cannot be read: the
+page a recipient uses to leave must not depend on it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ MAX_REASON_TEXT = 500
 
 
 @dataclass(frozen=True)
+class Choices:
+    """What the preferences page shows: `known` is False when the table could not be read."""
+
+    known: bool
+    unsubscribed_at: str | None = None
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a submitted preferences form did: `unsubscribed` (since `at`) or `updated`."""
+
+    outcome: str
+    at: str
+
+
+@dataclass(frozen=True)
 class Tracker:
     settings: Settings
     keys: Callable[[], Keyring]
@@ -40,15 +59,18 @@ class Tracker:
     parking: Parking
     clock: Callable[[], float] = time.time
 
-    def open(self, token: str, user_agent: str) -> None:
-        """Record an open if the token is genuine; the caller serves the GIF regardless."""
+    def open(self, token: str, user_agent: str, method: str = "GET") -> None:
+        """Record an open if the token is genuine; the caller serves the GIF regardless.
+
+        A HEAD is recorded as a machine open: no mail client shows an image it only asked about.
+        """
         try:
             claims = self._verify(token, Purpose.OPEN)
         except BadToken:
             return
         now = self.clock()
         verdict = classify.classify_open(
-            user_agent, now - claims.issued_at, self.settings.machine_open_seconds
+            user_agent, now - claims.issued_at, self.settings.machine_open_seconds, method
         )
         self._record(claims, "opened", now, verdict)
 
@@ -72,8 +94,8 @@ class Tracker:
 
     def unsubscribe(
         self, claims: Claims, method: str, user_agent: str, reason: str = "", reason_text: str = ""
-    ) -> None:
-        """Unsubscribe now and audit how; repeating it is a no-op."""
+    ) -> Done:
+        """Unsubscribe now and audit how; repeating it is a no-op answering the first date."""
         now = self.clock()
         kind = classify.classify_click("POST", user_agent, now - claims.issued_at, 0).kind
         event = self._event(
@@ -86,10 +108,28 @@ class Tracker:
             reason_text=reason_text or None,
             agent=kind,
         )
-        commit(self.table, self.parking, store.unsubscribe_write(event))
+        if commit(self.table, self.parking, store.unsubscribe_write(event)):
+            return Done("unsubscribed", event.at)
+        return Done("unsubscribed", self.choices(claims).unsubscribed_at or event.at)
 
-    def apply_preferences(self, claims: Claims, form: dict[str, list[str]], user_agent: str) -> str:
-        """Apply the preference page's form; return what was done (`unsubscribed`/`updated`)."""
+    def choices(self, claims: Claims) -> Choices:
+        """The contact's current choices, or `known=False` if the table cannot be read now."""
+        try:
+            profile = self.table.profile(claims.contact_id) or {}
+        except store.AWS_ERRORS as exc:
+            from chalicelib.observability import logger
+
+            logger.warning("preferences unreadable", extra={"why": type(exc).__name__})
+            return Choices(known=False)
+        topics = profile.get("topics", self.settings.topics)
+        at = profile.get("unsubscribed_at")
+        return Choices(True, str(at) if at else None, tuple(str(t) for t in topics))
+
+    def apply_preferences(
+        self, claims: Claims, form: dict[str, list[str]], user_agent: str
+    ) -> Done:
+        """Apply the preference page's form and say what it did. Topic choices of a contact who
+        has unsubscribed change nothing: the answer is the unsubscribed state, with its date."""
         action = _one(form, "action")
         if action == "unsubscribe":
             reason = _one(form, "reason", "")
@@ -98,8 +138,7 @@ class Tracker:
             text = _one(form, "reason_text", "").strip()
             if len(text) > MAX_REASON_TEXT:
                 raise InvalidInput("reason_text", f"must be at most {MAX_REASON_TEXT} characters")
-            self.unsubscribe(claims, "page", user_agent, reason, text)
-            return "unsubscribed"
+            return self.unsubscribe(claims, "page", user_agent, reason, text)
         if action != "update":
             raise InvalidInput("action", "must be 'unsubscribe' or 'update'")
         topics = form.get("topics", [])
@@ -109,6 +148,9 @@ class Tracker:
         pause = _one(form, "pause_days", "0")
         if pause not in {str(d) for d in PAUSE_DAYS}:
             raise InvalidInput("pause_days", f"must be one of {PAUSE_DAYS}")
+        current = self.choices(claims)
+        if current.unsubscribed_at:
+            return Done("unsubscribed", current.unsubscribed_at)
         now = self.clock()
         until = iso(now + int(pause) * DAY) if int(pause) else None
         commit(
@@ -116,7 +158,7 @@ class Tracker:
             self.parking,
             store.preferences_write(claims.contact_id, topics, until, iso(now)),
         )
-        return "updated"
+        return Done("updated", iso(now))
 
     def _verify(self, token: str, purpose: Purpose) -> Claims:
         claims = verify(token, purpose, self.keys())

@@ -209,3 +209,17 @@ def test_ten_clicks_on_one_link_within_a_second_are_one_unique_click(table: Tabl
     now[0] = 1_800_000_001.5
     tracker.click(token, "GET", BROWSER)  # the next second is a new click
     assert len(events_of(table, kind="clicked")) == 2
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "image/webp,*/*", "text/html", "application/json"])
+def test_head_on_the_pixel_is_a_gif_and_a_machine_open(
+    client: Client, table: Table, accept: str | None
+) -> None:
+    sent = {"user-agent": BROWSER} | ({"accept": accept} if accept is not None else {})
+    response = client.http.head(f"/o/{token_for(Purpose.OPEN)}", headers=sent)
+    assert response.status_code == 200
+    assert headers(response)["content-type"] == "image/gif"
+    assert headers(response)["cache-control"].startswith("no-store")
+    [opened] = events_of(table, kind="opened")
+    assert (opened["verdict"], opened["verdict_reason"]) == ("machine", "head_request")
+    assert client.http.head("/o/not-a-token").status_code == 200

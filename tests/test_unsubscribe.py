@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from botocore.exceptions import ClientError
 from chalice.test import Client
 
+from chalicelib import pages, services
 from chalicelib.store import Table
 from chalicelib.tokens import Purpose
 from tests.conftest import events_of, headers, token_for
@@ -125,3 +129,66 @@ def test_non_form_body_is_refused(client: Client, table: Table) -> None:
     )
     assert response.status_code == 415
     assert table.profile("alice") is None
+
+
+# --- The page still works when the table does not; the unsubscribed state says when ---------
+
+
+def outage(**_: object) -> None:
+    raise ClientError({"Error": {"Code": "InternalServerError"}}, "GetItem")
+
+
+@pytest.fixture
+def table_down(table: Table) -> Iterator[Table]:
+    events = services.client("dynamodb").meta.events
+    operations = ("GetItem", "PutItem", "UpdateItem", "TransactWriteItems")
+    for operation in operations:
+        events.register(f"before-call.dynamodb.{operation}", outage, unique_id=f"down-{operation}")
+    yield table
+    for operation in operations:
+        events.unregister(f"before-call.dynamodb.{operation}", unique_id=f"down-{operation}")
+
+
+def test_the_page_shows_without_choices_when_the_table_is_down(
+    client: Client, table_down: Table
+) -> None:
+    token = token_for(Purpose.UNSUBSCRIBE)
+    page = client.http.get(f"/u/{token}")
+    assert page.status_code == 200
+    assert b"We cannot show your current choices just now" in page.body
+    assert b"Unsubscribe from all emails" in page.body and b"Save preferences" not in page.body
+    refused = client.http.post(f"/u/{token}", headers=FORM, body=b"action=delete")
+    assert refused.status_code == 400 and b"We cannot show your current choices" in refused.body
+    one_click = client.http.post(f"/u/{token}", headers=FORM, body=b"List-Unsubscribe=One-Click")
+    assert one_click.status_code == 200 and b"You are unsubscribed" in one_click.body
+    parked = services.client("sqs").receive_message(
+        QueueUrl=services.client("sqs").get_queue_url(QueueName="nurture-park")["QueueUrl"]
+    )
+    assert len(parked["Messages"]) == 1  # the unsubscribe waits to be replayed, not lost
+
+
+def test_after_unsubscribing_the_page_shows_the_date_and_how_to_come_back(
+    client: Client, table: Table
+) -> None:
+    token = token_for(Purpose.UNSUBSCRIBE)
+    client.http.post(f"/u/{token}", headers=FORM, body=b"List-Unsubscribe=One-Click")
+    since = table.profile("alice")["unsubscribed_at"]  # type: ignore[index]
+    date = pages.long_date(since).encode()
+    page = client.http.get(f"/u/{token}")
+    assert date in page.body and b"sign up again" in page.body
+    assert b"Save preferences" not in page.body
+    # A preferences form sent afterwards (another tab) answers the unsubscribed state.
+    saved = client.http.post(
+        f"/u/{token}", headers=FORM, body=b"action=update&topics=product&pause_days=0"
+    )
+    assert saved.status_code == 200 and b"Preferences saved" not in saved.body
+    assert b"You are unsubscribed" in saved.body and date in saved.body
+    assert "topics" not in table.profile("alice")  # type: ignore[operator]
+    again = client.http.post(f"/u/{token}", headers=FORM, body=b"List-Unsubscribe=One-Click")
+    assert date in again.body
+
+
+def test_dates_read_as_people_write_them() -> None:
+    assert pages.long_date("2026-11-20T12:30:00.000Z") == "20 November 2026"
+    assert pages.long_date("2026-01-05T00:00:00Z") == "5 January 2026"
+    assert pages.long_date("garbage") == "garbage"

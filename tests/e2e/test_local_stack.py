@@ -83,4 +83,9 @@ def test_unsubscribe_page_in_chromium_then_one_click(
     )
     assert status == 200 and "Set-Cookie" not in headers and "Location" not in headers
     assert len([e for e in stack.events() if e["type"] == "unsubscribed"]) == 1
+    page.goto(url)  # back on the page later: the unsubscribed state, since when, and the way back
+    expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+    assert page.locator("time").get_attribute("datetime") == audit["at"]
+    expect(page.get_by_text("sign up again", exact=False)).to_be_visible()
+    expect(page.get_by_role("button", name="Save preferences")).to_have_count(0)
     page.close()
