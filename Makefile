@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit infra browser bench clean
+.PHONY: demo test lint unit infra browser bench fuzz clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt infra/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ infra: $(BIN)/.installed
 
 test: lint browser infra
 	$(BIN)/python -m pytest
+
+# The long run of the fuzz suite (make test runs a bounded one); NURTURE_FUZZ_EXAMPLES=N for more.
+fuzz: $(BIN)/.installed
+	NURTURE_FUZZ_PROFILE=fuzz-long $(BIN)/python -m pytest -p no:logging tests/test_fuzz.py
 
 bench: $(BIN)/.installed
 	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -35,6 +35,7 @@ from chalicelib.errors import (
     UnknownWebhook,
     Unreachable,
     UnsafeWebhook,
+    UnsupportedMediaType,
     WriteRefused,
 )
 from chalicelib.forms import is_one_click, parse_form
@@ -65,6 +66,7 @@ STATUS: dict[type[NurtureError], int] = {
     PushConflict: 409,
     TooLarge: 413,
     UnknownWebhook: 404,
+    UnsupportedMediaType: 415,
     FileInvalid: 422,
     WriteRefused: 422,
     ImportInterrupted: 503,
@@ -360,6 +362,8 @@ def import_contacts() -> Response:
             f"an upload holds at most {MAX_IMPORT_ROWS:,} rows and {MAX_IMPORT_BYTES >> 20} MiB;"
             " split the file, or use `nurture contacts import` for files of any size",
         )
+    if media not in CONTACT_FILES:  # Chalice lets `*/*` through
+        raise UnsupportedMediaType("content-type", f"send {' or '.join(CONTACT_FILES)}")
     rows = contactfiles.READERS[CONTACT_FILES[media]](io.BytesIO(body))
     placed = contacts.FirstPlaced(CONTACT_IDS)
     report = contacts.import_contacts(

@@ -33,6 +33,7 @@ __all__ = [
     "UnknownWebhook",
     "Unreachable",
     "UnsafeWebhook",
+    "UnsupportedMediaType",
     "WriteRefused",
 ]
 
@@ -83,6 +84,10 @@ class InvalidInput(NurtureError):
 
 class TooLarge(InvalidInput):
     """A request body or file larger than the limit for it."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A body in a format the route does not read (named by its content type)."""
 
 
 class BadTemplate(InvalidInput):

@@ -46,7 +46,7 @@ def parse(data: bytes | str, field: str = "body") -> Any:
         raise InvalidInput(field, f"is not valid JSON ({exc})") from None
     if _ESCAPED_SURROGATE.search(text):
         try:
-            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+            json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidInput(field, "holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
     return doc

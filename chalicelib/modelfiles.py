@@ -261,7 +261,12 @@ _resolve_yaml_12_scalars()
 def read_yaml(text: str, file: str) -> tuple[Any, dict[str, int], list[FileError]]:
     """Parse YAML into plain data, a path -> line index, and duplicate-key errors."""
     check_size(text, file)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # reads the whole text: a character YAML never allows fails here
+    except yaml.reader.ReaderError as exc:
+        where = text.count("\n", 0, exc.position) + 1
+        problem = f"invalid YAML: character #x{exc.character:04x} is not allowed"
+        raise FileInvalid(file, [FileError("", problem, where)]) from exc
     try:
         node = loader.get_single_node()
         if node is None:

@@ -225,3 +225,10 @@ def test_signature_spellings_that_verify(client: Client, table: Table, spell: An
 def test_malformed_signature_timestamps_are_401(client: Client, table: Table, header: str) -> None:
     response = post(client, order(), signature=header)
     assert response.status_code == 401 and b"malformed timestamp" in response.body
+
+
+def test_a_surrogate_escape_next_to_a_decimal_is_a_400(client: Client, table: Table) -> None:
+    raw = b'{"conversion_id": "o1", "token": "T", "value": 1.5, "currency": "\\ud800"}'
+    response = post(client, None, raw=raw)
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"].startswith("body: holds a lone UTF-16 surrogate")

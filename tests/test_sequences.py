@@ -221,6 +221,7 @@ steps:
         ("x: !!set {a}\n", "invalid YAML: tag !!set is not supported", 1),
         ("x: !custom 1\n", "invalid YAML: tag !custom is not supported", 1),
         ('x: "\\ud800"\n', "invalid YAML: '\\ud800' is not a valid !!str", 1),
+        ("id: a\nname: \x00\n", "invalid YAML: character #x0000 is not allowed", 2),
         ("id: a\n---\nid: b\n", "invalid YAML: but found another document", 2),
         ("a: " + "[" * 5000 + "]" * 5000 + "\n", "the YAML is nested too deeply", None),
     ],

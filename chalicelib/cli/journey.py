@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from chalicelib import contactnames, services
-from chalicelib.cli.common import FAILED, or_fail
+from chalicelib.cli.common import FAILED, FileRefused, or_fail
 
 __all__ = ["COMMANDS"]
 
@@ -15,7 +15,10 @@ __all__ = ["COMMANDS"]
 @click.command("enroll")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
 @click.option(
-    "--file", "id_file", type=click.File("r"), help="Contact ids or emails, one per line."
+    "--file",
+    "id_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Contact ids or emails, one per line (UTF-8).",
 )
 @click.argument("contacts", nargs=-1)
 def enroll_command(sequence_id: str, id_file: Any, contacts: tuple[str, ...]) -> None:
@@ -25,7 +28,10 @@ def enroll_command(sequence_id: str, id_file: Any, contacts: tuple[str, ...]) ->
     Each first send is planned in the contact's own zone inside the sequence's window;
     contacts already enrolled are left alone. Exit status 1 if any contact was not enrolled.
     """
-    names = [*contacts, *(line.strip() for line in id_file or () if line.strip())]
+    try:
+        names = [*contacts, *(line.strip() for line in id_file or () if line.strip())]
+    except UnicodeDecodeError as exc:
+        raise FileRefused(f"{id_file.name}: not UTF-8 text ({exc.reason})") from None
     if not names:
         raise click.UsageError("give contact ids or emails as arguments or with --file")
     found = contactnames.contact_ids(services.table(), names)
