@@ -48,6 +48,7 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from hypothesis import settings
 from moto import mock_aws
 
 from chalicelib import services
@@ -55,6 +56,11 @@ from chalicelib.store import Table
 from chalicelib.tokens import Claims, Keyring, Purpose, sign
 
 CONVERSION_SECRET = "conv-secret-0123456789abcdef"
+
+# No per-example deadline: on a machine shared with other work a first example can take a
+# quarter second; work is bounded by limits, never by timing the tests.
+settings.register_profile("nurture", deadline=None)
+settings.load_profile("nurture")
 
 
 @pytest.fixture
