@@ -17,7 +17,7 @@ STAGE_NAME = "v1"
 # the function but match no Chalice route: every route of app.py must be listed here
 # (tests/test_routes.py compares this table with app.routes when app.py is present).
 ROUTES: dict[str, tuple[str, ...]] = {
-    "/o/{token}": ("GET",),
+    "/o/{token}": ("GET", "HEAD"),
     "/c/{token}": ("GET", "HEAD"),
     "/u/{token}": ("GET", "HEAD", "POST"),
     "/api/conversions": ("POST",),

@@ -249,6 +249,7 @@ def test_marketer_api_needs_iam_and_recipient_routes_are_open(
     open_routes = {k for k, v in auth.items() if v == "NONE"}
     assert open_routes == {
         ("/o/{token}", "GET"),
+        ("/o/{token}", "HEAD"),
         ("/c/{token}", "GET"),
         ("/c/{token}", "HEAD"),
         ("/u/{token}", "GET"),
