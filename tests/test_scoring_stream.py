@@ -405,3 +405,21 @@ def test_segments_and_stages_follow_the_temperature_both_ways(world: ScoreWorld)
     assert ann.segments == set() and ann.stage == "sales-ready"  # stages move forward only
     left = [e["segment"] for e in world.timeline("ann", "segment_left")]
     assert left == ["hot-leads"]
+
+
+def test_a_gdpr_export_shows_and_erasure_removes_the_decay_deadline(world: ScoreWorld) -> None:
+    from chalicelib.people.gdpr import Gdpr
+    from chalicelib.schedule import pending_minutes
+
+    world.demo("ann", "d-1")
+    state = world.profile("ann").score
+    assert state is not None and state.due is not None
+    gdpr = Gdpr(
+        services.contact_view(),
+        lambda: pending_minutes(services.client("scheduler"), "nurture"),
+        world.clock,
+    )
+    exported = gdpr.export("ann")["pending_timers"]
+    assert [t.get("kind") for t in exported] == ["score"]
+    gdpr.erase("ann", "test")
+    assert store.Timers(world.table).contact_due(state.due, "score") == []

@@ -110,8 +110,10 @@ class People:
         return _public(_plain(found["Item"])) if "Item" in found else None
 
     def timers(self, contact_id: str, minutes: Iterable[str]) -> list[Stored]:
-        """The contact's timers waiting in the due buckets of `minutes` (one query a minute,
-        sixteen at a time: a bucket holds many contacts, the key range holds only this one)."""
+        """The contact's timers waiting in the due buckets of `minutes` (queries a minute,
+        sixteen minutes at a time: a bucket holds many contacts, the key range holds only this
+        one's enrollment timers; its contact timers, such as a score's decay deadline, are
+        found among the bucket's contact timers by their contact id)."""
 
         def in_bucket(minute: str) -> list[Stored]:
             found = self.client.query(
@@ -123,7 +125,19 @@ class People:
                 },
                 ConsistentRead=True,
             )
-            return [_stored(_plain(item), "timer") for item in found["Items"]]
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self._table.name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :mark)",
+                FilterExpression="contact_id = :contact",
+                ExpressionAttributeValues={
+                    ":pk": _value(f"D#{minute}"),
+                    ":mark": _value("#"),
+                    ":contact": _value(contact_id),
+                },
+                ConsistentRead=True,
+            )
+            items = [*found["Items"], *(item for page in pages for item in page["Items"])]
+            return [_stored(_plain(item), "timer") for item in items]
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             return [timer for found in pool.map(in_bucket, sorted(set(minutes))) for timer in found]
