@@ -158,6 +158,31 @@ def conversion() -> Response:
     )
 
 
+@app.route("/api/events", methods=["POST"], content_types=["application/json"])
+def product_events() -> Response:
+    """Product events from the company's servers: one `{event_id, contact, name, properties,
+    at}` or a backfill `{"events": [...]}`; one write and no read for one event."""
+    from chalicelib import productevents  # lean: json, re and the store, no pydantic
+
+    request = app.current_request
+    body = request.raw_body or b""
+    now, config = time.time(), settings()
+    try:
+        auth.server(
+            request.headers,
+            (request.context or {}).get("identity"),
+            config.api_auth,
+            services.api_secrets(),
+            body,
+            now,
+            config.signature_tolerance_seconds,
+        )
+        accepted = productevents.parse(body, now, config.event_retention_days)
+    except NurtureError as exc:
+        return _problem(exc)
+    return web.json_doc(productevents.save(services.table(), services.parking(), accepted))
+
+
 def marketer_api(view: Callable[..., Response]) -> Callable[..., Response]:
     """Marketer routes: authenticate first (the caller is known to the view as `_CALLER`);
     any domain error becomes its HTTP answer."""
@@ -623,11 +648,12 @@ def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="on_schedule")
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge Scheduler fires a due minute: enrollments' timers, then scores' band
-    crossings by decay. Failed timers stay in the bucket and the invocation fails, so
-    Scheduler's retry policy runs them again (done ones are gone)."""
+    crossings by decay and contacts' inactivity checks. Failed timers stay in the bucket and
+    the invocation fails, so Scheduler's retry policy runs them again (done ones are gone)."""
     minute = str(event.get("minute", ""))
     failed = services.journey().fire(minute, _time_left(context))
     failed += services.scores().fire(minute)
+    failed += services.inactivity().fire(minute)
     if failed:
         raise RuntimeError(f"{failed} timers of {minute} failed; retrying")
     return {"minute": minute}

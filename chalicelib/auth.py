@@ -34,3 +34,26 @@ def marketer(
     if not matches:
         raise Unauthorized("credentials: unknown API key")
     return matches[0]
+
+
+def server(
+    headers: Mapping[str, str],
+    identity: Mapping[str, Any] | None,
+    mode: str,
+    secrets: ApiSecrets,
+    body: bytes,
+    now: float,
+    tolerance: int,
+) -> None:
+    """A server-to-server call (product events): signed like a conversion callback with one of
+    the shared secrets, or, where API Gateway checks IAM (`mode` `iam`), SigV4-signed."""
+    from chalicelib.conversions import SIGNATURE_HEADER, check_signature
+
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if (
+        not signature
+        and mode == "iam"
+        and ((identity or {}).get("userArn") or (identity or {}).get("caller"))
+    ):
+        return
+    check_signature(signature, body, secrets.conversion_secrets, now, tolerance)

@@ -12,7 +12,8 @@ The lead score (`scoring`) rides in the same write: its new state, the `temperat
 and `alert` events it causes and its next decay deadline, so an event is scored once, with one
 write and no read beyond the profile.
 
-Machine opens and scanner clicks cost nothing here: no read, no write.
+A human engagement also arms the contact's inactivity check if none is pending
+(`inactivity`). Machine opens and scanner clicks cost nothing here: no read, no write.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import store, summary
 from chalicelib.audience import Catalogue
+from chalicelib.inactivity import Inactivity
 from chalicelib.profiles import Profile
 from chalicelib.segments import Matcher
 from chalicelib.stages import next_stage
@@ -89,6 +91,7 @@ class Behaviour:
     retention_days: int
     clock: Callable[[], float] = time.time
     scores: Scores | None = None
+    inactivity: Inactivity | None = None
     _matchers: dict[str, Matcher] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -107,7 +110,16 @@ class Behaviour:
             return None
         profile = Profile.from_item(contact_id, item)
         tags = self._link_tags(event) if kind == "clicked" else ()
-        return self._apply(profile, event, summary.observe(profile, event, tags), sequence_number)
+        changes = summary.observe(profile, event, tags)
+        if self.inactivity is not None and summary.human_engagement(event):
+            changes.update(self.inactivity.arm(profile, summary.applied(profile, changes)))
+        return self._apply(profile, event, changes, sequence_number)
+
+    def on_addressed(self, event: Mapping[str, Any]) -> str | None:
+        """A product event named by email address: onto the timeline of its contact."""
+        from chalicelib import productevents
+
+        return productevents.resolve(self.table, event)
 
     def on_profile(
         self, new: Mapping[str, Any], old: Mapping[str, Any], sequence_number: str

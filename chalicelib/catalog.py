@@ -3,21 +3,62 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 from chalicelib import render, versioning
+from chalicelib.config import settings
 from chalicelib.errors import FileError, FileInvalid
 from chalicelib.sandbox import Part
 from chalicelib.sequences import Sequence, parse_sequence
 from chalicelib.store import ModelVersion, Versions
 from chalicelib.versioning import Pushed
 
-__all__ = ["Pushed", "check_templates", "load", "newest", "push", "validate"]
+if TYPE_CHECKING:
+    from chalicelib.audience import Catalogue
+
+__all__ = ["Pushed", "check_names", "check_templates", "load", "newest", "push", "validate"]
 
 
 def validate(text: str, file: str) -> Sequence:
     """Parse an uploaded sequence and trial-render its templates; every problem at once."""
     sequence = parse_sequence(text, file=file)
     check_templates(sequence, file)
+    check_names(sequence, file)
     return sequence
+
+
+def check_names(sequence: Sequence, file: str, catalogue: Catalogue | None = None) -> None:
+    """The topics a sequence names are configured (`NURTURE_TOPICS`); given the catalogue (at
+    push), the segments and stages it names are pushed."""
+    errors = [FileError(path, problem) for path, problem in _unknown_names(sequence, catalogue)]
+    if errors:
+        raise FileInvalid(file, errors)
+
+
+def _unknown_names(sequence: Sequence, catalogue: Catalogue | None) -> Iterator[tuple[str, str]]:
+    topics = settings().topics
+    named = [("topic", sequence.topic)] + [
+        (f"steps[{i}].topic", step.topic) for i, step in enumerate(sequence.steps)
+    ]
+    for path, topic in named:
+        if topic is not None and topic not in topics:
+            yield path, f"unknown topic {topic!r} (NURTURE_TOPICS: {', '.join(topics)})"
+    if catalogue is None:
+        return
+    segments = [("entry.segment_entered", sequence.entry.segment_entered)]
+    for i, step in enumerate(sequence.steps):
+        if step.only_if is not None:
+            segments.append((f"steps[{i}].only_if.segment", step.only_if.segment))
+        if step.branches.segment is not None:
+            segments.append((f"steps[{i}].branches.segment.in", step.branches.segment.in_))
+    for path, segment in segments:
+        if segment is not None and segment not in catalogue.segments:
+            yield path, f"unknown segment {segment!r}; push it first"
+    stage = sequence.entry.stage_entered
+    if stage is not None and stage not in catalogue.stage_names:
+        listed = ", ".join(catalogue.stage_names) or "none are pushed"
+        yield "entry.stage_entered", f"unknown stage {stage!r} (stages: {listed})"
 
 
 def check_templates(sequence: Sequence, file: str) -> None:
@@ -55,9 +96,13 @@ def check_templates(sequence: Sequence, file: str) -> None:
         raise FileInvalid(file, errors)
 
 
-def push(versions: Versions, sequence: Sequence, at: str) -> Pushed:
-    """Store `sequence` as its next version unless the newest version has the same content."""
+def push(
+    versions: Versions, sequence: Sequence, at: str, catalogue: Catalogue | None = None
+) -> Pushed:
+    """Store `sequence` as its next version unless the newest version has the same content;
+    given the catalogue, the segments and stages it names must be pushed."""
     check_templates(sequence, sequence.id)
+    check_names(sequence, sequence.id, catalogue)
     return versioning.push(versions, sequence, at)
 
 

@@ -69,6 +69,7 @@ class Composer:
                 unsubscribe_mailto=self.settings.unsubscribe_mailto or None,
                 sequence={"id": sequence.id, "name": sequence.name},
                 step={"id": step.id, "variant": variant},
+                event=job.context,
             )
         except render.BadTemplate as exc:
             raise Skip("template_error") from exc

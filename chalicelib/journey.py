@@ -8,13 +8,14 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import catalog, preview, schedule, store
 from chalicelib.caps import CapPolicy
 from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep, Unreachable
+from chalicelib.gates import Gates
 from chalicelib.profiles import Profile, paused_until
 from chalicelib.progress import Progress
 from chalicelib.send import Outcome, Sender, SendJob, unreachable
@@ -31,10 +32,17 @@ class Journey:
     sequence: Callable[[str, int], Sequence]
     caps: CapPolicy
     clock: Callable[[], float] = time.time
+    gates: Gates = field(default_factory=Gates)
 
     def __post_init__(self) -> None:
         self.progress = Progress(
-            self.table, self.scheduler, self.sender, self.sequence, self.caps, self.clock
+            self.table,
+            self.scheduler,
+            self.sender,
+            self.sequence,
+            self.caps,
+            self.clock,
+            self.gates,
         )
         self.enrollments = self.progress.enrollments
         self.timers = self.progress.timers
@@ -47,14 +55,17 @@ class Journey:
 
     # --- entry ------------------------------------------------------------------------------
 
-    def enroll(self, contact_id: str, sequence_id: str) -> store.Enrollment:
-        """Enroll a contact in the newest version; idempotent while the enrollment is active."""
+    def enroll(
+        self, contact_id: str, sequence_id: str, context: Mapping[str, Any] | None = None
+    ) -> store.Enrollment:
+        """Enroll a contact in the newest version; idempotent while the enrollment is active.
+        `context` is what started it (a trigger event's properties, `event` in templates)."""
         profile = self._known(contact_id)
         sequence, version = catalog.newest(self.versions, sequence_id)
         reason = unreachable(profile, self.table)
         if reason is not None:
             raise Unreachable("contact_id", contact_id, reason)
-        enrollment, new = self._start(profile, sequence, version)
+        enrollment, new = self._start(profile, sequence, version, context)
         if enrollment is None:
             raise ReentryRefused(
                 f"sequence_id: {contact_id!r} already went through "
@@ -113,10 +124,14 @@ class Journey:
         the zone fallback used and why it moved (see `preview.path`)."""
         profile = self._known(contact_id)
         sequence, _ = catalog.newest(self.versions, sequence_id)
-        return preview.path(sequence, profile, self._now())
+        return preview.path(sequence, profile, self._now(), self.gates)
 
     def _start(
-        self, profile: Profile, sequence: Sequence, version: int
+        self,
+        profile: Profile,
+        sequence: Sequence,
+        version: int,
+        context: Mapping[str, Any] | None = None,
     ) -> tuple[store.Enrollment | None, bool]:
         zone = schedule.local_zone(profile, sequence)
         return self.enrollments.enroll(
@@ -127,6 +142,7 @@ class Journey:
             iso(self.clock()),
             self._may_restart(sequence),
             store.ZoneUsed(zone.name, zone.source, ",".join(zone.notes)),
+            context,
         )
 
     def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib import localtime, rules, schedule
+from chalicelib.gates import Gates, after_refusal
 from chalicelib.profiles import Profile
 from chalicelib.sequences import EXIT, SUPPRESS, Sequence, Step, format_duration
 from chalicelib.stamps import iso
@@ -33,16 +34,24 @@ class PreviewRow:
     reasons: tuple[str, ...]
     via: str = "enrolled"
     """`enrolled`, `next` (the default next step) or the branch taken (`not_opened 3d`)."""
+    skipped: str | None = None
+    """Why this contact would not get the step (`topic_opted_out`, `no_consent`,
+    `not_in_segment`); None when it goes out."""
 
 
-def path(sequence: Sequence, profile: Profile, now: datetime) -> list[PreviewRow]:
+def path(
+    sequence: Sequence, profile: Profile, now: datetime, gates: Gates | None = None
+) -> list[PreviewRow]:
     """Each send on the path of silence from enrolling at `now`, in order; a step is listed once
-    (a loop back ends the list)."""
+    (a loop back ends the list). With `gates`, steps the contact would skip say why; a skip
+    that concerns the whole sequence ends the list."""
+    gates = gates or Gates()
     rows: list[PreviewRow] = []
     step: Step | None = sequence.steps[0]
     reference, decided, via = now, now, "enrolled"
     while step is not None and step.id not in {row.step_id for row in rows}:
         planned = schedule.plan_step(step, reference, profile, sequence, decided)
+        refusal = gates.send_refusal(profile, sequence, step)
         rows.append(
             PreviewRow(
                 step.id,
@@ -52,18 +61,26 @@ def path(sequence: Sequence, profile: Profile, now: datetime) -> list[PreviewRow
                 planned.zone_source,
                 planned.reasons,
                 via,
+                refusal,
             )
         )
-        step, reference, decided, via = _after_silence(step, sequence, profile, planned.utc)
+        if refusal is not None:
+            if after_refusal(refusal, sequence, step) == "end":
+                break
+            following = gates.following(profile, sequence, step)
+            step = None if following in (EXIT, SUPPRESS) else sequence.step(following)
+            reference, decided, via = planned.utc, planned.utc, "skipped"
+            continue
+        step, reference, decided, via = _after_silence(step, sequence, profile, planned.utc, gates)
     return rows
 
 
 def _after_silence(
-    step: Step, sequence: Sequence, profile: Profile, sent: datetime
+    step: Step, sequence: Sequence, profile: Profile, sent: datetime, gates: Gates
 ) -> tuple[Step | None, datetime, datetime, str]:
     """The next step for a contact who does nothing with `step`'s email (sent at `sent`), the
     reference and decision time it is planned from, and how it is reached."""
-    following = sequence.next_of(step.id)
+    following = gates.following(profile, sequence, step)
     next_minute = None
     if following != EXIT:
         next_plan = schedule.plan_step(sequence.step(following), sent, profile, sequence, sent)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import emails, localtime, rules, schedule, store
 from chalicelib.caps import CapPolicy
+from chalicelib.gates import REFUSALS, Gates, after_refusal
 from chalicelib.observability import logger
 from chalicelib.profiles import Profile, paused_until
 from chalicelib.send import Outcome, QuotaExceeded, Sender, SendJob
@@ -53,6 +54,7 @@ class Progress:
     sequence: Callable[[str, int], Sequence]
     caps: CapPolicy
     clock: Callable[[], float] = time.time
+    gates: Gates = field(default_factory=Gates)
 
     def __post_init__(self) -> None:
         self.enrollments = store.Enrollments(self.table)
@@ -131,7 +133,12 @@ class Progress:
             self.timers.put(self.send_timer(enrollment, step, enrollment.seq, later))
             return
         job = SendJob(
-            enrollment.contact_id, enrollment.sequence_id, enrollment.version, step, enrollment.run
+            enrollment.contact_id,
+            enrollment.sequence_id,
+            enrollment.version,
+            step,
+            enrollment.run,
+            context=enrollment.context,
         )
         zone = schedule.local_zone(profile, sequence)
         outcome = self.sender.deliver(
@@ -139,6 +146,7 @@ class Progress:
             profile,
             self.caps.rule(profile, sequence, now),
             store.ZoneUsed(zone.name, zone.source, ",".join(zone.notes)),
+            self.gates.send_refusal(profile, sequence, sequence.step(step)),
         )
         if not outcome.went_out:
             self._not_sent(enrollment, sequence, profile, outcome)
@@ -155,6 +163,12 @@ class Progress:
         cap = sequence.frequency_cap
         if outcome.status in ("skipped", "done") and reason in ENDS:
             self.enrollments.end(enrollment, ENDS[reason], reason, iso(self.clock()))
+        elif outcome.status == "skipped" and reason in REFUSALS:
+            step = sequence.step(enrollment.step_id)
+            if after_refusal(reason, sequence, step) == "end":
+                self.enrollments.end(enrollment, "exited", reason, iso(self.clock()))
+            else:
+                self._move(enrollment, sequence, self.gates.following(profile, sequence, step), now)
         elif outcome.status in ("failed", "done"):
             self.enrollments.end(enrollment, "exited", reason or outcome.status, iso(self.clock()))
         elif reason == "capped" and cap is not None and cap.on_cap == "skip":
@@ -194,7 +208,7 @@ class Progress:
                     name,
                 )
             )
-        following = sequence.next_of(step.id)
+        following = self.gates.following(profile, sequence, step)
         if following != EXIT:
             plan = schedule.plan_step(
                 sequence.step(following), planned, profile, sequence, self._now()

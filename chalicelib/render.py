@@ -46,6 +46,17 @@ SAMPLE_CONTACT: Mapping[str, Any] = MappingProxyType(
 """What a trial render at upload sees: custom attributes need `| default(...)`; every contact
 has `tags` and `interests` (lists, maybe empty) and `stage` (None before the first)."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class _SampleEvent(dict[str, Any]):
+    """What a trial render at upload sees as `event`: any property, as a sample link (the
+    real properties come with the triggering event; use `| default(...)` for optional ones)."""
+
+    def __missing__(self, name: str) -> str:
+        return "https://example.com/sample"
+
+
+_SAMPLE_EVENT: Mapping[str, Any] = _SampleEvent()
 _SAMPLE_URL = "https://example.invalid/u/sample"
 _SAMPLE_CONVERSION = "c2FtcGxl.c2FtcGxl"
 _FORBIDDEN_IN_HEADER = frozenset("\r\n\x00<>,")
@@ -81,7 +92,9 @@ def validate_template(
     step: Mapping[str, Any] = _EMPTY,
 ) -> None:
     """Reject at upload what would fail or be unsafe at send time; raise `BadTemplate`."""
-    context = _context(SAMPLE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION)
+    context = _context(
+        SAMPLE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT
+    )
     rendered = render_part(_compiled(source, kind), kind, context)
     if kind == "subject":
         _check_subject(rendered)
@@ -108,8 +121,10 @@ def prepare(
     unsubscribe_mailto: str | None = None,
     sequence: Mapping[str, Any] = _EMPTY,
     step: Mapping[str, Any] = _EMPTY,
+    event: Mapping[str, Any] = _EMPTY,
 ) -> Prepared:
-    """Render, track and sign one message; a failing template raises `BadTemplate` alone."""
+    """Render, track and sign one message; a failing template raises `BadTemplate` alone.
+    `event` holds the properties of the event that started the enrollment (a cart link)."""
 
     def url(purpose: Purpose, link: int | None = None, destination: str | None = None) -> str:
         claims = Claims(purpose, contact_id, send_id, issued_at, link, destination)
@@ -117,7 +132,7 @@ def prepare(
 
     unsubscribe = url(Purpose.UNSUBSCRIBE)
     conversion = sign(Claims(Purpose.CONVERSION, contact_id, send_id, issued_at), keyring)
-    context = _context(contact, unsubscribe, sequence, step, conversion)
+    context = _context(contact, unsubscribe, sequence, step, conversion, event)
     subject = _check_subject(
         render_part(_compiled(templates.subject, "subject"), "subject", context)
     )
@@ -164,13 +179,16 @@ def _context(
     sequence: Mapping[str, Any],
     step: Mapping[str, Any],
     conversion_token: str,
+    event: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The names a template sees; the /u/ page is both unsubscribe and preferences.
 
     `conversion_token` goes into landing-page links (`?nt={{ conversion_token }}`): the shop
     hands it back in its server-to-server conversion callback, which attributes the sale.
+    `event` is the triggering event's properties (`{{ event.cart_url }}`); empty otherwise.
     """
     return {
+        "event": event,
         "contact": contact,
         "sequence": sequence,
         "step": step,

@@ -51,6 +51,8 @@ class SendJob:
     run: int
     nonce: str = ""
     """Set only for test sends, which are each a message of their own."""
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The properties of the event that started the enrollment (`event` in templates)."""
 
     @property
     def send_id(self) -> str:
@@ -139,9 +141,11 @@ class Sender:
         profile: Profile,
         cap: store.CapRule | None,
         zone: store.ZoneUsed | None = None,
+        refusal: str | None = None,
     ) -> Outcome:
         """Send `job` to `profile` at most once, counted against `cap` (None: not counted);
-        `zone` (the zone fallback planning used) is recorded on the send.
+        `zone` (the zone fallback planning used) is recorded on the send. A `refusal` (a topic
+        opt-out, missing consent, a segment gate) skips it with that reason.
 
         Raises `QuotaExceeded` after releasing the claim when SES's daily quota is used up.
         """
@@ -150,6 +154,8 @@ class Sender:
             return record
         try:
             self._check(profile)
+            if refusal is not None:
+                raise Skip(refusal)
             message = self.compose(job, profile, job.send_id)
         except Skip as skip:
             return self._finish(job, record, "skipped", skip.reason)

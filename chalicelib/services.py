@@ -22,15 +22,19 @@ from chalicelib.tracking import Tracker
 if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
     from chalicelib.behaviour import Behaviour
+    from chalicelib.gates import Gates
+    from chalicelib.inactivity import Inactivity
     from chalicelib.journey import Journey
     from chalicelib.outbound import Deliverer, DeliveryQueue, Publisher, WebhookAdmin
     from chalicelib.people.gdpr import Gdpr
     from chalicelib.people.view import View
+    from chalicelib.profiles import Profile
     from chalicelib.schedule import Scheduler
     from chalicelib.scoring.service import Scores
     from chalicelib.sequences import Sequence
     from chalicelib.store import Deliveries, ModelKind, Versions, Webhooks
     from chalicelib.streams import Consumer
+    from chalicelib.triggers import Index, Triggers
 
 
 @cache
@@ -56,13 +60,20 @@ def catalogue() -> Catalogue:
     return Catalogue.read(versions("segment"), versions("stages"), settings().topics)
 
 
-def behaviour() -> Behaviour:
-    """The contacts' behaviour summaries, segments, stages and scores; built per stream batch,
-    so a pushed segment, stage or scoring change is used from the next batch on."""
+def behaviour(index: Index | None = None) -> Behaviour:
+    """The contacts' behaviour summaries, segments, stages, scores and inactivity checks; built
+    per stream batch, so a pushed segment, stage, scoring or sequence change is used from the
+    next batch on."""
     from chalicelib.behaviour import Behaviour
 
     found = catalogue()
-    return Behaviour(table(), found, settings().event_retention_days, scores=scores(found))
+    return Behaviour(
+        table(),
+        found,
+        settings().event_retention_days,
+        scores=scores(found),
+        inactivity=inactivity(index),
+    )
 
 
 def parking() -> Parking:
@@ -129,7 +140,7 @@ def journey() -> Journey:
         max_rate=config.ses_max_send_rate,
     )
     caps = CapPolicy(config.default_timezone)
-    return Journey(table(), versions(), scheduler(), sender, sequence, caps)
+    return Journey(table(), versions(), scheduler(), sender, sequence, caps, gates=gates())
 
 
 @cache
@@ -163,6 +174,45 @@ def scores(found: Catalogue | None = None) -> Scores:
     )
 
 
+def gates() -> Gates:
+    """Topic, consent and segment rules of sends; segments are evaluated when a step asks."""
+    from chalicelib.gates import Gates
+
+    return Gates(member=_member)
+
+
+def _member(profile: Profile, segment_id: str) -> bool:
+    from datetime import UTC, datetime
+
+    found = catalogue()
+    if segment_id not in found.segments:
+        return False  # a segment named at push that is gone: nobody is in it
+    return found.matcher(segment_id, datetime.now(UTC))(profile)
+
+
+def triggers_index() -> Index:
+    """The newest sequences that start or end on their own (one listing per call)."""
+    from chalicelib.triggers import Index
+
+    return Index.read(versions(), sequence)
+
+
+def inactivity(index: Index | None = None) -> Inactivity:
+    """Inactivity checks for the spells the newest sequences start on (read once per use)."""
+    from chalicelib.inactivity import Inactivity
+
+    spells = (index or triggers_index()).inactivity
+    return Inactivity(table(), scheduler(), spells, settings().event_retention_days)
+
+
+def triggers(index: Index | None = None) -> Triggers:
+    """Sequences that start or end on their own, from the stream (built per batch)."""
+    from chalicelib.triggers import Triggers
+
+    flow = journey()
+    return Triggers(table(), index or triggers_index(), flow, flow.gates)
+
+
 def contact_view() -> View:
     """One contact's profile, sends and timeline (the marketer API and the CLI)."""
     from chalicelib.people.view import View
@@ -180,14 +230,16 @@ def gdpr() -> Gdpr:
 
 
 def stream_consumers() -> list[Consumer]:
-    """What the table's stream feeds, in order: rules and funnel, the behaviour summary, then
-    outbound."""
+    """What the table's stream feeds, in order: rules and funnel, the behaviour summary, the
+    sequences that start or end on their own, then outbound."""
     from chalicelib import streams
     from chalicelib.funnel import Funnel
 
+    index = triggers_index()  # the sequences with triggers, read once per batch
     consumers: list[Consumer] = [
         streams.engagement(journey(), Funnel(table())),
-        streams.behaviour(behaviour()),
+        streams.behaviour(behaviour(index)),
+        streams.triggers(triggers(index)),
     ]
     if settings().webhook_queue_url or settings().event_bus:
         consumers.append(publisher())

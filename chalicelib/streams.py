@@ -42,6 +42,14 @@ class Learner(Protocol):
         self, new: Mapping[str, Any], old: Mapping[str, Any], sequence_number: str
     ) -> object: ...
 
+    def on_addressed(self, event: Mapping[str, Any]) -> object: ...
+
+
+class Starter(Protocol):
+    """Starts and ends sequences on timeline events (see `triggers.Triggers`)."""
+
+    def on_event(self, event: Mapping[str, Any]) -> object: ...
+
 
 def handle(event: dict[str, Any], consumers: Sequence[Consumer]) -> dict[str, Any]:
     def apply(record: DynamoDBRecord) -> None:
@@ -76,14 +84,27 @@ def engagement(sink: EventSink, funnel: Funnel) -> Consumer:
 
 
 def behaviour(learner: Learner) -> Consumer:
-    """Events (as finally classified: never a burst) and profile changes keep the contact's
-    behaviour summary."""
+    """Events (as finally classified: never a burst), product events named by address and
+    profile changes keep the contact's behaviour summary."""
 
     def consume(change: Change) -> Change:
         if change.kind == "event" and change.action == "INSERT":
             learner.on_event(change.new, change.sequence)
+        elif change.kind == "addressed_event" and change.action == "INSERT":
+            learner.on_addressed(change.new)
         elif change.kind == "profile":
             learner.on_profile(change.new, change.old, change.sequence)
+        return change
+
+    return consume
+
+
+def triggers(starter: Starter) -> Consumer:
+    """New events (as finally classified) start and end the sequences that name them."""
+
+    def consume(change: Change) -> Change:
+        if change.kind == "event" and change.action == "INSERT":
+            starter.on_event(change.new)
         return change
 
     return consume

@@ -4,87 +4,15 @@ the local player and a simulated clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chalicelib import audience, catalog, services, store, streams
-from chalicelib.behaviour import Behaviour
-from chalicelib.funnel import Funnel
-from chalicelib.profiles import Profile
-from chalicelib.segments import load_segment, parse_segment
-from chalicelib.sequences import parse_sequence
-from chalicelib.stages import load_stages
+from chalicelib import audience, services, store
+from chalicelib.segments import parse_segment
 from chalicelib.stamps import iso
-from local.player import Player
-from tests.test_journey import BROWSER, T0, Clock, World
-
-ROOT = Path(__file__).resolve().parent.parent
-TAGGED = """
-id: tagged
-name: Tagged links
-default_timezone: UTC
-default_locale: en
-send_window: {start: "00:00", end: "23:59", days: [mon, tue, wed, thu, fri, sat, sun]}
-steps:
-  - id: first
-    template:
-      en:
-        subject: "Hi"
-        html: '<p><a href="https://shop.example/pricing" data-nurture-tag="pricing">Prices</a>
-               <a href="https://shop.example/docs" data-nurture-tag="docs, api">Docs</a>
-               <a href="https://shop.example/blog">Blog</a>
-               <a href="{{ unsubscribe_url }}">u</a></p>'
-"""
-
-
-class ContactWorld(World):
-    """The journeys world, with the stream also feeding the contacts' behaviour summaries."""
-
-    def __init__(self, table: store.Table, clock: Clock) -> None:
-        super().__init__(table, clock)
-        catalog.push(services.versions(), parse_sequence(TAGGED), "t")
-        self.player = Player(
-            services.client("scheduler"),
-            services.client("dynamodbstreams"),
-            services.client("dynamodb"),
-            table.name,
-            "nurture",
-            lambda event, _: self.journey.fire(event["minute"]),
-            lambda event, _: streams.handle(
-                event,
-                [
-                    streams.engagement(self.journey, Funnel(table)),
-                    streams.behaviour(self.behaviour()),
-                ],
-            ),
-        )
-
-    def behaviour(self) -> Behaviour:
-        return Behaviour(self.table, services.catalogue(), 400, self.clock)
-
-    def profile(self, contact_id: str) -> Profile:
-        return Profile.from_item(contact_id, self.table.profile(contact_id) or {})
-
-    def timeline(self, contact_id: str, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.table.events(contact_id) if e["type"] == kind]
-
-    def sent_tagged(self, contact_id: str) -> None:
-        """Enroll in the tagged sequence and deliver its email, then let an hour pass."""
-        self.journey.enroll(contact_id, "tagged")
-        self.run_until(self.clock.at() + timedelta(minutes=5))
-        self.clock.advance(hours=1)
-
-    def click(self, contact_id: str, nth: int, method: str = "GET") -> None:
-        token = self.token(f"{contact_id}@example.com", "c", nth=nth)
-        self.tracker.click(token, method, BROWSER)
-
-    def product_event(self, contact_id: str, name: str, event_id: str, **props: Any) -> None:
-        event = store.ProductEvent(name, event_id, iso(self.clock()), props, contact_id)
-        self.table.apply(event.write())
+from tests.contactworld import ContactWorld
+from tests.test_journey import T0, Clock
 
 
 @pytest.fixture
@@ -95,15 +23,6 @@ def world(table: store.Table) -> Iterator[ContactWorld]:
             name, {"email": f"{name}@example.com", "consent_at": iso(T0.timestamp() - 86_400)}
         )
     yield world
-
-
-def push_examples(*segments: str) -> None:
-    catalogue = services.catalogue()
-    for segment in segments:
-        found = load_segment(ROOT / "examples" / "segments" / f"{segment}.yaml")
-        audience.push_segment(services.versions("segment"), found, catalogue, "t")
-    stages = load_stages(ROOT / "examples" / "stages.yaml")
-    audience.push_stages(services.versions("stages"), stages, services.catalogue(), "t")
 
 
 def test_a_human_click_adds_its_links_interests_with_their_time(world: ContactWorld) -> None:
@@ -154,7 +73,7 @@ def test_product_events_are_counted_once_even_when_redelivered(world: ContactWor
 
 
 def test_stages_advance_forward_only_unless_a_rule_says(world: ContactWorld) -> None:
-    push_examples("pricing-curious", "engaged-buyers")
+    world.push_examples("pricing-curious", "engaged-buyers")
     world.product_event("ann", "cart_updated", "c-1")
     world.player.pump()
     assert world.profile("ann").stage == "decision"
@@ -174,7 +93,7 @@ def test_stages_advance_forward_only_unless_a_rule_says(world: ContactWorld) -> 
 
 
 def test_segments_are_entered_and_left_as_behaviour_changes(world: ContactWorld) -> None:
-    push_examples("pricing-curious", "engaged-buyers")
+    world.push_examples("pricing-curious", "engaged-buyers")
     world.sent_tagged("ann")
     world.click("ann", 0)  # pricing: the contact is pricing-curious now
     world.player.pump()

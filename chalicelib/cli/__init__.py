@@ -12,6 +12,7 @@ import click
 
 from chalicelib.cli import (
     contacts,
+    events,
     journey,
     report,
     schedule,
@@ -23,7 +24,7 @@ from chalicelib.cli import (
 
 __all__ = ["nurture"]
 
-GROUPS = (contacts, sequences, segments, scoring, journey, schedule, report, webhooks)
+GROUPS = (contacts, sequences, segments, scoring, events, journey, schedule, report, webhooks)
 
 
 @click.group()

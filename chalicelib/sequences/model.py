@@ -34,6 +34,7 @@ from chalicelib.fields import (
     at_least,
     at_most,
 )
+from chalicelib.segments.model import EventMatch, EventName, named
 from chalicelib.sequences.graph import EXIT, SUPPRESS, cross_step_errors
 
 CROSS_CHECKED = "cross_checked"
@@ -103,17 +104,64 @@ class Goal(Model):
     within: Duration
 
 
+class Inactive(Model):
+    """A spell without human engagement (no human open or click, no conversion)."""
+
+    no_human_engagement: Duration
+
+
+EventTrigger = Annotated[
+    EventMatch, BeforeValidator(named, json_schema_input_type=EventName | EventMatch)
+]
+
+
 class Entry(Model):
-    """Whether a contact may enroll again after leaving, and how long after."""
+    """Whether a contact may enroll again after leaving, and how long after; and what starts
+    the sequence on its own (at most one trigger): a product event, a segment or a stage
+    entered, or a spell without human engagement."""
 
     reentry: StrictBool = False
     cooldown: Duration | None = None
+    event: EventTrigger | None = Field(default=None, description="a product event happens")
+    segment_entered: Slug | None = Field(default=None, description="the contact enters it")
+    stage_entered: Slug | None = Field(default=None, description="the contact reaches it")
+    inactive: Inactive | None = None
 
     @model_validator(mode="after")
     def _cooldown_needs_reentry(self) -> Entry:
         if self.cooldown is not None and not self.reentry:
             raise ValueError("cooldown only applies when reentry is true")
+        triggers = [name for name in TRIGGERS if getattr(self, name) is not None]
+        if len(triggers) > 1:
+            raise ValueError(f"give at most one trigger ({', '.join(TRIGGERS)})")
         return self
+
+    @property
+    def trigger(self) -> str | None:
+        """The kind of trigger that starts the sequence, if any."""
+        return next((name for name in TRIGGERS if getattr(self, name) is not None), None)
+
+
+TRIGGERS = ("event", "segment_entered", "stage_entered", "inactive")
+
+
+class ExitOn(Model):
+    """A product event that ends the enrollment whatever step it is on."""
+
+    event: EventTrigger
+
+
+class OnlyIf(Model):
+    """Send this step only to members of `segment`; others go on to the following step."""
+
+    segment: Slug
+
+
+class SegmentBranch(Model):
+    """After this step, members of the segment go to `goto` instead of the default next step."""
+
+    in_: Slug = Field(alias="in", description="a segment id")
+    goto: Target
 
 
 def _check_subject(subject: str) -> str:
@@ -207,6 +255,9 @@ class Branches(Model):
     not_clicked: AbsenceBranch | None = None
     not_converted: AbsenceBranch | None = None
     clicked_not_converted: AbsenceBranch | None = None
+    segment: SegmentBranch | None = Field(
+        default=None, description="decided when the default next step would be planned"
+    )
 
     @model_validator(mode="after")
     def _unsubscribed_exits(self) -> Branches:
@@ -227,6 +278,8 @@ class Step(Model):
     wait_until: WaitUntil | None = None
     next: Target | None = Field(default=None, description="default: the following step, then exit")
     branches: Branches = Branches()
+    topic: Slug | None = Field(default=None, description="overrides the sequence's topic")
+    only_if: OnlyIf | None = None
 
     @model_validator(mode="after")
     def _one_of_each(self) -> Step:
@@ -257,6 +310,14 @@ class Sequence(Model):
     )
     goal: Goal | None = None
     entry: Entry = Entry()
+    exit_on: ExitOn | None = None
+    topic: Slug | None = Field(
+        default=None,
+        description="one of NURTURE_TOPICS: contacts who opted out of it are skipped",
+    )
+    consent: Literal["required"] | None = Field(
+        default=None, description="required: contacts without recorded consent are skipped"
+    )
     steps: Annotated[tuple[Step, ...], *at_least(1), *at_most(100)]
 
     @model_validator(mode="after")
@@ -270,7 +331,7 @@ class Sequence(Model):
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, normalized values) for storing a version."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", by_alias=True)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def step(self, step_id: str) -> Step:

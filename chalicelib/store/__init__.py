@@ -11,8 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.items import Change, Event, Scalar, StreamKind, Write, stream_kind
-from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent
-from chalicelib.store.summaries import summary_applied, summary_write
+from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent, product_event_item
+from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chalicelib.store.deliveries import Deliveries, Delivery, RetryDue
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.people import People, Position, Stored
+    from chalicelib.store.receipts import Receipt, Receipts
     from chalicelib.store.reports import Reports, count_once_write
     from chalicelib.store.scores import (
         SCORE,
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 # Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
 _LAZY = {
+    "Receipt": "receipts",
+    "Receipts": "receipts",
     "Enrollment": "enrollments",
     "Enrollments": "enrollments",
     "ZoneUsed": "enrollments",
@@ -112,6 +115,8 @@ __all__ = [
     "Position",
     "ProductEvent",
     "ProfileChange",
+    "Receipt",
+    "Receipts",
     "RecordedConversion",
     "Reports",
     "RescoreCheckpoint",
@@ -135,8 +140,10 @@ __all__ = [
     "count_once_write",
     "email_claim_write",
     "event_write",
+    "inactivity_write",
     "pause_write",
     "preferences_write",
+    "product_event_item",
     "profile_create_write",
     "profile_pages",
     "profile_update_write",

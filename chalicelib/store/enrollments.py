@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.store.items import Write, _key, _plain, _value
+from chalicelib.store.items import Write, _document, _key, _plain, _value
 from chalicelib.store.table import Table
 from chalicelib.store.timers import Timer, timer_item
 
@@ -41,6 +41,8 @@ class Enrollment:
     enrolled_at: str = ""
     ended_at: str | None = None
     zone: ZoneUsed | None = None
+    context: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The properties of the event that started it (templates see them as `event`)."""
 
 
 class Enrollments:
@@ -83,14 +85,28 @@ class Enrollments:
         at: str,
         may_restart: Callable[[Enrollment], bool],
         zone: ZoneUsed | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> tuple[Enrollment | None, bool]:
         """Start (or, where `may_restart` allows it for the ended run, restart) an enrollment;
-        idempotent while active. `zone` records the zone fallback planning used.
+        idempotent while active. `zone` records the zone fallback planning used, `context` the
+        properties of the event that started it.
 
         Returns (the active enrollment or None when re-entry is refused, whether it is new).
         """
         fresh = Enrollment(
-            contact_id, sequence_id, version, 1, "active", step_id, 0, None, None, at, None, zone
+            contact_id,
+            sequence_id,
+            version,
+            1,
+            "active",
+            step_id,
+            0,
+            None,
+            None,
+            at,
+            None,
+            zone,
+            dict(context or {}),
         )
         put = {"Item": _enrollment_item(fresh), "ConditionExpression": "attribute_not_exists(PK)"}
         if self._table.apply([{"Put": put}]):
@@ -202,6 +218,7 @@ def _enrollment_item(enrollment: Enrollment) -> dict[str, Any]:
             name: _value(v)
             for name, v in (enrollment.zone.attrs() if enrollment.zone else {}).items()
         },
+        **({"context": _document(enrollment.context)} if enrollment.context else {}),
     }
 
 
@@ -221,4 +238,5 @@ def _enrollment(item: Mapping[str, Any]) -> Enrollment:
         ZoneUsed(item["zone"], item.get("zone_source", ""), item.get("zone_notes", ""))
         if "zone" in item
         else None,
+        dict(item.get("context") or {}),
     )

@@ -125,6 +125,15 @@ def _value(value: Scalar) -> dict[str, Any]:
     return {"S": value}
 
 
+def _document(value: Any) -> dict[str, Any]:
+    """A JSON-like value (maps, lists, text, numbers, flags, null) as a low-level attribute."""
+    if isinstance(value, Mapping):
+        return {"M": {str(k): _document(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_document(v) for v in value]}
+    return _value(value)
+
+
 def _strings(values: Iterable[str]) -> dict[str, Any]:
     return {"SS": sorted(values)}
 

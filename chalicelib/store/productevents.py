@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.store.items import Write, _value
+from chalicelib.store.items import Write, _document, _value
 
 __all__ = ["PRODUCT_EVENT", "ProductEvent", "product_event_item"]
 
@@ -66,12 +66,3 @@ def product_event_item(event: ProductEvent) -> dict[str, Any]:
     if event.backfill:
         item["backfill"] = _value(True)
     return item
-
-
-def _document(value: Any) -> dict[str, Any]:
-    """A validated JSON value as a low-level attribute (maps, lists, text, numbers, flags)."""
-    if isinstance(value, Mapping):
-        return {"M": {str(k): _document(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [_document(v) for v in value]}
-    return _value(value)

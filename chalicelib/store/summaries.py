@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib.store.items import Event, Write, _key, _put_event, _value
 
-__all__ = ["summary_applied", "summary_write"]
+__all__ = ["inactivity_write", "summary_applied", "summary_write"]
 
 _serializer = TypeSerializer()
 SEQ_DIGITS = 40
@@ -71,3 +71,17 @@ def summary_applied(profile: Mapping[str, Any] | None, sequence_number: str) -> 
     if profile is None:
         return True
     return str(profile.get("summary_seq") or "") >= sequence_number.zfill(SEQ_DIGITS)
+
+
+def inactivity_write(contact_id: str, expected: str, due: str | None) -> Write:
+    """Move the contact's pending inactivity check from minute `expected` to `due` (None: no
+    check pending); a check superseded meanwhile is left alone."""
+    update: dict[str, Any] = {
+        "Key": _key(f"C#{contact_id}", "PROFILE"),
+        "UpdateExpression": "SET inactive_at = :due" if due else "REMOVE inactive_at",
+        "ConditionExpression": "inactive_at = :expected",
+        "ExpressionAttributeValues": {":expected": _value(expected)},
+    }
+    if due:
+        update["ExpressionAttributeValues"][":due"] = _value(due)
+    return [{"Update": update}]

@@ -1,0 +1,243 @@
+"""Product events from the company's servers (`POST /api/events`): validated strictly, stored
+with one conditional write and no read, acted on from the stream.
+
+A request is signed like a conversion callback (`X-Nurture-Signature`, see `conversions`).
+The body is one event `{"event_id", "contact", "name", "properties", "at"}` or, for backfills,
+`{"events": [...]}` of up to 500. `contact` is a contact id, or an email address (anything
+with an `@`): the hot path does not look the address up; the stream does (`resolve`).
+
+Kept lean (json and re, no pydantic): it runs on the public API's hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import jsondoc, numbers, store
+from chalicelib.contactnames import is_email
+from chalicelib.emails import hash_identity, normalise_email
+from chalicelib.errors import InvalidInput, TooLarge
+from chalicelib.parking import Parking, commit
+from chalicelib.stamps import iso
+
+__all__ = ["MAX_BATCH", "Accepted", "parse", "record", "record_batch", "resolve", "save"]
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_BATCH_BODY_BYTES = 1024 * 1024
+MAX_BATCH = 500
+MAX_PROPERTIES_BYTES = 4096
+MAX_DEPTH = 4
+MAX_KEYS = 50
+MAX_ITEMS = 100
+MAX_TEXT = 1000
+FUTURE_SECONDS = 300
+DAY = 86_400
+FIELDS = ("event_id", "contact", "name", "properties", "at")
+_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+_PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_CONTACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a request stored: the events, and whether each was new (single form only)."""
+
+    events: tuple[store.ProductEvent, ...]
+    batch: bool
+
+
+def parse(body: bytes, now: float, retention_days: int) -> Accepted:
+    """Validate a request body; every error names its field (`events[3].properties.plan`)."""
+    if len(body) > MAX_BATCH_BODY_BYTES:
+        raise TooLarge("body", f"is larger than {MAX_BATCH_BODY_BYTES} bytes")
+    doc = jsondoc.parse(body)
+    if not isinstance(doc, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    if "events" not in doc:
+        if len(body) > MAX_BODY_BYTES:
+            raise TooLarge("body", f"is larger than {MAX_BODY_BYTES} bytes (one event)")
+        return Accepted((_event(doc, "", now, retention_days, backfill=False),), batch=False)
+    extra = sorted(set(doc) - {"events"})
+    if extra:
+        raise InvalidInput(extra[0], "is not a known field (a batch holds only events)")
+    listed = doc["events"]
+    if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_BATCH:
+        raise InvalidInput("events", f"must be a list of 1 to {MAX_BATCH} events")
+    events = [
+        _event(item, f"events[{i}].", now, retention_days, backfill=True)
+        for i, item in enumerate(listed)
+    ]
+    seen: dict[tuple[str, str], int] = {}
+    for i, event in enumerate(events):
+        key = (event.event_id, event.contact_id or event.email_hash or "")
+        if key in seen:
+            raise InvalidInput(f"events[{i}].event_id", f"repeats events[{seen[key]}]")
+        seen[key] = i
+    return Accepted(tuple(events), batch=True)
+
+
+def save(table: store.Table, parking: Parking, accepted: Accepted) -> dict[str, Any]:
+    """Store what a request carried; the answer says what was stored."""
+    if accepted.batch:
+        record_batch(table, accepted.events)
+        return {"accepted": len(accepted.events)}
+    [event] = accepted.events
+    return {"event_id": event.event_id, "duplicate": not record(table, parking, event)}
+
+
+def record(table: store.Table, parking: Parking, event: store.ProductEvent) -> bool:
+    """Store one event with one conditional write; False when it was stored before."""
+    return commit(table, parking, event.write())
+
+
+def record_batch(table: store.Table, events: tuple[store.ProductEvent, ...]) -> int:
+    """Store a backfill in batches of 25 (an event stored before is rewritten unchanged)."""
+    return table.put_batch(store.product_event_item(event) for event in events)
+
+
+def resolve(table: store.Table, addressed: Mapping[str, Any]) -> str | None:
+    """Put an event named by email address on the timeline of the contact holding it; the
+    contact id, or None for an address no contact holds (the event expires unused)."""
+    digest = str(addressed.get("email_hash", ""))
+    contact_id = table.claimed_ids([digest]).get(digest)
+    if contact_id is None:
+        return None
+    event = store.ProductEvent(
+        str(addressed["name"]),
+        str(addressed["event_id"]),
+        str(addressed["at"]),
+        dict(addressed.get("properties") or {}),
+        contact_id=contact_id,
+        expires_at=int(addressed["ttl"]) if addressed.get("ttl") is not None else None,
+        backfill=bool(addressed.get("backfill", False)),
+    )
+    table.apply(event.write())
+    return contact_id
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+def _event(
+    doc: Any, prefix: str, now: float, retention_days: int, *, backfill: bool
+) -> store.ProductEvent:
+    if not isinstance(doc, dict):
+        raise InvalidInput(prefix.rstrip(".") or "body", "must be a JSON object")
+    unknown = sorted(set(doc) - set(FIELDS))
+    if unknown:
+        raise InvalidInput(prefix + unknown[0], f"is not a known field ({', '.join(FIELDS)})")
+    event_id = _matching(doc, "event_id", prefix, _ID, "1-128 of A-Z a-z 0-9 . _ : @ -")
+    name = _matching(doc, "name", prefix, _NAME, "a letter, then up to 63 of A-Z a-z 0-9 . _ : -")
+    at = _at(doc, prefix, now, retention_days)
+    contact_id, email_hash = _contact(doc, prefix)
+    properties = doc.get("properties")
+    if properties is None:
+        properties = {}
+    _check(properties, f"{prefix}properties", 1)
+    if not isinstance(properties, dict):
+        raise InvalidInput(f"{prefix}properties", "must be a JSON object")
+    size = len(json.dumps(properties, ensure_ascii=False, default=str).encode())
+    if size > MAX_PROPERTIES_BYTES:
+        raise InvalidInput(
+            f"{prefix}properties", f"is {size} bytes; the limit is {MAX_PROPERTIES_BYTES}"
+        )
+    return store.ProductEvent(
+        name,
+        event_id,
+        at,
+        properties,
+        contact_id=contact_id,
+        email_hash=email_hash,
+        expires_at=int(now) + retention_days * DAY,
+        backfill=backfill,
+    )
+
+
+def _text(doc: Mapping[str, Any], name: str, prefix: str) -> str:
+    value = doc.get(name)
+    if value is None:
+        raise InvalidInput(prefix + name, "is required")
+    if not isinstance(value, str):
+        raise InvalidInput(prefix + name, "must be a string")
+    return value
+
+
+def _matching(
+    doc: Mapping[str, Any], name: str, prefix: str, pattern: re.Pattern[str], what: str
+) -> str:
+    value = _text(doc, name, prefix)
+    if not pattern.fullmatch(value):
+        raise InvalidInput(prefix + name, f"must be {what}")
+    return value
+
+
+def _at(doc: Mapping[str, Any], prefix: str, now: float, retention_days: int) -> str:
+    text = _text(doc, "at", prefix)
+    if not _STAMP.fullmatch(text):
+        raise InvalidInput(
+            prefix + "at", "must be an ISO 8601 time with a UTC offset, like 2026-03-01T09:30:00Z"
+        )
+    try:
+        moment = datetime.fromisoformat(text).astimezone(UTC).timestamp()
+    except ValueError:
+        raise InvalidInput(prefix + "at", f"{text!r} is not a real time") from None
+    if moment > now + FUTURE_SECONDS:
+        raise InvalidInput(prefix + "at", "is in the future")
+    if moment < now - retention_days * DAY:
+        raise InvalidInput(prefix + "at", f"is older than the {retention_days}-day event retention")
+    return iso(moment)
+
+
+def _contact(doc: Mapping[str, Any], prefix: str) -> tuple[str | None, str | None]:
+    value = _text(doc, "contact", prefix)
+    if is_email(value):
+        try:
+            return None, hash_identity(normalise_email(value)[1])
+        except ValueError as exc:
+            raise InvalidInput(prefix + "contact", f"is not an email address: {exc}") from None
+    if not _CONTACT_ID.fullmatch(value):
+        raise InvalidInput(prefix + "contact", "must be a contact id or an email address")
+    return value, None
+
+
+def _check(value: Any, path: str, depth: int) -> None:
+    """Property values: objects, lists, text, numbers DynamoDB stores, true/false, null."""
+    if isinstance(value, dict):
+        if depth > MAX_DEPTH:
+            raise InvalidInput(path, f"nests deeper than {MAX_DEPTH} levels")
+        if len(value) > MAX_KEYS:
+            raise InvalidInput(path, f"has more than {MAX_KEYS} keys")
+        for key, item in value.items():
+            if not _PROPERTY.fullmatch(key):
+                raise InvalidInput(
+                    f"{path}.{key[:64]}",
+                    "property names are a letter or _, then up to 63 of A-Z a-z 0-9 _",
+                )
+            _check(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        if depth > MAX_DEPTH:
+            raise InvalidInput(path, f"nests deeper than {MAX_DEPTH} levels")
+        if len(value) > MAX_ITEMS:
+            raise InvalidInput(path, f"has more than {MAX_ITEMS} items")
+        for i, item in enumerate(value):
+            _check(item, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise InvalidInput(path, f"is longer than {MAX_TEXT} characters")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | Decimal):
+        try:
+            numbers.storable(value)
+        except ValueError as exc:
+            raise InvalidInput(path, str(exc)) from None
+    else:
+        raise InvalidInput(path, "must be an object, a list, text, a number, true/false or null")

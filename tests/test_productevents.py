@@ -1,0 +1,206 @@
+"""`POST /api/events`: signed, strictly validated, one write and no read, idempotent on the
+event id, parked when the table fails; events named by address reach their contact."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from chalice.test import Client
+
+from app import replay_parked
+from chalicelib import services
+from chalicelib.conversions import sign_request
+from chalicelib.store import Table
+from tests.conftest import CONVERSION_SECRET
+
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/nurture-park"
+
+
+def at(seconds_ago: float = 60) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    doc = {
+        "event_id": "cart-1",
+        "contact": "ann",
+        "name": "cart_updated",
+        "properties": {
+            "cart_url": "https://shop.example/cart/9",
+            "total": 49.9,
+            "items": [{"sku": "a-1", "qty": 2}],
+        },
+        "at": at(),
+    }
+    doc.update(overrides)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def post(
+    client: Client, doc: Any, *, raw: bytes | None = None, signature: str | None = None
+) -> Any:
+    body = raw if raw is not None else json.dumps(doc).encode()
+    header = (
+        sign_request(CONVERSION_SECRET, body, int(time.time())) if signature is None else signature
+    )
+    return client.http.post(
+        "/api/events",
+        headers={"content-type": "application/json", "x-nurture-signature": header},
+        body=body,
+    )
+
+
+def product_events(table: Table, contact: str = "ann") -> list[dict[str, Any]]:
+    return [e for e in table.events(contact) if e["type"] == "event"]
+
+
+def test_one_event_is_stored_once_on_the_contacts_timeline(client: Client, table: Table) -> None:
+    first = post(client, event())
+    again = post(client, event())
+    assert (first.status_code, json.loads(first.body)) == (
+        200,
+        {"event_id": "cart-1", "duplicate": False},
+    )
+    assert json.loads(again.body) == {"event_id": "cart-1", "duplicate": True}
+    [stored] = product_events(table)
+    assert stored["name"] == "cart_updated" and stored["event_id"] == "cart-1"
+    assert stored["properties"]["cart_url"] == "https://shop.example/cart/9"
+    assert stored["properties"]["items"] == [{"sku": "a-1", "qty": 2}]
+    assert "backfill" not in stored and stored["ttl"] > time.time()
+
+
+def test_the_hot_path_is_one_write_and_no_read(client: Client, table: Table) -> None:
+    calls: list[str] = []
+
+    def seen(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb", seen, unique_id="count-calls")
+    try:
+        post(client, event(contact="Ann@Example.com"))
+        post(client, event(event_id="cart-2"))
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="count-calls")
+    assert calls == ["PutItem", "PutItem"]
+
+
+def test_a_backfill_is_stored_in_batches_and_starts_nothing(client: Client, table: Table) -> None:
+    batch = {
+        "events": [
+            event(event_id=f"o-{n}", name="order_placed", at=at(86_400 * n)) for n in range(30)
+        ]
+    }
+    answer = post(client, batch)
+    assert (answer.status_code, json.loads(answer.body)) == (200, {"accepted": 30})
+    assert post(client, batch).status_code == 200  # again: rewritten, not doubled
+    stored = product_events(table)
+    assert len(stored) == 30 and all(e["backfill"] is True for e in stored)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["", "t=1,v1=00", "v1=deadbeef", f"t={int(time.time()) - 3600},v1=00"],
+)
+def test_unsigned_or_badly_signed_requests_store_nothing(
+    client: Client, table: Table, signature: str
+) -> None:
+    answer = post(client, event(), signature=signature)
+    assert answer.status_code == 401
+    assert product_events(table) == []
+
+
+DEEP = {"a": {"b": {"c": {"d": {"e": 1}}}}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        (event(event_id=None), "event_id"),
+        (event(event_id="has space"), "event_id"),
+        (event(event_id="x" * 129), "event_id"),
+        (event(name="9lives"), "name"),
+        (event(name=""), "name"),
+        (event(name=7), "name"),
+        (event(contact=None), "contact"),
+        (event(contact="not@an@address"), "contact"),
+        (event(contact="-rf"), "contact"),
+        (event(at=None), "at"),
+        (event(at="2026-01-01T10:00:00"), "at"),
+        (event(at="2026-02-30T10:00:00Z"), "at"),
+        (event(at="yesterday"), "at"),
+        (event(at=at(-3600)), "at"),
+        (event(at="1990-01-01T00:00:00Z"), "at"),
+        (event(properties=[1, 2]), "properties"),
+        (event(properties={"bad key": 1}), "properties.bad key"),
+        (event(properties={"x": "y" * 1001}), "properties.x"),
+        (event(properties=DEEP), "properties.a.b.c.d"),
+        (event(properties={"k": list(range(101))}), "properties.k"),
+        (event(properties={f"k{n}": n for n in range(51)}), "properties"),
+        (event(properties={f"k{n}": "v" * 900 for n in range(6)}), "properties"),
+        (event(extra=1), "extra"),
+        ({"events": []}, "events"),
+        ({"events": [event(), event(event_id="x", name="!")]}, "events[1].name"),
+        ({"events": [event(), event()]}, "events[1].event_id"),
+        ({"events": [event()], "more": 1}, "more"),
+        ([event()], "body"),
+    ],
+)
+def test_bad_events_are_400_naming_the_field_and_store_nothing(
+    client: Client, table: Table, doc: Any, field: str
+) -> None:
+    answer = post(client, doc)
+    assert answer.status_code == 400, answer.body
+    assert json.loads(answer.body)["error"].startswith(f"{field}: ")
+    assert product_events(table) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b'{"event_id": "a", "properties": {"n": 1e200}}', 400),
+        (b'{"event_id": "a", "properties": {"n": NaN}}', 400),
+        (b"[" * 100_000 + b"]" * 100_000, 400),
+        (b'{"events": [' + b" " * 1024 * 1024 + b"]}", 413),
+        (json.dumps(event(properties={"k": "v" * 900}) | {"pad": " " * 20_000}).encode(), 413),
+        (b"\xff\xfe", 400),
+        (b'{"properties": {"n": 1' + b"0" * 5000 + b"}}", 400),
+    ],
+)
+def test_hostile_bodies_are_refused_cleanly(
+    client: Client, table: Table, raw: bytes, status: int
+) -> None:
+    assert post(client, None, raw=raw).status_code == status
+    assert product_events(table) == []
+
+
+def test_a_number_past_dynamodbs_range_is_named(client: Client, table: Table) -> None:
+    raw = json.dumps(event()).replace('"total": 49.9', '"total": 1e200').encode()
+    answer = post(client, None, raw=raw)
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["error"].startswith("properties.total: ")
+
+
+def fail(**_: object) -> None:
+    raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+
+
+def test_a_failed_write_is_parked_and_replayed_once(client: Client, table: Table) -> None:
+    events = services.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.PutItem", fail, unique_id="fail-put")
+    try:
+        answer = post(client, event())
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", unique_id="fail-put")
+    assert answer.status_code == 200 and product_events(table) == []
+    messages = services.client("sqs").receive_message(QueueUrl=QUEUE, MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+    for _ in range(2):
+        assert replay_parked({"Records": records}, None) == {"batchItemFailures": []}
+    assert len(product_events(table)) == 1
