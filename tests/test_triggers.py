@@ -39,7 +39,9 @@ steps:
   - id: offer
     delay: 1d
     template:
-      en: {{subject: "10% off, today only", html: '<p><a href="{{{{ unsubscribe_url }}}}">u</a></p>'}}
+      en:
+        subject: "10% off, today only"
+        html: '<p><a href="{{{{ unsubscribe_url }}}}">u</a></p>'
 """
 
 
