@@ -11,6 +11,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalice import Response
@@ -437,6 +438,15 @@ def report(sequence_id: str) -> Response:
     from chalicelib.funnel import Funnel
 
     sequence, version = catalog.newest(services.versions(), _text_id(sequence_id, "sequence_id"))
+    by = _query().get("by")
+    if by is not None:
+        from chalicelib import audience
+
+        if by not in ("stage", "segment"):
+            raise InvalidInput("by", "must be stage or segment")
+        now = datetime.fromtimestamp(time.time(), UTC)
+        groups = audience.report_by(services.table(), services.catalogue(), sequence.id, by, now)
+        return web.json_doc({"sequence_id": sequence.id, "by": by, "groups": groups})
     rows = Funnel(services.table()).report(sequence)
     return web.json_doc(
         {

@@ -20,10 +20,20 @@ from chalicelib.profiles import Profile
 from chalicelib.segments import Matcher, Segment, matcher
 from chalicelib.segments.model import validated_segment
 from chalicelib.stages import STAGES_ID, Stages
-from chalicelib.store import ModelVersion, Versions
+from chalicelib.store import ModelVersion, Table, Versions, enrolled_profiles
 from chalicelib.versioning import Pushed
 
-__all__ = ["Catalogue", "newest_stages", "profiles", "push_segment", "push_stages"]
+__all__ = [
+    "STATUSES",
+    "Catalogue",
+    "breakdown",
+    "enroll_members",
+    "newest_stages",
+    "profiles",
+    "push_segment",
+    "push_stages",
+    "report_by",
+]
 
 
 @dataclass(frozen=True)
@@ -109,3 +119,61 @@ def push_stages(versions: Versions, stages: Stages, catalogue: Catalogue, at: st
     if errors:
         raise FileInvalid("stages", errors)
     return versioning.push(versions, stages, at)
+
+
+def enroll_members(
+    members: Iterable[Profile],
+    enroll_many: Callable[[list[str]], Mapping[str, int]],
+    chunk: int = 500,
+) -> dict[str, int]:
+    """Enroll contacts as a scan finds them, `chunk` at a time (memory stays flat whatever
+    the count); the counts by outcome, summed."""
+    counts: dict[str, int] = {}
+    batch: list[str] = []
+
+    def flush() -> None:
+        for outcome, count in enroll_many(batch).items():
+            counts[outcome] = counts.get(outcome, 0) + count
+        batch.clear()
+
+    for profile in members:
+        batch.append(profile.contact_id)
+        if len(batch) == chunk:
+            flush()
+    if batch:
+        flush()
+    return counts
+
+
+STATUSES = ("active", "completed", "exited", "goal_reached")
+
+
+def breakdown(
+    enrolled: Iterable[tuple[Profile, str]], groups: Callable[[Profile], Iterable[str]]
+) -> dict[str, dict[str, int]]:
+    """Enrollments (contact, status) counted by status within each group a contact is in
+    now (its stage, or each segment); contacts in no group count under `(none)`."""
+    table: dict[str, dict[str, int]] = {}
+    for profile, status in enrolled:
+        for group in list(groups(profile)) or ["(none)"]:
+            row = table.setdefault(group, {"enrolled": 0, **dict.fromkeys(STATUSES, 0)})
+            row["enrolled"] += 1
+            row[status] = row.get(status, 0) + 1
+    return dict(sorted(table.items()))
+
+
+def report_by(
+    table: Table, catalogue: Catalogue, sequence_id: str, by: str, now: datetime
+) -> dict[str, dict[str, int]]:
+    """A sequence's enrollments by the contacts' `stage` or `segment` (each segment a contact
+    is in now), in one pass over the table."""
+    enrolled = (
+        (Profile.from_item(str(item["contact_id"]), item), str(enrollment["status"]))
+        for item, enrollment in enrolled_profiles(table, sequence_id)
+    )
+    if by == "stage":
+        return breakdown(enrolled, lambda profile: [profile.stage] if profile.stage else [])
+    matchers = catalogue.matchers(now)
+    return breakdown(
+        enrolled, lambda profile: [s for s, test in sorted(matchers.items()) if test(profile)]
+    )

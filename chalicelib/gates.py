@@ -7,6 +7,7 @@
 - A step with `only_if: {segment: X}` is skipped for contacts not in X (`not_in_segment`);
   the contact goes on to the following step.
 - A step's `segment: {in: X, goto: Y}` branch sends members of X to Y after the step.
+- Re-entry: a sequence is entered again only if it allows it, after its cooldown.
 
 Segment membership is evaluated now, from the profile (the catalogue's matchers); the rules
 are wired in `services`.
@@ -16,12 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from chalicelib.profiles import Profile
 from chalicelib.sequences import Sequence, Step
+from chalicelib.stamps import instant, iso
+from chalicelib.store import Enrollment
 
-__all__ = ["REFUSALS", "Gates", "Membership", "after_refusal", "topic_of"]
+__all__ = [
+    "REFUSALS",
+    "Gates",
+    "Membership",
+    "after_refusal",
+    "reentry_refusal",
+    "topic_of",
+]
 
 Membership = Callable[[Profile, str], bool]
 """Whether a contact is in a segment (by id) now."""
@@ -76,3 +87,20 @@ def after_refusal(reason: str, sequence: Sequence, step: Step) -> Literal["end",
 
 def _receives(profile: Profile, topic: str) -> bool:
     return profile.topics is None or topic in profile.topics
+
+
+def reentry_refusal(sequence: Sequence, current: Enrollment | None, now: datetime) -> str | None:
+    """Why the sequence's entry rules refuse to (re)start it for a contact now: already in
+    it, re-entry off, or its cooldown since the last run ended not over; None to enroll."""
+    if current is None:
+        return None
+    if current.status == "active":
+        return "already enrolled"
+    if not sequence.entry.reentry:
+        return "re-entry refused"
+    cooldown = sequence.entry.cooldown
+    if cooldown is not None and current.ended_at is not None:
+        until = instant(current.ended_at) + cooldown
+        if until > now:
+            return f"cooling down until {iso(until.timestamp())}"
+    return None

@@ -15,12 +15,12 @@ from typing import Any
 from chalicelib import catalog, preview, schedule, store
 from chalicelib.caps import CapPolicy
 from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep, Unreachable
-from chalicelib.gates import Gates
+from chalicelib.gates import Gates, reentry_refusal
 from chalicelib.profiles import Profile, paused_until
 from chalicelib.progress import Progress
 from chalicelib.send import Outcome, Sender, SendJob, unreachable
 from chalicelib.sequences import Sequence
-from chalicelib.stamps import instant, iso
+from chalicelib.stamps import iso
 
 
 @dataclass
@@ -147,16 +147,7 @@ class Journey:
 
     def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:
         """The sequence's entry rule: re-entry allowed at all, and not before the cooldown."""
-
-        def allowed(ended: store.Enrollment) -> bool:
-            if not sequence.entry.reentry:
-                return False
-            cooldown = sequence.entry.cooldown
-            if cooldown is None or ended.ended_at is None:
-                return True
-            return instant(ended.ended_at) + cooldown <= self._now()
-
-        return allowed
+        return lambda ended: reentry_refusal(sequence, ended, self._now()) is None
 
     def send_test(self, contact_id: str, sequence_id: str, step_id: str | None = None) -> Outcome:
         """Send one step of the newest version to a contact now, outside any enrollment: not a

@@ -18,20 +18,28 @@ missing consent are skipped here already, with the reason on the receipt.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import store
 from chalicelib.errors import ContactNotFound, ReentryRefused
-from chalicelib.gates import Gates
+from chalicelib.gates import Gates, reentry_refusal
 from chalicelib.profiles import Profile
 from chalicelib.segments import event_matches
 from chalicelib.sequences import Sequence
 from chalicelib.stamps import instant, iso
 
-__all__ = ["MAX_EVENT_AGE", "Enroller", "Index", "Triggers", "entering"]
+__all__ = [
+    "MAX_EVENT_AGE",
+    "Candidate",
+    "Enroller",
+    "Index",
+    "Triggers",
+    "entering",
+    "preview",
+]
 
 MAX_EVENT_AGE = timedelta(days=1)
 """A product event older than this when it reaches the stream starts nothing (a late replay
@@ -158,3 +166,66 @@ def _context(event: Mapping[str, Any]) -> dict[str, Any]:
     if event.get("type") != store.PRODUCT_EVENT:
         return {}
     return dict(event.get("properties") or {})
+
+
+# --- dry run -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A contact the sequence's trigger holds for now, why, and what entering would do."""
+
+    contact_id: str
+    email: str
+    why: str
+    outcome: str
+
+
+def preview(
+    sequence: Sequence,
+    profiles: Iterable[Profile],
+    now: datetime,
+    member: Callable[[Profile, str], bool],
+    gates: Gates,
+    enrollment: Callable[[str], store.Enrollment | None],
+) -> Iterator[Candidate]:
+    """Who `sequence`'s trigger would start now, one at a time, and why (nothing is written):
+    a product event within the last day, membership of the segment, the stage, or a spell
+    without human engagement past its length. `outcome` is `would enroll` or why not."""
+    for profile in profiles:
+        why = _why(sequence, profile, now, member)
+        if why is None:
+            continue
+        refusal = gates.entry_refusal(profile, sequence)
+        current = enrollment(profile.contact_id) if refusal is None else None
+        outcome = refusal or reentry_refusal(sequence, current, now) or "would enroll"
+        yield Candidate(profile.contact_id, profile.email or "", why, outcome)
+
+
+def _why(
+    sequence: Sequence, profile: Profile, now: datetime, member: Callable[[Profile, str], bool]
+) -> str | None:
+    entry = sequence.entry
+    if entry.event is not None:
+        seen = (profile.events.get(entry.event.name) or {}).get("recent") or ()
+        since = iso((now - MAX_EVENT_AGE).timestamp())
+        for occurrence in seen:
+            as_event = {
+                "type": store.PRODUCT_EVENT,
+                "name": entry.event.name,
+                "properties": occurrence.get("p") or {},
+            }
+            if str(occurrence.get("at", "")) >= since and event_matches(entry.event, as_event):
+                return f"{entry.event.name} at {occurrence['at']}"
+        return None
+    if entry.segment_entered is not None:
+        inside = member(profile, entry.segment_entered)
+        return f"in segment {entry.segment_entered}" if inside else None
+    if entry.stage_entered is not None:
+        reached = profile.stage == entry.stage_entered
+        return f"at stage {entry.stage_entered}" if reached else None
+    if entry.inactive is not None and profile.last_engaged_at is not None:
+        spell = entry.inactive.no_human_engagement
+        if instant(profile.last_engaged_at) + spell <= now:
+            return f"no human engagement since {profile.last_engaged_at}"
+    return None

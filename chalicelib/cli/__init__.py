@@ -19,12 +19,24 @@ from chalicelib.cli import (
     scoring,
     segments,
     sequences,
+    triggers,
     webhooks,
 )
 
 __all__ = ["nurture"]
 
-GROUPS = (contacts, sequences, segments, scoring, events, journey, schedule, report, webhooks)
+GROUPS = (
+    contacts,
+    sequences,
+    segments,
+    scoring,
+    events,
+    triggers,
+    journey,
+    schedule,
+    report,
+    webhooks,
+)
 
 
 @click.group()

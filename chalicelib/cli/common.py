@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
@@ -11,7 +12,7 @@ import click
 from chalicelib.errors import NurtureError
 from chalicelib.stamps import iso
 
-__all__ = ["FAILED", "FileRefused", "now", "or_fail"]
+__all__ = ["FAILED", "FileRefused", "moment", "now", "or_fail"]
 
 T = TypeVar("T")
 
@@ -36,3 +37,8 @@ def or_fail(action: Callable[[], T]) -> T:
 def now() -> str:
     """Timestamps the CLI writes, in the table's one format (as the API writes them)."""
     return iso(time.time())
+
+
+def moment() -> datetime:
+    """Now, as the aware UTC instant segments and triggers are evaluated at."""
+    return datetime.fromtimestamp(time.time(), UTC)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from chalicelib import contactnames, services
-from chalicelib.cli.common import FAILED, FileRefused, or_fail
+from chalicelib.cli.common import FAILED, FileRefused, moment, or_fail
 
 __all__ = ["COMMANDS"]
 
@@ -20,14 +20,23 @@ __all__ = ["COMMANDS"]
     type=click.File("r", encoding="utf-8"),
     help="Contact ids or emails, one per line (UTF-8).",
 )
+@click.option("--segment", "segment_id", help="Enroll every member of this segment now.")
 @click.argument("contacts", nargs=-1)
-def enroll_command(sequence_id: str, id_file: Any, contacts: tuple[str, ...]) -> None:
-    """Enroll CONTACTS (ids or email addresses; and/or those in --file) in the newest version
-    of a sequence. Put `--` before ids that start with '-'.
+def enroll_command(
+    sequence_id: str, id_file: Any, segment_id: str | None, contacts: tuple[str, ...]
+) -> None:
+    """Enroll CONTACTS (ids or email addresses; and/or those in --file), or every member of
+    --segment, in the newest version of a sequence. Put `--` before ids that start with '-'.
 
     Each first send is planned in the contact's own zone inside the sequence's window;
     contacts already enrolled are left alone. Exit status 1 if any contact was not enrolled.
+    A segment is evaluated over every profile in one streaming pass, enrolling 500 at a time.
     """
+    if segment_id is not None:
+        if contacts or id_file:
+            raise click.UsageError("give --segment or contacts, not both")
+        _enroll_segment(sequence_id, segment_id)
+        return
     try:
         names = [*contacts, *(line.strip() for line in id_file or () if line.strip())]
     except UnicodeDecodeError as exc:
@@ -44,6 +53,20 @@ def enroll_command(sequence_id: str, id_file: Any, contacts: tuple[str, ...]) ->
         click.echo(f"unknown contact: {name}", err=True)
     if counts["enrolled"] + counts["already_enrolled"] < len(found):
         raise SystemExit(FAILED)
+
+
+def _enroll_segment(sequence_id: str, segment_id: str) -> None:
+    from chalicelib.audience import enroll_members, profiles
+
+    test = or_fail(lambda: services.catalogue().matcher(segment_id, moment()))
+    journey = services.journey()
+    members = (p for p in profiles(services.table().profiles()) if test(p))
+    counts = or_fail(
+        lambda: enroll_members(members, lambda ids: journey.enroll_many(ids, sequence_id))
+    )
+    click.echo(
+        ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()) or "no members"
+    )
 
 
 @click.command("send-test")

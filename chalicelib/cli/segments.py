@@ -4,15 +4,13 @@ files; count and list a segment's members now."""
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from chalicelib import services
-from chalicelib.cli.common import FAILED, now, or_fail
+from chalicelib.cli.common import FAILED, moment, now, or_fail
 from chalicelib.errors import FileInvalid
 
 if TYPE_CHECKING:
@@ -87,7 +85,7 @@ def count_command(segment_id: str) -> None:
     """How many contacts are in SEGMENT_ID now (one pass over every profile)."""
     from chalicelib.audience import profiles
 
-    test = or_fail(lambda: services.catalogue().matcher(segment_id, _now()))
+    test = or_fail(lambda: services.catalogue().matcher(segment_id, moment()))
     click.echo(sum(1 for profile in profiles(services.table().profiles()) if test(profile)))
 
 
@@ -97,7 +95,7 @@ def members_command(segment_id: str) -> None:
     """The contact id and email of every member of SEGMENT_ID now, as they are found."""
     from chalicelib.audience import profiles
 
-    test = or_fail(lambda: services.catalogue().matcher(segment_id, _now()))
+    test = or_fail(lambda: services.catalogue().matcher(segment_id, moment()))
     for profile in profiles(services.table().profiles()):
         if test(profile):
             click.echo(f"{profile.contact_id}\t{profile.email or ''}")
@@ -178,10 +176,6 @@ def _print_yaml(canonical_json: str) -> None:
 
     document: Any = json.loads(canonical_json)
     click.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-
-
-def _now() -> datetime:
-    return datetime.fromtimestamp(time.time(), UTC)
 
 
 COMMANDS = (segments, stages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.store.breakdown import enrolled_profiles
 from chalicelib.store.items import Change, Event, Scalar, StreamKind, Write, stream_kind
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent, product_event_item
 from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
@@ -139,6 +140,7 @@ __all__ = [
     "conversion_write",
     "count_once_write",
     "email_claim_write",
+    "enrolled_profiles",
     "event_write",
     "inactivity_write",
     "pause_write",
