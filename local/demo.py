@@ -1,4 +1,4 @@
-"""The demo: the shipped playbooks pushed, one contact, and the engagement playbook's first
+"""The demo: the shipped segments, stages and playbooks pushed, one contact, and the engagement playbook's first
 email sent through the real path (compose, sandboxed render, link rewriting, SES on moto), so
 a person can try every recipient route in a browser."""
 
@@ -8,12 +8,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib import catalog, services
+from chalicelib import audience, catalog, services
 from chalicelib.config import settings
+from chalicelib.segments import load_segment
 from chalicelib.sequences import load_sequence
+from chalicelib.stages import load_stages
 from chalicelib.stamps import iso
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
+SEGMENTS = EXAMPLES.parent / "segments"
+STAGES = EXAMPLES.parent / "stages.yaml"
 CONTACT = "demo-contact"
 EMAIL = "dana@example.com"
 SEQUENCE = "engagement"
@@ -29,10 +33,23 @@ class DemoMail:
 
 
 def push_examples(at: float) -> list[str]:
-    """Push every shipped playbook; pushing again adds no version."""
+    """Push the shipped segments, the lifecycle stages, then every playbook (in the order
+    they name each other); pushing again adds no version."""
     pushed = []
+    for path in sorted(SEGMENTS.glob("*.yaml")):
+        segment = load_segment(path)
+        result = audience.push_segment(
+            services.versions("segment"), segment, services.catalogue(), iso(at)
+        )
+        pushed.append(f"{result.model_id} v{result.version}")
+    lifecycle = load_stages(STAGES)
+    result = audience.push_stages(
+        services.versions("stages"), lifecycle, services.catalogue(), iso(at)
+    )
+    pushed.append(f"stages v{result.version}")
     for path in sorted(EXAMPLES.glob("*.yaml")):
-        result = catalog.push(services.versions(), load_sequence(path), iso(at))
+        sequence = load_sequence(path)
+        result = catalog.push(services.versions(), sequence, iso(at), services.catalogue())
         pushed.append(f"{result.model_id} v{result.version}")
     return pushed
 

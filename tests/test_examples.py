@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "sequences"
 FILES = sorted(EXAMPLES.glob("*.yaml"))
 PLAYBOOKS = (
+    "cart",
     "course",
     "engagement",
     "hot-offer",
@@ -36,7 +37,15 @@ PLAYBOOKS = (
 )
 
 ALLOWED_NAMES = frozenset(
-    {"contact", "sequence", "step", "unsubscribe_url", "preferences_url", "conversion_token"}
+    {
+        "contact",
+        "sequence",
+        "step",
+        "unsubscribe_url",
+        "preferences_url",
+        "conversion_token",
+        "event",
+    }
 )
 ALLOWED_FILTERS = frozenset(
     {"default", "d", "e", "escape", "upper", "lower", "title", "capitalize", "trim"}
@@ -61,6 +70,7 @@ BARE_CONTEXT = {
     "unsubscribe_url": "https://example.com/u/token",
     "preferences_url": "https://example.com/u/token",
     "conversion_token": "conversion.token",
+    "event": {},
 }
 
 
