@@ -1,6 +1,6 @@
 """The demo: the shipped segments, stages and playbooks pushed, one contact, and the
-engagement playbook's first email sent through the real path (compose, sandboxed render, link rewriting, SES on moto), so
-a person can try every recipient route in a browser."""
+engagement playbook's first email sent through the real path (compose, sandboxed render, link
+rewriting, SES on moto), so a person can try every recipient route in a browser."""
 
 from __future__ import annotations
 
