@@ -4,9 +4,9 @@ Per-request CPU time of the real handlers (the Chalice app, called with API Gate
 versus a minimal handler that verifies the same HMAC and does the same single PutItem on the
 same botocore Stubber, measured interleaved in one run. The product event (`POST /api/events`,
 signed, validated, one conditional PutItem, no read) is compared with the same floor, and with
-a floor of its own that checks the request's HMAC, parses the JSON and puts the item. Then `python -X importtime` of the
-Lambda entry module versus `import boto3` alone. Targets: hot path <= 1.5x the floor; entry
-import <= 1.3x boto3.
+a floor of its own that checks the request's HMAC, parses the JSON and puts the item. Then
+`python -X importtime` of the Lambda entry module versus `import boto3` alone. Targets: hot
+path <= 1.5x the floor; entry import <= 1.3x boto3.
 """
 
 from __future__ import annotations
