@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -38,6 +38,7 @@ WEBHOOK_GROUP = "nurture-webhooks"
 WEBHOOK_QUEUE = "nurture-webhooks"
 WEBHOOK_DLQ = "nurture-webhooks-dlq"
 BUS = "nurture-local"
+CLOCK_FILE = "clock-offset"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _wait_for_port(args.host, args.port, api)
         _print_ready(args, mail, pushed, receiver.url(demo.WEBHOOK))
-        _serve(api)
+        _serve(api, args.state_dir / CLOCK_FILE)
     finally:
         if api is not None and api.poll() is None:
             api.terminate()
@@ -223,8 +224,11 @@ def _print_ready(args: argparse.Namespace, mail: DemoMail, pushed: list[str], we
     print("\n".join(lines), flush=True)
 
 
-def _serve(api: subprocess.Popen[bytes]) -> None:
-    """Play the AWS event sources until stopped: parked writes, the stream, due schedules."""
+def _serve(api: subprocess.Popen[bytes], clock_file: Path) -> None:
+    """Play the AWS event sources until stopped: parked writes, the stream, due schedules.
+
+    Schedules fire on the player's clock: now, plus the seconds written in `clock_file` (to
+    see in a minute what a sequence does in hours: `echo 18000 > .local/clock-offset`)."""
     import app as lambdas
     from chalicelib import services
 
@@ -257,10 +261,18 @@ def _serve(api: subprocess.Popen[bytes]) -> None:
             player.replay_parked()
             player.pump()
             player.deliver_webhooks()
-            player.fire_due(datetime.now(UTC))
+            player.fire_due(datetime.now(UTC) + timedelta(seconds=_offset(clock_file)))
         except Exception as exc:  # a local hiccup must not stop the demo; print it
             print(f"local player: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         time.sleep(1)
+
+
+def _offset(clock_file: Path) -> float:
+    """Seconds the player's clock is ahead of now (0 without the file or with bad content)."""
+    try:
+        return max(0.0, float(clock_file.read_text(encoding="utf-8").strip() or 0))
+    except (OSError, ValueError):
+        return 0.0
 
 
 if __name__ == "__main__":
