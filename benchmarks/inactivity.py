@@ -164,7 +164,9 @@ def main() -> None:
             for at, _detail in player.due_schedules(moment):
                 clock.now = at.timestamp()
                 player.fire_due(at)
-        services.client("dynamodb").meta.events.unregister("before-parameter-build.dynamodb", writes)
+        services.client("dynamodb").meta.events.unregister(
+            "before-parameter-build.dynamodb", writes
+        )
         extra = sum(n for what, n in writes.counts.items() if what.startswith("inactivity"))
         idle = {c for c in writes.contacts if c.startswith("idle")}
         print(f"a year of {engagements:,} human opens by 200 contacts; 800 contacts never engage:")

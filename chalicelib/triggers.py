@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import store
-from chalicelib.errors import ContactNotFound, ReentryRefused
+from chalicelib.errors import ContactNotFound, ReentryRefused, Unreachable
 from chalicelib.gates import Gates, reentry_refusal
 from chalicelib.profiles import Profile
 from chalicelib.segments import event_matches
@@ -154,6 +154,8 @@ class Triggers:
             return self._finish(contact_id, sequence, event_id, "reentry_refused")
         except ContactNotFound:
             return self._finish(contact_id, sequence, event_id, "unknown_contact")
+        except Unreachable as refused:  # unsubscribed, suppressed, no address
+            return self._finish(contact_id, sequence, event_id, refused.reason)
         return self._finish(contact_id, sequence, event_id, "enrolled")
 
     def _finish(self, contact_id: str, sequence: Sequence, event_id: str, state: str) -> str:
