@@ -39,7 +39,6 @@ from chalicelib.inactivity import Inactivity
 from chalicelib.schedule import Scheduler
 from chalicelib.sequences import parse_sequence
 from chalicelib.stamps import iso
-from chalicelib.store.timers import Timers
 from chalicelib.triggers import Index
 from local.player import Player
 
@@ -111,20 +110,17 @@ def main() -> None:
         catalog.push(services.versions(), parse_sequence(QUIET), "t")
         clock = Clock()
         scheduler = Scheduler(services.client("scheduler"), "nurture", "arn:t", "arn:r", "arn:d")
-        timers = Timers(table)
         index = Index.read(
             services.versions(), lambda i, v: catalog.load(services.versions(), i, v)
         )
         inactivity = Inactivity(table, scheduler, index.inactivity, 400, clock)
         catalogue = Catalogue({}, None, ("newsletter",))
 
-        def on_schedule(event: dict[str, Any], _: Any) -> None:
-            for timer in timers.due(event["minute"]):
-                inactivity.fire(timer)
-                timers.drop(timer)
+        def on_schedule(event: dict[str, Any], _: Any) -> int:
+            return inactivity.fire(event["minute"])
 
         def on_stream(event: dict[str, Any], _: Any) -> Any:
-            learner = Behaviour(table, catalogue, 400, clock, inactivity)
+            learner = Behaviour(table, catalogue, 400, clock, inactivity=inactivity)
             return streams.handle(event, _Rules(), _NoFunnel(), learner)
 
         player = Player(

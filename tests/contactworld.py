@@ -59,7 +59,6 @@ class ContactWorld(World):
             CapPolicy("UTC"),
             clock,
             self.gates,
-            {"inactive": lambda timer: self.inactivity().fire(timer)},
         )
         self.player = Player(
             services.client("scheduler"),
@@ -67,11 +66,15 @@ class ContactWorld(World):
             services.client("dynamodb"),
             table.name,
             "nurture",
-            lambda event, _: self.journey.fire(event["minute"]),
+            self.on_schedule,
             self.on_stream,
         )
 
     # --- wiring, as services does it ----------------------------------------------------------
+
+    def on_schedule(self, event: dict[str, Any], _: Any) -> int:
+        minute = event["minute"]
+        return self.journey.fire(minute) + self.inactivity().fire(minute)
 
     def on_stream(self, event: dict[str, Any], _: Any) -> dict[str, Any]:
         consumers = [
@@ -89,7 +92,7 @@ class ContactWorld(World):
 
     def behaviour(self) -> Behaviour:
         catalogue = services.catalogue()
-        return Behaviour(self.table, catalogue, 400, self.clock, self.inactivity())
+        return Behaviour(self.table, catalogue, 400, self.clock, inactivity=self.inactivity())
 
     def triggers(self) -> Triggers:
         return Triggers(self.table, self.index(), self.journey, self.gates, self.clock)

@@ -59,8 +59,9 @@ def product_events(table: Table, contact: str = "ann") -> list[dict[str, Any]]:
 
 
 def test_one_event_is_stored_once_on_the_contacts_timeline(client: Client, table: Table) -> None:
-    first = post(client, event())
-    again = post(client, event())
+    doc = event()
+    first = post(client, doc)
+    again = post(client, doc)
     assert (first.status_code, json.loads(first.body)) == (
         200,
         {"event_id": "cart-1", "duplicate": False},
