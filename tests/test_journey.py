@@ -21,6 +21,7 @@ from chalicelib.config import settings
 from chalicelib.errors import Unreachable
 from chalicelib.funnel import Funnel
 from chalicelib.journey import Journey, ReentryRefused
+from chalicelib.people.view import Span, View
 from chalicelib.schedule import Scheduler
 from chalicelib.send import Sender
 from chalicelib.sequences import load_sequence, parse_sequence
@@ -710,6 +711,12 @@ def test_a_crash_after_ses_never_sends_twice_on_the_player(
     report = Funnel(world.table).report(world.journey.sequence("deadline", 1))
     first = next(row.counts for row in report if row.step_id == "first")
     assert (first["sent"], first["uncertain"]) == (1, 1)
+    timeline = View(world.table, services.versions(), world.journey.sequence).timeline(
+        "ghost", Span()
+    )
+    [shown] = [e for e in timeline.entries if e.get("step_id") == "first"]
+    assert shown["type"] == ("uncertain" if late is None else "sent")
+    assert (shown["zone"], shown["zone_source"]) == ("Europe/Riga", "contact")
 
 
 def sent_at_half_past_crashing(world: World) -> datetime:

@@ -42,11 +42,26 @@ TIMELINE_COLUMNS = (
     "link",
     "method",
     "delivery_status",
+    "zone",
+    "zone_source",
 )
 """Columns of a timeline exported as CSV."""
 EARLIEST, LATEST = "0000", "9999"
 _HIDDEN = frozenset(("GSI1PK", "GSI1SK", "ttl", "contact_id", "event_id"))
-_SEND_FIELDS = ("sequence_id", "step_id", "variant", "run", "version", "status", "reason")
+_SEND_FIELDS = (
+    "sequence_id",
+    "step_id",
+    "variant",
+    "run",
+    "version",
+    "status",
+    "reason",
+    "zone",
+    "zone_source",
+)
+_SEND_TYPES = {"sent": "sent", "claimed": "sending", "uncertain": "uncertain"}
+"""Timeline types of sends that went out, are going out, or may have gone out (a crash after
+SES was called: see `send`)."""
 
 
 @dataclass(frozen=True)
@@ -206,17 +221,13 @@ def _event_entry(
 def _send_entry(send: Mapping[str, Any]) -> dict[str, Any] | None:
     """A send that went out (or is going out) as a timeline entry; skipped and failed sends
     appear through their `skipped`/`rejected` events, which carry the reason."""
-    status = send.get("status")
-    if status not in ("sent", "claimed"):
+    status = str(send.get("status"))
+    if status not in _SEND_TYPES:
         return None
-    at = send.get("sent_at") or send.get("claimed_at")
+    at = send.get("sent_at") or send.get("ses_calling_at") or send.get("claimed_at")
     if not at:
         return None
-    entry = {
-        "at": at,
-        "type": "sent" if status == "sent" else "sending",
-        "send_id": send["send_id"],
-    }
+    entry = {"at": at, "type": _SEND_TYPES[status], "send_id": send["send_id"]}
     entry.update({k: plain(send[k]) for k in _SEND_FIELDS if k in send and k != "status"})
     if "delivery_status" in send:
         entry["delivery_status"] = send["delivery_status"]
