@@ -154,6 +154,8 @@ class Progress:
         sent_at = enrollment.sent_at or outcome.called_at or iso(self.clock())
         if enrollment.send_id is None:
             self.enrollments.mark_sent(enrollment, job.send_id, sent_at)
+        if outcome.status == "done":  # found done (a crash, a second firing): by when it went
+            planned = instant(sent_at).replace(second=0, microsecond=0)
         self._plan_after_send(enrollment, sequence, profile, instant(sent_at), planned)
 
     def _not_sent(
@@ -172,7 +174,7 @@ class Progress:
         elif outcome.status in ("failed", "done"):
             self.enrollments.end(enrollment, "exited", reason or outcome.status, iso(self.clock()))
         elif reason == "capped" and cap is not None and cap.on_cap == "skip":
-            self._move(enrollment, sequence, sequence.next_of(enrollment.step_id), now)
+            self._move(enrollment, sequence, sequence.next_of(enrollment.step_id), now, profile)
         else:
             if reason == "capped":
                 after = self.caps.lifts_at(profile, sequence, now)
@@ -297,26 +299,31 @@ class Progress:
     # --- moves ----------------------------------------------------------------------------------
 
     def _move(
-        self, enrollment: store.Enrollment, sequence: Sequence, target: str, reference: datetime
+        self,
+        enrollment: store.Enrollment,
+        sequence: Sequence,
+        target: str,
+        reference: datetime,
+        known: Profile | None = None,
     ) -> None:
         """Take a branch once: exit, or advance and plan the target step's send from
-        `reference` (the event, or the deadline that chose the branch)."""
+        `reference` (the event, or the deadline that chose the branch). The profile is read
+        here only if the job has not read it yet (`known`)."""
         now = iso(self.clock())
         if target == EXIT:
             self.enrollments.end(enrollment, "exited", "branch", now)
             return
+        profile = known or self.profile(enrollment.contact_id) or Profile(enrollment.contact_id)
         if target == SUPPRESS:
-            self._sunset(enrollment, now)
+            self._sunset(enrollment, profile, now)
             return
-        profile = self.profile(enrollment.contact_id) or Profile(enrollment.contact_id)
         plan = schedule.plan_step(sequence.step(target), reference, profile, sequence, self._now())
         then = self.send_timer(enrollment, target, enrollment.seq + 1, plan)
         self.enrollments.advance(enrollment, target, then)
 
-    def _sunset(self, enrollment: store.Enrollment, now: str) -> None:
+    def _sunset(self, enrollment: store.Enrollment, profile: Profile, now: str) -> None:
         """The contact never engaged: no marketing email from any sequence again."""
-        profile = self.profile(enrollment.contact_id)
-        if profile is not None and profile.email:
+        if profile.email:
             self.table.apply(
                 store.suppression_write(
                     emails.email_hash(profile.email), "sunset", now, enrollment.send_id or ""

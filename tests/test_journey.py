@@ -844,3 +844,22 @@ def test_preview_is_what_the_player_sends_to_a_contact_who_never_engages(
         actual.append((item["Item"]["step_id"]["S"], item["Item"]["ses_calling_at"]["S"]))
     assert actual == preview
     assert len(preview) >= 2
+
+
+def test_a_fired_timer_reads_the_profile_once(world: World) -> None:
+    world.clock.now = MONDAY_NOON.timestamp()
+    world.journey.enroll("opener", "engage")
+    reads: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", {}).get("SK", {}).get("S") == "PROFILE":
+            reads.append(params["Key"]["PK"]["S"])
+
+    events = services.client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb.GetItem", count)
+    try:
+        world.run_until(datetime(2025, 11, 25, 7, 1, tzinfo=UTC))  # sends `first`
+    finally:
+        events.unregister("before-parameter-build.dynamodb.GetItem", count)
+    assert world.subjects("opener@example.com") == ["Hello Opener"]
+    assert reads == ["C#opener"]
