@@ -4,27 +4,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import render, versioning
 from chalicelib.config import settings
-from chalicelib.errors import FileError, FileInvalid
+from chalicelib.errors import BadTemplate, FileError, FileInvalid
 from chalicelib.sandbox import Part
-from chalicelib.sequences import Sequence, parse_sequence
+from chalicelib.sequences import Sequence, load_sequence, parse_sequence, template_sites
 from chalicelib.store import ModelVersion, Versions
 from chalicelib.versioning import Pushed
 
 if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
 
-__all__ = ["Pushed", "check_names", "check_templates", "load", "newest", "push", "validate"]
+__all__ = [
+    "Pushed",
+    "check_names",
+    "check_templates",
+    "load",
+    "newest",
+    "push",
+    "template_errors",
+    "validate",
+    "validate_file",
+]
+
+PARTS: tuple[Part, ...] = ("subject", "html", "text")
 
 
 def validate(text: str, file: str) -> Sequence:
     """Parse an uploaded sequence and trial-render its templates; every problem at once."""
-    sequence = parse_sequence(text, file=file)
-    check_templates(sequence, file)
+    sequence = parse_sequence(text, file=file, check=template_errors)
     check_names(sequence, file)
+    return sequence
+
+
+def validate_file(path: Path) -> Sequence:
+    """Load a sequence file (template files inlined) and trial-render its templates; every
+    problem at once, schema and templates together."""
+    sequence = load_sequence(path, check=template_errors)
+    check_names(sequence, str(path))
     return sequence
 
 
@@ -63,37 +83,45 @@ def _unknown_names(sequence: Sequence, catalogue: Catalogue | None) -> Iterator[
 
 def check_templates(sequence: Sequence, file: str) -> None:
     """Trial-render every template in the sandbox; raise `FileInvalid` listing every failure."""
-    errors = []
-    for i, step in enumerate(sequence.steps):
-        sets = [(f"steps[{i}].template", step.template)] if step.template else []
-        sets += [
-            (f"steps[{i}].variants[{j}].template", v.template)
-            for j, v in enumerate(step.variants or ())
-        ]
-        for path, templates in sets:
-            for locale, spec in (templates or {}).items():
-                parts: tuple[tuple[Part, str | None], ...] = (
-                    ("subject", spec.subject),
-                    ("html", spec.html),
-                    ("text", spec.text),
-                )
-                for part, source in parts:
-                    if source is None:
-                        continue
-                    try:
-                        render.validate_template(
-                            source,
-                            part,
-                            sequence={"id": sequence.id, "name": sequence.name},
-                            step={"id": step.id, "variant": ""},
-                        )
-                    except render.BadTemplate as exc:
-                        # Template lines are not file lines: say which, in the message.
-                        where = f"template line {exc.line}: " if exc.line else ""
-                        path_ = f"{path}.{locale}.{part}"
-                        errors.append(FileError(path_, where + exc.problem))
+    errors = template_errors(sequence.model_dump(mode="json"), uploaded=False)
     if errors:
         raise FileInvalid(file, errors)
+
+
+def template_errors(data: Any, *, uploaded: bool = True) -> list[FileError]:
+    """Trial-render every template of a sequence's raw data, whatever else is wrong with it.
+
+    An uploaded marketing sequence (any but `transactional: true`) must offer a visible
+    unsubscribe link in every HTML template and the unsubscribe URL in every hand-written
+    text part; the re-check before storing (`uploaded=False`) checks safety only.
+    """
+    if not isinstance(data, dict):
+        return []
+    marketing = uploaded and data.get("transactional") is not True
+    sequence = {"id": _text(data.get("id")), "name": _text(data.get("name"))}
+    errors = []
+    for site in template_sites(data):
+        for part in PARTS:
+            source = site.spec.get(part)
+            if not isinstance(source, str):
+                continue
+            try:
+                render.validate_template(
+                    source,
+                    part,
+                    sequence=sequence,
+                    step={"id": site.step_id, "variant": site.variant_id},
+                    marketing=marketing,
+                )
+            except BadTemplate as exc:
+                # Template lines are not file lines: say which, in the message.
+                where = f"template line {exc.line}: " if exc.line else ""
+                errors.append(FileError(f"{site.path}.{part}", where + exc.problem))
+    return errors
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def push(

@@ -24,6 +24,7 @@ from pydantic import (
 from chalicelib.localtime import validate_zone
 
 __all__ = [
+    "LOCALE",
     "MAX_DURATION",
     "PATTERN_MEANING",
     "WEEKDAYS",
@@ -137,6 +138,7 @@ LocalTime = Annotated[
 
 _SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _LOCALE_RE = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+LOCALE = re.compile(_LOCALE_RE)
 Slug = Annotated[str, Field(pattern=_SLUG_RE, description="lowercase letters, digits, - and _")]
 Locale = Annotated[str, Field(pattern=_LOCALE_RE, examples=["en", "pt-BR"])]
 PATTERN_MEANING = {

@@ -115,6 +115,15 @@ def derive_text(source: str) -> str:
     return masked.restore(tidy_text(text), escape_text=True)
 
 
+def visible_links(document: str) -> list[tuple[str, str]]:
+    """(href, label) of every link a reader sees: outside comments, `<head>` and hidden
+    elements, with the text (or image alt) it shows."""
+    parser = _TextParser()
+    parser.feed(document)
+    parser.close()
+    return parser.links
+
+
 def tidy_text(text: str) -> str:
     """Keep at most one blank line between paragraphs (lines are trimmed at compile time)."""
     while "\n\n\n" in text:
@@ -127,6 +136,8 @@ def _line(source: str, code: str) -> int:
 
 
 _SKIPPED = frozenset({"head", "style", "script", "title"})
+_VOID = frozenset(str.split("area base br col embed hr img input link meta source track wbr"))
+_HIDING_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\b", re.I)
 _PARAGRAPHS = frozenset(
     str.split("p div h1 h2 h3 h4 h5 h6 table ul ol blockquote section article header footer")
 )
@@ -139,17 +150,37 @@ def _href(tag: str) -> str:
     return attribute_value(next(hrefs, ""))
 
 
+def is_hidden(attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether an element is hidden from some readers: `hidden`, `aria-hidden="true"`, or an
+    inline `display:none` / `visibility:hidden` (a preheader and its padding, say)."""
+    found = dict(attrs)
+    return (
+        "hidden" in found
+        or (found.get("aria-hidden") or "").strip().lower() == "true"
+        or bool(_HIDING_STYLE.search(found.get("style") or ""))
+    )
+
+
 class _TextParser(HTMLParser):
-    """HTML to text; links become `text (url)`, with the url between the link markers."""
+    """HTML to text; links become `text (url)`, with the url between the link markers.
+
+    Hidden elements (`is_hidden`) are left out, with everything inside them: a preheader's
+    padding characters and decorative `aria-hidden` parts such as a wordmark.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
+        self.links: list[tuple[str, str]] = []
         self._skipping = 0
+        self._hidden: list[str] = []  # tags opened inside a hidden element, it first
         self._link: tuple[str, int] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
+        if self._hidden or is_hidden(attrs):
+            if tag not in _VOID:
+                self._hidden.append(tag)
+        elif tag in _SKIPPED:
             self._skipping += 1
         elif tag in _PARAGRAPHS:
             self.out.append("\n\n")
@@ -161,8 +192,16 @@ class _TextParser(HTMLParser):
         elif tag == "img" and self._link is not None:
             self.out.append(dict(attrs).get("alt") or "")
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not (self._hidden or is_hidden(attrs)):
+            self.handle_starttag(tag, attrs)
+            self.handle_endtag(tag)
+
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if self._hidden:
+            if tag in self._hidden:  # closes it and whatever was left open inside it
+                del self._hidden[len(self._hidden) - 1 - self._hidden[::-1].index(tag) :]
+        elif tag in _SKIPPED:
             self._skipping = max(self._skipping - 1, 0)
         elif tag in _PARAGRAPHS:
             self.out.append("\n\n")
@@ -170,11 +209,11 @@ class _TextParser(HTMLParser):
             self._close_link()
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
+        if not (self._skipping or self._hidden):
             self.out.append(re.sub(r"\s+", " ", data))
 
     def handle_comment(self, data: str) -> None:
-        if _PLACEHOLDER.fullmatch(f"<!--{data}-->"):
+        if not self._hidden and _PLACEHOLDER.fullmatch(f"<!--{data}-->"):
             self.out.append(f"<!--{data}-->")
 
     def _close_link(self) -> None:
@@ -183,6 +222,7 @@ class _TextParser(HTMLParser):
         href, start = self._link
         self._link = None
         label = "".join(self.out[start:]).strip()
+        self.links.append((href, label))
         if not href or href.startswith("#") or f"mailto:{label}" == href:
             return
         target = f"{LINK_START}{href}{LINK_END}"

@@ -13,10 +13,11 @@ returned by link index; a human click on the link adds them to the contact's int
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.htmlsource import ATTRIBUTE, LINK_END, LINK_START, attribute_value
 from chalicelib.links import UnsafeDestination, check_destination
@@ -33,6 +34,10 @@ _TAG = re.compile(
 _BODY_END = re.compile("</body", re.I)
 _PASSTHROUGH = ("mailto:", "tel:", "sms:", "#")
 _TEXT_LINK = re.compile(f"{LINK_START}([^{LINK_START}{LINK_END}]*){LINK_END}")
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_WRITTEN_URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)
+_TRAILING = ".,;:!?'\""
+_CLOSERS = {")": "(", "]": "["}
 
 
 class UnsafeLink(ValueError):
@@ -46,12 +51,31 @@ class UnsafeLink(ValueError):
 @dataclass(frozen=True)
 class Rewritten:
     """The HTML with tracked links; `links[i]` is link i's destination, `urls[i]` its click URL
-    and `tags[i]` the interests it carries."""
+    and `tags[i]` the interests it carries.
+
+    `conditional` holds the indexes of links inside comments or VML: the copies only Outlook
+    shows (`<!--[if mso]><v:roundrect href=...>`), which a text part never points at.
+    `untracked` are the destinations of links marked `data-nurture-notrack`.
+    """
 
     html: str
     links: tuple[str, ...]
     urls: tuple[str, ...]
     tags: tuple[tuple[str, ...], ...] = ()
+    conditional: frozenset[int] = field(default_factory=frozenset)
+    untracked: frozenset[str] = field(default_factory=frozenset)
+
+    def primary_urls(self) -> dict[str, list[str]]:
+        """Each destination's click URLs in document order; its Outlook-only copies only when
+        no link that every client shows goes there."""
+        found: dict[str, list[str]] = {}
+        for index, (link, url) in enumerate(zip(self.links, self.urls, strict=True)):
+            if index not in self.conditional:
+                found.setdefault(link, []).append(url)
+        conditional: dict[str, list[str]] = {}
+        for index in sorted(self.conditional):
+            conditional.setdefault(self.links[index], []).append(self.urls[index])
+        return {**conditional, **found}
 
 
 Tracker = Callable[[int, str], str]
@@ -63,6 +87,14 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
     links: list[str] = []
     urls: list[str] = []
     tags: list[tuple[str, ...]] = []
+    conditional: set[int] = set()
+    marked: set[str] = set()
+    comments = [m.span() for m in _COMMENT.finditer(document)]
+    comment_starts = [start for start, _ in comments]
+
+    def in_comment(position: int) -> bool:
+        at = bisect.bisect_right(comment_starts, position) - 1
+        return at >= 0 and position < comments[at][1]
 
     def tag(match: re.Match[str]) -> str:
         attrs = match[1]
@@ -71,9 +103,13 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
             [*interests, *([notrack] if notrack else [])], key=_start, reverse=True
         ):
             attrs = attrs[: marker.start()].rstrip() + attrs[marker.end() :]
-        if not notrack and href and href[2]:
+        if notrack and href and href[2]:
+            marked.add(attribute_value(href[2]))
+        elif href and href[2]:
             destination = _trackable(attribute_value(href[2]), untracked)
             if destination is not None:
+                if match[0][:3].lower() == "<v:" or in_comment(match.start()):
+                    conditional.add(len(links))
                 links.append(destination)
                 urls.append(track(len(links) - 1, destination))
                 tags.append(_interests(interests))
@@ -88,7 +124,14 @@ def rewrite_links(document: str, track: Tracker, untracked: Collection[str]) -> 
         )
 
     rewritten = _TAG.sub(tag, document)
-    return Rewritten(rewritten, tuple(links), tuple(urls), tuple(tags))
+    return Rewritten(
+        rewritten,
+        tuple(links),
+        tuple(urls),
+        tuple(tags),
+        frozenset(conditional),
+        frozenset(marked),
+    )
 
 
 def _href_and_markers(
@@ -158,11 +201,11 @@ def insert_pixel(document: str, open_url: str) -> str:
 def track_text(text: str, rewritten: Rewritten) -> str:
     """Swap the derived text part's link markers for the tracked URLs, in document order.
 
-    A destination seen n times in the HTML takes its n URLs in turn; an untracked one stays.
+    A destination seen n times in the HTML takes its n URLs in turn, those of links every
+    client shows first (never an Outlook-only copy while there is another); an untracked one
+    stays.
     """
-    queues: dict[str, list[str]] = {}
-    for link, url in zip(rewritten.links, rewritten.urls, strict=True):
-        queues.setdefault(link, []).append(url)
+    queues = rewritten.primary_urls()
 
     def tracked(match: re.Match[str]) -> str:
         queue = queues.get(match[1]) or queues.get(_signed_form(match[1]))
@@ -172,3 +215,45 @@ def track_text(text: str, rewritten: Rewritten) -> str:
 
     text = _TEXT_LINK.sub(tracked, text)
     return text.replace(LINK_START, "").replace(LINK_END, "") if LINK_START in text else text
+
+
+def track_written_text(
+    text: str, rewritten: Rewritten, track: Tracker, untracked: Collection[str]
+) -> tuple[str, tuple[str, ...]]:
+    """Track the http(s) URLs written into a hand-made text part.
+
+    A destination the HTML links to takes that link's click URL (its first one every client
+    shows); another gets the next index after the HTML's links. Returns the text and those
+    further destinations. The `untracked` URLs (unsubscribe), those the HTML marks
+    `data-nurture-notrack` and unsafe ones stay as written.
+    """
+    tracked = {link: urls[0] for link, urls in rewritten.primary_urls().items()}
+    extra: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        url, tail = _without_trailing_punctuation(match[0])
+        if url in untracked or url in rewritten.untracked:
+            return match[0]
+        try:
+            destination = check_destination(url)
+        except UnsafeDestination:
+            return match[0]
+        if destination not in tracked:
+            tracked[destination] = track(len(rewritten.links) + len(extra), destination)
+            extra.append(destination)
+        return tracked[destination] + tail
+
+    return _WRITTEN_URL.sub(swap, text), tuple(extra)
+
+
+def _without_trailing_punctuation(url: str) -> tuple[str, str]:
+    """Split the sentence's punctuation off a URL written in prose: `(see https://x.io/a).`"""
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        opener = _CLOSERS.get(last)
+        if last in _TRAILING or (opener and url.count(opener, 0, end) < url.count(last, 0, end)):
+            end -= 1
+            continue
+        break
+    return url[:end], url[end:]

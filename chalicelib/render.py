@@ -7,6 +7,7 @@ the same template for a whole batch). Per message: render, rewrite links, add th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,8 +18,15 @@ from jinja2 import Template
 
 from chalicelib import htmlsource
 from chalicelib.errors import BadTemplate, InvalidInput
-from chalicelib.linkrewrite import UnsafeLink, insert_pixel, rewrite_links, track_text
+from chalicelib.linkrewrite import (
+    UnsafeLink,
+    insert_pixel,
+    rewrite_links,
+    track_text,
+    track_written_text,
+)
 from chalicelib.links import tracked_url
+from chalicelib.profiles import TEMPLATE_FIELDS
 from chalicelib.sandbox import Part, compile_part, render_part
 from chalicelib.tokens import Claims, Keyring, Purpose, sign
 
@@ -45,6 +53,10 @@ SAMPLE_CONTACT: Mapping[str, Any] = MappingProxyType(
 )
 """What a trial render at upload sees: custom attributes need `| default(...)`; every contact
 has `tags` and `interests` (lists, maybe empty) and `stage` (None before the first)."""
+_BARE_CONTACT: Mapping[str, Any] = MappingProxyType(
+    {"email": "ada@example.com", "tags": [], "interests": [], "stage": None}
+)
+"""A contact with nothing but its address (and empty lists): any other field may be missing."""
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -90,12 +102,48 @@ def validate_template(
     *,
     sequence: Mapping[str, Any] = _EMPTY,
     step: Mapping[str, Any] = _EMPTY,
+    marketing: bool = False,
 ) -> None:
-    """Reject at upload what would fail or be unsafe at send time; raise `BadTemplate`."""
+    """Reject at upload what would fail or be unsafe at send time; raise `BadTemplate`.
+
+    A `marketing` message must let the reader unsubscribe: its HTML shows a link to
+    `unsubscribe_url` (or `preferences_url`) and a hand-written text part holds the URL.
+    """
+    try:
+        _validate(source, kind, sequence, step, marketing)
+    except BadTemplate as exc:
+        hint = _hint(exc.problem)
+        if not hint:
+            raise
+        raise BadTemplate(exc.part, exc.line, f"{exc.problem} ({hint})") from exc
+
+
+def _validate(
+    source: str,
+    kind: Part,
+    sequence: Mapping[str, Any],
+    step: Mapping[str, Any],
+    marketing: bool,
+) -> None:
     context = _context(
         SAMPLE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT
     )
     rendered = render_part(_compiled(source, kind), kind, context)
+    bare = _context(
+        _BARE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT
+    )
+    try:
+        render_part(_compiled(source, kind), kind, bare)
+    except BadTemplate as exc:
+        missing = _MISSING_FIELD.search(exc.problem)
+        if missing is None:
+            raise
+        raise BadTemplate(
+            exc.part,
+            exc.line,
+            f"fails for a contact without {missing[1]}: write "
+            f'contact.{missing[1]} | default("...")',
+        ) from exc
     if kind == "subject":
         _check_subject(rendered)
     elif kind == "html":
@@ -107,6 +155,33 @@ def validate_template(
             render_part(_derived_text(source), "text", context)
         except BadTemplate as exc:
             raise BadTemplate("html", None, f"the text part derived from it: {exc}") from exc
+        shown = {href for href, label in htmlsource.visible_links(rendered) if label}
+        if marketing and _SAMPLE_URL not in shown:
+            raise BadTemplate("html", None, _NO_UNSUBSCRIBE_LINK)
+    elif marketing and _SAMPLE_URL not in rendered:
+        raise BadTemplate("text", None, _NO_UNSUBSCRIBE_URL)
+
+
+_NO_UNSUBSCRIBE_LINK = (
+    "a marketing email needs a visible unsubscribe link, such as "
+    '<a href="{{ unsubscribe_url }}">Unsubscribe or change preferences</a> '
+    "(receipts and account mail: mark the sequence transactional: true)"
+)
+_NO_UNSUBSCRIBE_URL = (
+    "a marketing email's text part needs the unsubscribe URL, such as "
+    "'Unsubscribe: {{ unsubscribe_url }}' (receipts and account mail: mark the sequence "
+    "transactional: true)"
+)
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+_MISSING_FIELD = re.compile(r"has no attribute '(\w+)'")
+
+
+def _hint(problem: str) -> str:
+    """What the marketer probably meant by a name templates do not know."""
+    found = _UNDEFINED.search(problem)
+    if found and found[1] in TEMPLATE_FIELDS:
+        return f"contact fields are under contact: write contact.{found[1]}"
+    return ""
 
 
 def prepare(
@@ -146,16 +221,23 @@ def prepare(
         raise BadTemplate("html", None, str(exc)) from exc
     if templates.text is None:
         derived = render_part(_derived_text(templates.html), "text", context)
-        text = track_text(htmlsource.tidy_text(derived), rewritten)
+        text, links = track_text(htmlsource.tidy_text(derived), rewritten), rewritten.links
     else:
-        text = render_part(_compiled(templates.text, "text"), "text", context)
+        written = render_part(_compiled(templates.text, "text"), "text", context)
+        text, extra = track_written_text(
+            written,
+            rewritten,
+            lambda index, destination: url(Purpose.CLICK, index, destination),
+            {unsubscribe},
+        )
+        links = rewritten.links + extra
     return Prepared(
         subject=subject,
         html=insert_pixel(rewritten.html, url(Purpose.OPEN)),
         text=text,
         headers=list_unsubscribe_headers(unsubscribe, unsubscribe_mailto),
-        links=rewritten.links,
-        link_tags=rewritten.tags,
+        links=links,
+        link_tags=rewritten.tags + ((),) * (len(links) - len(rewritten.links)),
     )
 
 
@@ -206,7 +288,9 @@ def _compiled(source: str, part: Part) -> Template:
 
 @lru_cache(maxsize=256)
 def _derived_text(html_source: str) -> Template:
-    return compile_part(htmlsource.derive_text(html_source), "text")
+    """The text part of an HTML template, from its CSS-inlined form (so a class that hides an
+    element hides it from the text too)."""
+    return compile_part(htmlsource.derive_text(htmlsource.inline_css(html_source)), "text")
 
 
 def _check_subject(subject: str) -> str:

@@ -16,6 +16,7 @@ id: ab
 name: AB
 default_timezone: UTC
 default_locale: en
+uneven_locales: true
 steps:
   - id: one
     variants:

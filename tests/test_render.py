@@ -135,7 +135,9 @@ def test_syntax_error_names_the_line() -> None:
 
 def test_ordinary_personalisation_passes() -> None:
     validate_template(SAMPLE_HTML, "html")
-    validate_template("{{ contact.first_name|upper }} {{ contact.email.split('@')[1] }}", "text")
+    validate_template(
+        "{{ contact.first_name|default('you')|upper }} {{ contact.email.split('@')[1] }}", "text"
+    )
     validate_template("{% for k, v in contact|dictsort %}{{ k }}={{ v }} {% endfor %}", "text")
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -66,26 +65,56 @@ def list_command() -> None:
 @click.option("--version", type=click.IntRange(1), help="A pinned version (default: newest).")
 def show_command(sequence_id: str, version: int | None) -> None:
     """Print a stored version as YAML."""
-    import yaml
-
     from chalicelib import catalog
 
     sequence = or_fail(lambda: catalog.load(services.versions(), sequence_id, version))
-    click.echo(yaml.safe_dump(json.loads(sequence.to_json()), sort_keys=False, allow_unicode=True))
+    click.echo(_as_yaml(sequence), nl=False)
 
 
-def _checked(path: Path) -> Sequence | None:
+@sequences.command("inline")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Where to write it (default: standard output).",
+)
+def inline_command(file: Path, output: Any) -> None:
+    """Validate FILE and write it self-contained, its html_file and text_file templates
+    inline: what POST /api/sequences takes (Content-Type: application/yaml)."""
+    if (sequence := _checked(file, quiet=True)) is None:
+        raise SystemExit(FAILED)
+    output.write(f"# {file.name} with its template files inline (nurture sequences inline)\n")
+    output.write(_as_yaml(sequence))
+
+
+def _as_yaml(sequence: Sequence) -> str:
+    """A sequence as YAML, multi-line templates as literal blocks a person can read."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    data = sequence.model_dump(mode="json", exclude_none=True)
+    return str(yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100))
+
+
+def _checked(path: Path, *, quiet: bool = False) -> Sequence | None:
     from chalicelib import catalog
     from chalicelib.errors import FileInvalid
-    from chalicelib.sequences import load_sequence
 
     try:
-        sequence = load_sequence(path)
-        catalog.check_templates(sequence, str(path))
+        sequence = catalog.validate_file(path)
     except FileInvalid as invalid:
         click.echo(str(invalid), err=True)
         return None
-    click.echo(f"{path}: ok ({sequence.id}, {len(sequence.steps)} steps)")
+    if not quiet:
+        click.echo(f"{path}: ok ({sequence.id}, {len(sequence.steps)} steps)")
     return sequence
 
 

@@ -12,7 +12,7 @@ every problem at once as `FileInvalid`, each error naming the file, the YAML pat
 
 from chalicelib.fields import WEEKDAYS, format_duration, parse_duration
 from chalicelib.modelfiles import MAX_FILE_BYTES
-from chalicelib.sequences.files import load_sequence, parse_sequence
+from chalicelib.sequences.files import TemplateSite, load_sequence, parse_sequence, template_sites
 from chalicelib.sequences.graph import EXIT, SUPPRESS, unreachable_steps
 from chalicelib.sequences.model import (
     AbsenceBranch,
@@ -37,6 +37,7 @@ __all__ = [
     "SendWindow",
     "Sequence",
     "Step",
+    "TemplateSite",
     "TemplateSpec",
     "WaitUntil",
     "format_duration",
@@ -45,5 +46,6 @@ __all__ = [
     "parse_sequence",
     "render_json_schema",
     "sequence_json_schema",
+    "template_sites",
     "unreachable_steps",
 ]

@@ -13,7 +13,7 @@ from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import FileError
-from chalicelib.fields import parse_duration, parse_local_time
+from chalicelib.fields import LOCALE, parse_duration, parse_local_time
 
 if TYPE_CHECKING:
     from chalicelib.sequences.model import Sequence
@@ -22,6 +22,8 @@ EXIT = "exit"
 """Branch / `next` target that ends the contact's enrollment."""
 SUPPRESS = "suppress"
 """A target that ends the sequence and suppresses the contact for good (a sunset step)."""
+UNEVEN_LOCALES = "uneven_locales"
+"""The sequence-level key that allows steps to offer different locales."""
 
 
 def items(data: Any, key: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -48,6 +50,7 @@ def cross_step_errors(data: Mapping[str, Any]) -> list[FileError]:
     return [
         *_duplicate_id_errors(ids),
         *_default_locale_errors(data),
+        *_uneven_locale_errors(data),
         *(FileError(e.path, f"unknown step {e.target!r}") for e in _unknown_targets(data)),
         *_zero_delay_cycle_errors(data),
         *_capped_transactional_errors(data),
@@ -155,14 +158,46 @@ def _default_locale_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
     locale = data.get("default_locale")
     if not isinstance(locale, str):
         return
+    for path, templates in _template_owners(data):
+        if locale not in templates:
+            message = f"no template for default_locale {locale!r} (the fallback locale)"
+            yield FileError(f"{path}.template", message)
+
+
+def _template_owners(data: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, templates by locale) of each step and variant whose templates are a mapping."""
     for i, step in items(data, "steps"):
         owners = [(f"steps[{i}]", step)]
         owners += [(f"steps[{i}].variants[{j}]", v) for j, v in items(step, "variants")]
         for path, owner in owners:
             templates = owner.get("template")
-            if isinstance(templates, dict) and locale not in templates:
-                message = f"no template for default_locale {locale!r} (the fallback locale)"
-                yield FileError(f"{path}.template", message)
+            if isinstance(templates, dict):
+                yield path, templates
+
+
+def _uneven_locale_errors(data: Mapping[str, Any]) -> Iterator[FileError]:
+    """A locale some steps offer and others lack would switch a reader's language mid-way."""
+    if data.get(UNEVEN_LOCALES) is True:
+        return
+    default = data.get("default_locale")
+    owners = list(_template_owners(data))
+    # A set without the default locale is reported as such; its other locales count for none.
+    offered = {
+        locale
+        for _, templates in owners
+        if default in templates
+        for locale in templates
+        if isinstance(locale, str) and LOCALE.fullmatch(locale)
+    }
+    for path, templates in owners:
+        missing = sorted(offered - set(templates) - {default})
+        if missing:
+            names = ", ".join(repr(locale) for locale in missing)
+            yield FileError(
+                f"{path}.template",
+                f"no {names} template, which other steps have: those contacts would switch "
+                f"to the default locale here; add it, or set {UNEVEN_LOCALES}: true",
+            )
 
 
 def _edges(data: Mapping[str, Any]) -> list[_Edge]:

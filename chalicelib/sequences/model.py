@@ -305,8 +305,14 @@ class Sequence(Model):
     frequency_cap: FrequencyCap | None = None
     transactional: StrictBool = Field(
         default=False,
-        description="receipts and account mail: not counted toward any contact's frequency cap "
-        "and never capped",
+        description="receipts and account mail: not counted toward any contact's frequency cap, "
+        "never capped, and sent without the unsubscribe link marketing email must show",
+    )
+    uneven_locales: StrictBool = Field(
+        default=False,
+        description="let steps offer different locales: a step without the contact's locale "
+        "sends the default locale's template (otherwise every step must offer every locale "
+        "any step offers)",
     )
     goal: Goal | None = None
     entry: Entry = Entry()

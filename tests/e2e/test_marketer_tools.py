@@ -53,8 +53,15 @@ def test_api_enrolls_with_the_local_key_and_refuses_without(stack: Stack) -> Non
     body = json.dumps({"email": "erin@example.com", "sequence_id": "onboarding"}).encode()
     sent = {"Content-Type": "application/json"}
     authorized = {**sent, "Authorization": f"Bearer {key}"}
+    csv = {"Content-Type": "text/csv", "Authorization": f"Bearer {key}"}
     assert fetch(f"{stack.api}/api/enrollments", "POST", body, sent)[0] == 401
+    status, _, imported = fetch(
+        f"{stack.api}/api/contacts", "POST", b"email\nerin@example.com\n", csv
+    )
+    assert status == 200, imported
+    [erin] = json.loads(imported)["contacts"]
     status, _, answer = fetch(f"{stack.api}/api/enrollments", "POST", body, authorized)
     assert status == 201 and json.loads(answer)["step_id"] == "welcome"
+    assert json.loads(answer)["contact_id"] == erin["contact_id"]
     status, _, report = fetch(f"{stack.api}/api/reports/onboarding", headers=authorized)
     assert status == 200 and json.loads(report)["steps"][0]["step_id"] == "welcome"
