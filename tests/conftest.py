@@ -111,3 +111,28 @@ def events_of(table: Table, contact: str = "alice", kind: str | None = None) -> 
 def headers(response: Any) -> dict[str, str]:
     """Response headers by lower-case name (HTTP header names are case-insensitive)."""
     return {name.lower(): value for name, value in response.headers.items()}
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright, one for the whole run (Playwright's sync
+    API allows one at a time)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        chromium.close()

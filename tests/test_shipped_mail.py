@@ -22,15 +22,6 @@ RING = Keyring(active="k1", keys={"k1": b"shipped-mail-key-0123456789"})
 BASE = "https://t.example.test"
 CLICK = re.compile(rf"{re.escape(BASE)}/c/[\w-]+\.[\w-]+")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def messages() -> Iterator[tuple[str, Sequence, TemplateSpec]]:
@@ -104,18 +95,6 @@ def test_text_parts_are_tracked_and_free_of_hidden_clutter(
     outlook_only = {i for at, i in html_links if any(s <= at < e for s, e in comments)}
     text_links = [link_index(u) for u in CLICK.findall(text)]
     assert text_links and not outlook_only & set(text_links), where
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 MEASURE = """() => {
