@@ -245,6 +245,15 @@ def show_sequence(sequence_id: str) -> Response:
     return web.json_doc({"sequence": json.loads(sequence.to_json()), "version": version})
 
 
+@app.route("/api/sequences/{sequence_id}/versions", methods=["GET"])
+@marketer_api
+def sequence_versions(sequence_id: str) -> Response:
+    found = services.versions().history(_text_id(sequence_id, "sequence_id"))
+    if not found:
+        raise UnknownModel(f"sequence_id: no sequence {sequence_id!r}")
+    return web.json_doc({"sequence_id": sequence_id, "versions": [_head(v) for v in found]})
+
+
 @app.route("/api/segments", methods=["POST"], content_types=YAML)
 @marketer_api
 def push_segment() -> Response:

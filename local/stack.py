@@ -117,6 +117,7 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "NURTURE_TABLE": "nurture-local",
         "NURTURE_BASE_URL": f"http://{args.host}:{args.port}",
+        "NURTURE_API_URL": f"http://{args.host}:{args.port}",
         "NURTURE_PARK_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{QUEUE}",
         "NURTURE_SENDER": "hello@nurture.example",
         "NURTURE_SCHEDULE_GROUP": GROUP,

@@ -12,6 +12,7 @@ import click
 
 from chalicelib.cli import (
     contacts,
+    dashboard,
     events,
     journey,
     report,
@@ -36,6 +37,7 @@ GROUPS = (
     schedule,
     report,
     webhooks,
+    dashboard,
 )
 
 

@@ -93,6 +93,20 @@ class Versions:
         )
         return [_version(_plain(i), with_body=False) for page in pages for i in page["Items"]]
 
+    def history(self, model_id: str) -> list[ModelVersion]:
+        """Every version of one model, oldest first, without their bodies."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self._table.name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :v)",
+            ExpressionAttributeValues={
+                ":pk": self._key(model_id, "")["PK"],
+                ":v": _value("V#"),
+            },
+            ProjectionExpression="model_id, version, content_hash, #name, pushed_at",
+            ExpressionAttributeNames={"#name": "name"},
+        )
+        return [_version(_plain(i), with_body=False) for page in pages for i in page["Items"]]
+
     def _key(self, model_id: str, sk: str) -> dict[str, Any]:
         return _key(f"{self._prefix}#{model_id}", sk)
 

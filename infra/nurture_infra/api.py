@@ -24,6 +24,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/sequences": ("GET", "POST"),
     "/api/sequences/validate": ("POST",),
     "/api/sequences/{sequence_id}": ("GET",),
+    "/api/sequences/{sequence_id}/versions": ("GET",),
     "/api/segments": ("GET", "POST"),
     "/api/stages": ("POST",),
     "/api/scoring": ("GET", "POST"),
