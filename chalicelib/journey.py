@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib import catalog, preview, schedule, store
 from chalicelib.caps import CapPolicy
 from chalicelib.errors import ContactNotFound, ReentryRefused, UnknownStep, Unreachable
+from chalicelib.experiments.assign import held_out
 from chalicelib.gates import Gates, reentry_refusal
 from chalicelib.profiles import Profile, paused_until
 from chalicelib.progress import Progress
@@ -71,7 +72,7 @@ class Journey:
                 f"sequence_id: {contact_id!r} already went through "
                 f"{sequence_id!r}; re-entry is off or its cooldown has not passed"
             )
-        if new or _awaiting_first_send(enrollment):
+        if _first_send_due(enrollment, new):
             first = sequence.steps[0]
             planned = schedule.plan_step(first, self._now(), profile, sequence, self._now())
             self.timers.put(self.progress.send_timer(enrollment, first.id, enrollment.seq, planned))
@@ -99,7 +100,7 @@ class Journey:
                 counts["refused"] += 1
                 continue
             counts["enrolled" if new else "already_enrolled"] += 1
-            if not (new or _awaiting_first_send(enrollment)):
+            if not _first_send_due(enrollment, new):
                 continue
             planned = schedule.plan_step(first, now, profile, sequence, now)
             timers.append(
@@ -134,6 +135,7 @@ class Journey:
         context: Mapping[str, Any] | None = None,
     ) -> tuple[store.Enrollment | None, bool]:
         zone = schedule.local_zone(profile, sequence)
+        held = held_out(profile.contact_id, sequence.id, sequence.holdout)
         return self.enrollments.enroll(
             profile.contact_id,
             sequence.id,
@@ -143,6 +145,7 @@ class Journey:
             self._may_restart(sequence),
             store.ZoneUsed(zone.name, zone.source, ",".join(zone.notes)),
             context,
+            "held_out" if held else "active",
         )
 
     def _may_restart(self, sequence: Sequence) -> Callable[[store.Enrollment], bool]:
@@ -176,6 +179,11 @@ class Journey:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+
+def _first_send_due(enrollment: store.Enrollment, new: bool) -> bool:
+    """A new enrollment's first send, unless the contact is held out (never sent to)."""
+    return (new and enrollment.status == "active") or _awaiting_first_send(enrollment)
 
 
 def _awaiting_first_send(enrollment: store.Enrollment) -> bool:

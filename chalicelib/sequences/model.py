@@ -266,6 +266,32 @@ class Branches(Model):
         return self
 
 
+class WinnerRule(Model):
+    """When an A/B test has a winner worth proposing: each variant sent at least `min_per_arm`
+    times, `after` the version was pushed, and one variant ahead of every other on `metric`
+    with a 95% interval of the difference above zero. It is proposed as a new version for the
+    marketer to push, never switched silently."""
+
+    metric: Literal["clicked", "converted"] = Field(description="human clicks or conversions")
+    min_per_arm: StrictInt = Field(ge=1, le=10_000_000)
+    after: Duration
+
+
+def _percent(value: Any) -> Any:
+    """`10%` (or 10) is ten percent."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        return int(number) if number.isdigit() else value
+    return value
+
+
+Percent = Annotated[
+    StrictInt,
+    BeforeValidator(_percent, json_schema_input_type=str | int),
+    Field(ge=1, le=50, description="a share of contacts such as 10%"),
+]
+
+
 class Step(Model):
     """One email of the sequence, when it goes out, and where the contact goes next."""
 
@@ -280,11 +306,16 @@ class Step(Model):
     branches: Branches = Branches()
     topic: Slug | None = Field(default=None, description="overrides the sequence's topic")
     only_if: OnlyIf | None = None
+    winner: WinnerRule | None = Field(
+        default=None, description="propose the winning variant as a new version when it is clear"
+    )
 
     @model_validator(mode="after")
     def _one_of_each(self) -> Step:
         if (self.template is None) == (self.variants is None):
             raise ValueError("give exactly one of template or variants")
+        if self.winner is not None and not self.variants:
+            raise ValueError("winner needs variants to choose from")
         if self.delay is not None and self.wait_until is not None:
             raise ValueError("give at most one of delay or wait_until")
         if self.variants and len({v.id for v in self.variants}) != len(self.variants):
@@ -324,6 +355,11 @@ class Sequence(Model):
     consent: Literal["required"] | None = Field(
         default=None, description="required: contacts without recorded consent are skipped"
     )
+    holdout: Percent | None = Field(
+        default=None,
+        description="this share of contacts is enrolled and tracked but never sent to, so "
+        "their conversions measure what the emails add (assigned from the contact id)",
+    )
     steps: Annotated[tuple[Step, ...], *at_least(1), *at_most(100)]
 
     @model_validator(mode="after")
@@ -336,8 +372,15 @@ class Sequence(Model):
         return self
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys, normalized values) for storing a version."""
+        """Canonical JSON (sorted keys, normalized values) for storing a version. The
+        experiment fields leave no trace while unused, so a stored version's hash (and an
+        unchanged re-push) stays what it was."""
         data = self.model_dump(mode="json", by_alias=True)
+        if data.get("holdout") is None:
+            data.pop("holdout", None)
+        for step in data["steps"]:
+            if step.get("winner") is None:
+                step.pop("winner", None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def step(self, step_id: str) -> Step:

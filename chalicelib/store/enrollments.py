@@ -10,6 +10,9 @@ from chalicelib.store.items import Write, _document, _key, _plain, _value
 from chalicelib.store.table import Table
 from chalicelib.store.timers import Timer, timer_item
 
+LIVE = ("active", "held_out")
+"""Statuses of an enrollment still in its sequence (a held-out one is tracked, never sent)."""
+
 
 @dataclass(frozen=True)
 class ZoneUsed:
@@ -86,19 +89,21 @@ class Enrollments:
         may_restart: Callable[[Enrollment], bool],
         zone: ZoneUsed | None = None,
         context: Mapping[str, Any] | None = None,
+        status: str = "active",
     ) -> tuple[Enrollment | None, bool]:
         """Start (or, where `may_restart` allows it for the ended run, restart) an enrollment;
-        idempotent while active. `zone` records the zone fallback planning used, `context` the
-        properties of the event that started it.
+        idempotent while active or held out. `zone` records the zone fallback planning used,
+        `context` the properties of the event that started it; `status` is `held_out` for a
+        contact in the sequence's holdout (tracked, never sent).
 
-        Returns (the active enrollment or None when re-entry is refused, whether it is new).
+        Returns (the live enrollment or None when re-entry is refused, whether it is new).
         """
         fresh = Enrollment(
             contact_id,
             sequence_id,
             version,
             1,
-            "active",
+            status,
             step_id,
             0,
             None,
@@ -112,7 +117,7 @@ class Enrollments:
         if self._table.apply([{"Put": put}]):
             return fresh, True
         current = self.get(contact_id, sequence_id)
-        if current is None or current.status == "active":
+        if current is None or current.status in LIVE:
             return current, False
         if not may_restart(current):
             return None, False
@@ -122,11 +127,12 @@ class Enrollments:
                 {
                     "Put": {
                         "Item": _enrollment_item(again),
-                        "ConditionExpression": "#run = :run AND #status <> :active",
+                        "ConditionExpression": "#run = :run AND NOT #status IN (:active, :held)",
                         "ExpressionAttributeNames": {"#run": "run", "#status": "status"},
                         "ExpressionAttributeValues": {
                             ":run": _value(current.run),
                             ":active": _value("active"),
+                            ":held": _value("held_out"),
                         },
                     }
                 }
