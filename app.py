@@ -143,12 +143,12 @@ def conversion() -> Response:
             settings().signature_tolerance_seconds,
         )
         found = conversions.parse(body, services.keyring())
+        now = tracker.clock()
+        recorded, fresh = conversions.record(
+            services.table(), services.parking(), found, stamps.iso(now), tracker.expiry(now)
+        )
     except NurtureError as exc:
         return _problem(exc)
-    now = tracker.clock()
-    recorded, fresh = conversions.record(
-        services.table(), services.parking(), found, stamps.iso(now), tracker.expiry(now)
-    )
     return web.json_doc(
         {
             "conversion_id": recorded.conversion_id,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import jsondoc, numbers, store
-from chalicelib.errors import BadToken, InvalidInput, TooLarge, Unauthorized
+from chalicelib.errors import BadToken, ContactNotFound, InvalidInput, TooLarge, Unauthorized
 from chalicelib.parking import Parking, commit
 from chalicelib.tokens import Keyring, Purpose, verify
 
@@ -32,6 +32,7 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_VALUE = Decimal(10**12)
 CURRENCIES = Path(__file__).resolve().parent / "data" / "currencies.json"
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_CONTACT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _STAMP = re.compile(r"[0-9]{1,12}")
 
 
@@ -75,12 +76,19 @@ def parse(body: bytes, keyring: Keyring) -> Conversion:
     doc = jsondoc.parse(body)
     if not isinstance(doc, dict):
         raise InvalidInput("body", "must be a JSON object")
-    unknown = sorted(set(doc) - {"conversion_id", "token", "value", "currency"})
+    unknown = sorted(set(doc) - {"conversion_id", "token", "contact_id", "value", "currency"})
     if unknown:
         raise InvalidInput(unknown[0], "is not a known field")
     conversion_id = _text(doc, "conversion_id")
     if not _ID.fullmatch(conversion_id):
         raise InvalidInput("conversion_id", "must be 1-128 of A-Z a-z 0-9 . _ : @ -")
+    if ("token" in doc) == ("contact_id" in doc):
+        raise InvalidInput("token", "give the conversion token, or contact_id (exactly one)")
+    if "contact_id" in doc:
+        contact_id = _text(doc, "contact_id")
+        if not _CONTACT.fullmatch(contact_id):
+            raise InvalidInput("contact_id", "must be 1-128 of A-Z a-z 0-9 . _ : - (no @)")
+        return Conversion(conversion_id, contact_id, "", _value(doc), _currency(doc))
     try:
         claims = verify(_text(doc, "token"), Purpose.CONVERSION, keyring)
     except BadToken:
@@ -146,7 +154,10 @@ def record(
     table: store.Table, parking: Parking, conversion: Conversion, at: str, expires_at: int
 ) -> tuple[Conversion, bool]:
     """Store the conversion once. Returns the conversion as recorded (the first one, for an id
-    seen before, whoever sends it now) and whether this call recorded it."""
+    seen before, whoever sends it now) and whether this call recorded it. A conversion named
+    by contact id (no email to attribute it to: a holdout's) needs a known contact."""
+    if not conversion.send_id and table.profile(conversion.contact_id) is None:
+        raise ContactNotFound(f"contact_id: no contact {conversion.contact_id!r}")
     write = store.conversion_write(event_for(conversion, at, expires_at), conversion.conversion_id)
     if commit(table, parking, write):
         return conversion, True

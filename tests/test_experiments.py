@@ -3,10 +3,12 @@ contact id, the held-out contact enrolled but never sent, and the winner propose
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from chalice.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +17,8 @@ from chalicelib.experiments.assign import held_out
 from chalicelib.experiments.results import holdout, propose, variant_results
 from chalicelib.experiments.stats import difference, wilson
 from chalicelib.sequences import parse_sequence
+from tests.conftest import events_of
+from tests.test_conversions import post
 from tests.test_journey import T0, Clock, World
 
 AB = """
@@ -138,3 +142,42 @@ def test_unused_new_fields_leave_stored_versions_unchanged() -> None:
     )
     text = parse_sequence(plain).to_json()
     assert '"holdout"' not in text and '"winner"' not in text
+
+
+def test_a_conversion_named_by_contact_id_is_recorded_once_for_known_contacts(
+    client: Client, table: store.Table
+) -> None:
+    table.put_profile("held", {"email": "held@example.com"})
+    doc = {"conversion_id": "order-7", "contact_id": "held", "value": 20, "currency": "EUR"}
+    first = post(client, doc)
+    assert json.loads(first.body) == {
+        "conversion_id": "order-7",
+        "contact_id": "held",
+        "send_id": "",
+        "duplicate": False,
+    }
+    assert json.loads(post(client, doc).body)["duplicate"] is True
+    [converted] = events_of(table, "held", "converted")
+    assert "send_id" not in converted and converted["value"] == 20
+    unknown = post(client, {**doc, "conversion_id": "order-8", "contact_id": "ghost"})
+    assert unknown.status_code == 404 and events_of(table, "ghost") == []
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"conversion_id": "o1", "contact_id": "held", "token": "x"}, "token"),
+        ({"conversion_id": "o1", "contact_id": "a@b.c"}, "contact_id"),
+        ({"conversion_id": "o1", "contact_id": ""}, "contact_id"),
+        ({"conversion_id": "o1", "contact_id": 7}, "contact_id"),
+        ({"conversion_id": "o1", "contact_id": "-x"}, "contact_id"),
+    ],
+)
+def test_bad_contact_conversions_are_400(
+    client: Client, table: store.Table, doc: dict[str, object], field: str
+) -> None:
+    table.put_profile("held", {"email": "held@example.com"})
+    response = post(client, doc)
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body)["error"].startswith(f"{field}:")
+    assert events_of(table, "held") == []
