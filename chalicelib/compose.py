@@ -81,4 +81,5 @@ class Composer:
             prepared.text,
             prepared.headers,
             prepared.link_tags,
+            variant,
         )

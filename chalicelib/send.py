@@ -74,6 +74,8 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     link_tags: tuple[tuple[str, ...], ...] = ()
     """Interests each tracked link carries, by link index (recorded on the send)."""
+    variant: str = ""
+    """The A/B variant of the step this message is (stored on the send and counted)."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class Sender:
         for attempt in range(self.throttle_retries + 1):
             self._pace()
             called = iso(self.clock())
-            if not self.sends.mark_calling(record, called, message.link_tags):
+            if not self.sends.mark_calling(record, called, message.link_tags, message.variant):
                 return Outcome(job.send_id, "pending", "claimed_elsewhere")  # taken over
             try:
                 answer = self.ses.send_email(**self._request(job, message))

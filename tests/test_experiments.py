@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib import catalog, services, store
+from chalicelib.compose import choose
 from chalicelib.experiments.assign import held_out
 from chalicelib.experiments.results import holdout, propose, variant_results
 from chalicelib.experiments.stats import difference, wilson
@@ -90,6 +91,15 @@ def test_a_held_out_contact_is_enrolled_and_tracked_but_never_sent(
         assert enrollment is not None
         assert enrollment.status == ("held_out" if name in held else "completed")
         assert bool(world.mails(f"{name}@example.com")) == (name not in held)
+    step = parse_sequence(AB).step("hello")
+    for name in set(names) - set(held):
+        send = store.Enrollments(table).get(name, "ab")
+        assert send is not None and send.send_id is not None
+        stored = store.Sends(table).get(send.send_id)
+        _, chosen = choose(step, None, "en", f"{name}\x1fab\x1fhello")
+        assert stored is not None and chosen in ("plain", "bold")
+        item = table.client.get_item(TableName=table.name, Key=store.send_key(send.send_id))
+        assert item["Item"]["variant"] == {"S": chosen}
     again = world.journey.enroll(sorted(held)[0], "ab")
     assert again.status == "held_out"
     world.run_until(T0 + timedelta(days=2))

@@ -143,13 +143,18 @@ class Sends:
         )
 
     def mark_calling(
-        self, record: SendRecord, at: str, link_tags: tuple[tuple[str, ...], ...] = ()
+        self,
+        record: SendRecord,
+        at: str,
+        link_tags: tuple[tuple[str, ...], ...] = (),
+        variant: str = "",
     ) -> bool:
         """Say SES is being called for this attempt, with the interests each link of the message
-        carries (by link index, for the stream to apply on a human click); False when the claim
-        was taken over (the caller must not call SES then)."""
-        values = {":at": _value(at)}
-        expression = "SET ses_calling_at = :at"
+        carries (by link index, for the stream to apply on a human click) and the A/B variant
+        the message is (`""` without variants); False when the claim was taken over (the caller
+        must not call SES then)."""
+        values = {":at": _value(at), ":variant": _value(variant)}
+        expression = "SET ses_calling_at = :at, variant = :variant"
         tagged = {str(i): {"SS": sorted(tags)} for i, tags in enumerate(link_tags) if tags}
         if tagged:
             values[":tags"] = {"M": tagged}
