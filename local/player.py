@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.schedule import validate_at_expression
+from local.filters import matches_any
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -35,8 +36,13 @@ class Player:
     webhook_queue_url: str = ""
     on_webhook_queue: Handler | None = None
     visibility_seconds: int = 30
+    filters: tuple[dict[str, Any], ...] = ()
+    """The stream mapping's filter patterns; records none matches are dropped (none: keep all)."""
     checkpoints: dict[str, str] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
+    produced: int = 0
+    """Stream records read, and `delivered` those handed to the handler (after the filters)."""
+    delivered: int = 0
 
     def due_schedules(
         self, now: datetime, group: str | None = None
@@ -120,16 +126,23 @@ class Player:
                 ]
                 if not records:
                     break
-                answer = (
-                    self.on_stream({"Records": [_lambda_record(r, arn) for r in records]}, None)
-                    or {}
-                )
-                done = self._handled(records, answer.get("batchItemFailures", []))
-                if done:
-                    self.checkpoints[shard_id] = done[-1]["dynamodb"]["SequenceNumber"]
+                shaped = [_lambda_record(r, arn) for r in records]
+                chosen = [r for r in shaped if not self.filters or matches_any(self.filters, r)]
+                answer = (self.on_stream({"Records": chosen}, None) or {}) if chosen else {}
+                done = self._handled(chosen, answer.get("batchItemFailures", []))
+                self.produced += len(records)
+                self.delivered += len(done)
                 delivered += len(done)
-                if len(done) < len(records):
-                    break  # retried from the failed record on the next pump, as Lambda does
+                if len(done) == len(chosen):
+                    self.checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                    continue
+                failed = chosen[len(done)]["dynamodb"]["SequenceNumber"]
+                position = next(
+                    i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == failed
+                )
+                if position:
+                    self.checkpoints[shard_id] = records[position - 1]["dynamodb"]["SequenceNumber"]
+                break  # retried from the failed record on the next pump, as Lambda does
         return delivered
 
     def _handled(
