@@ -129,9 +129,7 @@ def _validate(
         SAMPLE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT
     )
     rendered = render_part(_compiled(source, kind), kind, context)
-    bare = _context(
-        _BARE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT
-    )
+    bare = _context(_BARE_CONTACT, _SAMPLE_URL, sequence, step, _SAMPLE_CONVERSION, _SAMPLE_EVENT)
     try:
         render_part(_compiled(source, kind), kind, bare)
     except BadTemplate as exc:
