@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib import services, store, streams
+from chalicelib import services, store
 from chalicelib.behaviour import Behaviour
-from chalicelib.funnel import Funnel
 from chalicelib.scoring.files import parse_scoring
 from chalicelib.scoring.service import Scores, push_scoring
 from chalicelib.stamps import iso
-from local.player import Player, _lambda_record
-from tests.test_behaviour import ContactWorld
+from local.player import _lambda_record
+from tests.contactworld import ContactWorld
 from tests.test_journey import BROWSER, Clock
 
 SCORING = """
@@ -59,26 +58,8 @@ alert:
 class ScoreWorld(ContactWorld):
     """The contacts world with scores kept from the stream and fired at their deadlines."""
 
-    def __init__(self, table: store.Table, clock: Clock) -> None:
-        super().__init__(table, clock)
-        self.player = Player(
-            services.client("scheduler"),
-            services.client("dynamodbstreams"),
-            services.client("dynamodb"),
-            table.name,
-            "nurture",
-            lambda event, _: self.fire(event["minute"]),
-            lambda event, _: streams.handle(
-                event,
-                [
-                    streams.engagement(self.journey, Funnel(table)),
-                    streams.behaviour(self.behaviour()),
-                ],
-            ),
-        )
-
-    def fire(self, minute: str) -> int:
-        return self.journey.fire(minute) + self.scores().fire(minute)
+    def on_schedule(self, event: dict[str, Any], _: Any) -> int:
+        return super().on_schedule(event, _) + self.scores().fire(event["minute"])
 
     def scores(self) -> Scores:
         found = services.catalogue()
@@ -93,9 +74,16 @@ class ScoreWorld(ContactWorld):
         )
 
     def behaviour(self) -> Behaviour:
-        return Behaviour(self.table, services.catalogue(), 400, self.clock, scores=self.scores())
+        return Behaviour(
+            self.table,
+            services.catalogue(),
+            400,
+            self.clock,
+            scores=self.scores(),
+            inactivity=self.inactivity(),
+        )
 
-    def push(self, text: str = SCORING) -> int:
+    def push_scoring(self, text: str = SCORING) -> int:
         pushed = push_scoring(services.versions("scoring"), parse_scoring(text), "t", ())
         return pushed.version
 
@@ -118,7 +106,7 @@ class ScoreWorld(ContactWorld):
 @pytest.fixture
 def world(table: store.Table) -> Iterator[ScoreWorld]:
     world = ScoreWorld(table, Clock())
-    world.push()
+    world.push_scoring()
     ann = store.ProfileChange(
         fields={"email": "ann@example.com"},
         sets={"tags": frozenset({"senior"})},
@@ -184,13 +172,7 @@ def test_a_redelivered_or_duplicated_record_scores_once(world: ScoreWorld) -> No
     )
     latest = max(int(r["dynamodb"]["SequenceNumber"]) for r in records)
     twin = {**insert, "dynamodb": {**insert["dynamodb"], "SequenceNumber": str(latest + 1)}}
-    streams.handle(
-        {"Records": [_lambda_record(twin, arn)]},
-        [
-            streams.engagement(world.journey, Funnel(world.table)),
-            streams.behaviour(world.behaviour()),
-        ],
-    )
+    world.on_stream({"Records": [_lambda_record(twin, arn)]}, None)
     assert world.engagement("ann") == 25
     assert [s.event_id for s in world.profile("ann").score.recent] == ["d-1"]  # type: ignore[union-attr]
     assert len(world.timeline("ann", "alert")) == 0  # 25: warm, no page
@@ -337,7 +319,7 @@ def test_a_rescore_is_resumable_after_a_crash_and_scores_each_contact_once(
     assert world.profile("c6").score.version == 1  # type: ignore[union-attr]
     data = yaml.safe_load(SCORING)
     data["engagement"]["events"][0]["points"] = 7
-    version = world.push(yaml.safe_dump(data))
+    version = world.push_scoring(yaml.safe_dump(data))
     scores = world.scores()
     written: Counter[str] = Counter()
     apply = world.table.apply

@@ -333,7 +333,7 @@ def test_unknown_keys_are_errors_with_a_suggestion(tmp_path: Path) -> None:
         "unknown key; did you mean 'within'?"
     )
     assert found["steps[0].branches.not_opened.within"] == "is required"
-    assert found["colour"].startswith("unknown key; allowed here: consent, default_locale, ")
+    assert "allowed here: consent, default_locale, " in found["colour"]
 
 
 def test_typo_in_branch_name_is_an_error(tmp_path: Path) -> None:

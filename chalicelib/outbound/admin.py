@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib import store, versioning
 from chalicelib.errors import (
+    ConfigError,
     FileError,
     FileInvalid,
     InvalidInput,
@@ -176,11 +177,7 @@ class WebhookAdmin:
         report = Redriven()
         seen = 0
         while seen < limit:
-            messages = self.dead_letters.receive_message(
-                QueueUrl=self.dead_letter_url,
-                MaxNumberOfMessages=min(10, limit - seen),
-                VisibilityTimeout=60,
-            ).get("Messages", [])
+            messages = self._dead_letters(min(10, limit - seen))
             if not messages:
                 break
             seen += len(messages)
@@ -199,6 +196,17 @@ class WebhookAdmin:
             if dry_run:
                 break
         return report
+
+    def _dead_letters(self, count: int) -> list[dict[str, Any]]:
+        try:
+            answer = self.dead_letters.receive_message(
+                QueueUrl=self.dead_letter_url, MaxNumberOfMessages=count, VisibilityTimeout=60
+            )
+        except self.dead_letters.exceptions.QueueDoesNotExist:
+            raise ConfigError(
+                f"no dead-letter queue at {self.dead_letter_url!r}: check NURTURE_WEBHOOK_DLQ_URL"
+            ) from None
+        return list(answer.get("Messages", []))
 
     def _redrive_one(self, doc: Any, report: Redriven, dry_run: bool) -> None:
         minute = _failed_minute(doc)
