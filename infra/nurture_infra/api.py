@@ -21,6 +21,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/c/{token}": ("GET", "HEAD"),
     "/u/{token}": ("GET", "HEAD", "POST"),
     "/api/conversions": ("POST",),
+    "/api/events": ("POST",),
     "/api/sequences": ("GET", "POST"),
     "/api/sequences/validate": ("POST",),
     "/api/sequences/{sequence_id}": ("GET",),
@@ -51,9 +52,12 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/webhooks/{webhook_id}/secrets/retire": ("POST",),
     "/api/webhooks/{webhook_id}/enable": ("POST",),
 }
-# Recipients' routes carry signed tokens and conversions an HMAC signature; every other /api
-# route is the marketer API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).
-OPEN_ROUTES = frozenset({"/o/{token}", "/c/{token}", "/u/{token}", "/api/conversions"})
+# Recipients' routes carry signed tokens, conversions and product events an HMAC signature;
+# every other /api route is the marketer API, behind IAM (SigV4) auth (the app runs with
+# NURTURE_API_AUTH=iam).
+OPEN_ROUTES = frozenset(
+    {"/o/{token}", "/c/{token}", "/u/{token}", "/api/conversions", "/api/events"}
+)
 
 
 class TrackingApi(Construct):

@@ -256,6 +256,7 @@ def test_marketer_api_needs_iam_and_recipient_routes_are_open(
         ("/u/{token}", "HEAD"),
         ("/u/{token}", "POST"),
         ("/api/conversions", "POST"),
+        ("/api/events", "POST"),
     }
     assert {v for k, v in auth.items() if k not in open_routes} == {"AWS_IAM"}
     assert ("/api/enrollments", "POST") in auth
