@@ -35,9 +35,9 @@ def fetch(
 
 def test_demo_email_was_sent_through_ses_with_tracked_links(stack: Stack) -> None:
     with urllib.request.urlopen(f"{stack.moto}/moto-api/data.json", timeout=10) as answer:  # noqa: S310
-        [message] = json.load(answer)["ses"]["Message"]
-    body = json.dumps(message)
-    assert "dana@example.com" in body
+        messages = json.load(answer)["ses"]["Message"]
+    # Other e2e tests may have sent mail to contacts of their own by now: the demo's is Dana's.
+    [body] = [json.dumps(m) for m in messages if "dana@example.com" in json.dumps(m)]
     for url in stack.links.values():
         assert url in body
 
