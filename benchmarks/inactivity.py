@@ -121,7 +121,7 @@ def main() -> None:
 
         def on_stream(event: dict[str, Any], _: Any) -> Any:
             learner = Behaviour(table, catalogue, 400, clock, inactivity=inactivity)
-            return streams.handle(event, _Rules(), _NoFunnel(), learner)
+            return streams.handle(event, [streams.behaviour(learner)])
 
         player = Player(
             services.client("scheduler"),
@@ -174,16 +174,6 @@ def main() -> None:
             f"  inactive events stored = {writes.counts['inactivity: inactive event']} "
             "(the 100 who went quiet, once each)"
         )
-
-
-class _Rules:
-    def on_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        return event
-
-
-class _NoFunnel:
-    def count(self, *_: Any) -> None:
-        return None
 
 
 if __name__ == "__main__":
