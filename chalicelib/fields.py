@@ -35,6 +35,7 @@ __all__ = [
     "Locale",
     "Model",
     "Slug",
+    "Temperature",
     "Timezone",
     "Weekday",
     "at_least",
@@ -140,6 +141,8 @@ _SLUG_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _LOCALE_RE = r"^[a-z]{2,3}(-[A-Z]{2})?$"
 LOCALE = re.compile(_LOCALE_RE)
 Slug = Annotated[str, Field(pattern=_SLUG_RE, description="lowercase letters, digits, - and _")]
+Temperature = Literal["hot", "warm", "cold"]
+"""A lead's temperature (scoring.yaml's bands), hottest first."""
 Locale = Annotated[str, Field(pattern=_LOCALE_RE, examples=["en", "pt-BR"])]
 PATTERN_MEANING = {
     _SLUG_RE: "must be 1-64 lowercase letters, digits, - or _, starting with a letter or digit",

@@ -1,11 +1,12 @@
 """Sequences that start on their own, and end on an event.
 
 A sequence's `entry` may name a trigger: a product event (`event: {name, where}`), a segment
-entered (`segment_entered: X`), a stage entered (`stage_entered: X`) or a spell without human
-engagement (`inactive: {no_human_engagement: 90d}`). Each trigger is an event on the contact's
-timeline (the product event itself, or the `segment_entered`, `stage_changed` and `inactive`
-events `behaviour` and `inactivity` store), so one mechanism enrolls for all of them, from the
-table's stream.
+entered (`segment_entered: X`), a stage entered (`stage_entered: X`), a lead temperature
+reached (`temperature_became: hot`) or a spell without human engagement (`inactive:
+{no_human_engagement: 90d}`). Each trigger is an event on the contact's timeline (the product
+event itself, or the `segment_entered`, `stage_changed`, `temperature_changed` and `inactive`
+events `behaviour`, scoring and `inactivity` store), so one mechanism enrolls for all of them,
+from the table's stream.
 
 Exactly once per trigger: before enrolling, a receipt keyed by (sequence, triggering event) is
 claimed with a conditional write. A redelivered event finds the receipt done and does nothing;
@@ -89,6 +90,8 @@ def entering(index: Index, event: Mapping[str, Any], now: datetime) -> tuple[Seq
         return tuple(s for s in index.sequences if s.entry.segment_entered == event.get("segment"))
     if kind == "stage_changed":
         return tuple(s for s in index.sequences if s.entry.stage_entered == event.get("to_stage"))
+    if kind == "temperature_changed":
+        return tuple(s for s in index.sequences if s.entry.temperature_became == event.get("to"))
     if kind == "inactive":
         spell = timedelta(seconds=int(event.get("after_seconds", -1)))
         return tuple(
@@ -192,8 +195,9 @@ def preview(
     enrollment: Callable[[str], store.Enrollment | None],
 ) -> Iterator[Candidate]:
     """Who `sequence`'s trigger would start now, one at a time, and why (nothing is written):
-    a product event within the last day, membership of the segment, the stage, or a spell
-    without human engagement past its length. `outcome` is `would enroll` or why not."""
+    a product event within the last day, membership of the segment, the stage, the
+    temperature, or a spell without human engagement past its length. `outcome` is `would
+    enroll` or why not."""
     for profile in profiles:
         why = _why(sequence, profile, now, member)
         if why is None:
@@ -226,6 +230,11 @@ def _why(
     if entry.stage_entered is not None:
         reached = profile.stage == entry.stage_entered
         return f"at stage {entry.stage_entered}" if reached else None
+    if entry.temperature_became is not None:
+        reached = (
+            profile.score is not None and profile.score.temperature == entry.temperature_became
+        )
+        return f"temperature {entry.temperature_became}" if reached else None
     if entry.inactive is not None and profile.last_engaged_at is not None:
         spell = entry.inactive.no_human_engagement
         if instant(profile.last_engaged_at) + spell <= now:

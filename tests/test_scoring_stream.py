@@ -15,9 +15,12 @@ import yaml
 
 from chalicelib import services, store
 from chalicelib.behaviour import Behaviour
+from chalicelib.errors import FileInvalid
 from chalicelib.scoring.files import parse_scoring
 from chalicelib.scoring.service import Scores, push_scoring
+from chalicelib.sequences import parse_sequence
 from chalicelib.stamps import iso
+from chalicelib.triggers import preview
 from local.player import _lambda_record
 from tests.contactworld import ContactWorld
 from tests.test_journey import BROWSER, Clock
@@ -253,6 +256,51 @@ def test_hysteresis_pages_sales_once_per_crossing(world: ScoreWorld) -> None:
     total = sum(Decimal(line["value"]) for line in latest["receipt"]["engagement"]["lines"])
     assert total == Decimal(latest["receipt"]["engagement"]["score"])
     assert [e["event_id"] for e in latest["engagements"]][:2] == ["d-5", "d-4"]
+
+
+HOT_OFFER = """
+id: hot-offer
+name: Hot offer
+default_timezone: UTC
+default_locale: en
+entry: {temperature_became: hot}
+steps:
+  - id: offer
+    template:
+      en: {subject: "A call, on us", html: '<p><a href="{{ unsubscribe_url }}">u</a></p>'}
+"""
+
+
+def test_turning_hot_starts_a_temperature_became_sequence_once(world: ScoreWorld) -> None:
+    world.push(HOT_OFFER)
+    world.demo("ann", "d-1")  # 25: warm, nothing starts
+    assert world.journey.enrollments.get("ann", "hot-offer") is None
+    world.demo("ann", "d-2")  # 50: hot
+    enrolled = world.journey.enrollments.get("ann", "hot-offer")
+    assert enrolled is not None and enrolled.run == 1
+    world.player.checkpoints.clear()  # the whole stream again: the receipt holds
+    world.player.pump()
+    assert world.journey.enrollments.get("ann", "hot-offer").run == 1  # type: ignore[union-attr]
+    assert world.journey.enrollments.get("bob", "hot-offer") is None
+    sequence = parse_sequence(HOT_OFFER)
+    now = world.clock.at()
+    found = preview(
+        sequence,
+        [world.profile("ann"), world.profile("bob")],
+        now,
+        world.member,
+        world.gates,
+        lambda contact_id: world.journey.enrollments.get(contact_id, "hot-offer"),
+    )
+    assert [(c.contact_id, c.why, c.outcome) for c in found] == [
+        ("ann", "temperature hot", "already enrolled")
+    ]
+
+
+def test_a_temperature_trigger_names_a_band() -> None:
+    with pytest.raises(FileInvalid) as refused:
+        parse_sequence(HOT_OFFER.replace("temperature_became: hot", "temperature_became: boiling"))
+    assert [e.path for e in refused.value.errors] == ["entry.temperature_became"]
 
 
 # --- receipts -------------------------------------------------------------------------------

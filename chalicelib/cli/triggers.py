@@ -13,14 +13,15 @@ __all__ = ["COMMANDS"]
 @click.group()
 def triggers() -> None:
     """Sequences that start on their own (entry: event, segment_entered, stage_entered,
-    inactive)."""
+    temperature_became, inactive)."""
 
 
 @triggers.command("preview")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
 def preview_command(sequence_id: str) -> None:
     """A dry run: every contact the trigger of SEQUENCE_ID holds for now (a product event in
-    the last day, a segment or stage they are in, a spell without human engagement), why, and
+    the last day, a segment or stage they are in, their temperature, a spell without human
+    engagement), why, and
     whether they would enroll or why not (topic, consent, already in it, re-entry, cooldown).
     Nothing is written; one pass over the profiles."""
     from chalicelib import catalog

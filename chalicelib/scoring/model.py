@@ -18,11 +18,11 @@ One scoring model per installation (like the lifecycle): every push is a new ver
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, StrictInt, model_validator
 
-from chalicelib import modelfiles
+from chalicelib import fields, modelfiles
 from chalicelib.errors import FileError
 from chalicelib.fields import Duration, Model, Slug, at_least, at_most
 from chalicelib.segments.model import Condition, EventMatch
@@ -50,7 +50,7 @@ __all__ = [
 
 SCORING_ID = "scoring"
 """One scoring model per installation: every push is a version of it."""
-BANDS = ("hot", "warm", "cold")
+BANDS: tuple[str, ...] = get_args(fields.Temperature)
 """Temperatures, hottest first."""
 LEVELS = ("high", "medium", "low")
 GRADES = ("A", "B", "C", "D")

@@ -30,6 +30,7 @@ from chalicelib.fields import (
     LocalTime,
     Model,
     Slug,
+    Temperature,
     Timezone,
     at_least,
     at_most,
@@ -118,13 +119,16 @@ EventTrigger = Annotated[
 class Entry(Model):
     """Whether a contact may enroll again after leaving, and how long after; and what starts
     the sequence on its own (at most one trigger): a product event, a segment or a stage
-    entered, or a spell without human engagement."""
+    entered, the lead score's temperature reached, or a spell without human engagement."""
 
     reentry: StrictBool = False
     cooldown: Duration | None = None
     event: EventTrigger | None = Field(default=None, description="a product event happens")
     segment_entered: Slug | None = Field(default=None, description="the contact enters it")
     stage_entered: Slug | None = Field(default=None, description="the contact reaches it")
+    temperature_became: Temperature | None = Field(
+        default=None, description="the contact's lead score reaches this temperature"
+    )
     inactive: Inactive | None = None
 
     @model_validator(mode="after")
@@ -142,7 +146,7 @@ class Entry(Model):
         return next((name for name in TRIGGERS if getattr(self, name) is not None), None)
 
 
-TRIGGERS = ("event", "segment_entered", "stage_entered", "inactive")
+TRIGGERS = ("event", "segment_entered", "stage_entered", "temperature_became", "inactive")
 
 
 class ExitOn(Model):
