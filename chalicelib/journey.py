@@ -57,10 +57,17 @@ class Journey:
     # --- entry ------------------------------------------------------------------------------
 
     def enroll(
-        self, contact_id: str, sequence_id: str, context: Mapping[str, Any] | None = None
+        self,
+        contact_id: str,
+        sequence_id: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        first_at: datetime | None = None,
     ) -> store.Enrollment:
         """Enroll a contact in the newest version; idempotent while the enrollment is active.
-        `context` is what started it (a trigger event's properties, `event` in templates)."""
+        `context` is what started it (a trigger event's properties, `event` in templates).
+        `first_at` plans the first step for that instant's minute instead of the window's (the
+        local demo sends its first email at once: it fires that minute's bucket itself)."""
         profile = self._known(contact_id)
         sequence, version = catalog.newest(self.versions, sequence_id)
         reason = unreachable(profile, self.table)
@@ -74,7 +81,11 @@ class Journey:
             )
         if _first_send_due(enrollment, new):
             first = sequence.steps[0]
-            planned = schedule.plan_step(first, self._now(), profile, sequence, self._now())
+            planned = (
+                schedule.plan_step(first, self._now(), profile, sequence, self._now())
+                if first_at is None
+                else schedule.plan_at(first_at, profile, sequence)
+            )
             self.timers.put(self.progress.send_timer(enrollment, first.id, enrollment.seq, planned))
         return enrollment
 

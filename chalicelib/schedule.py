@@ -100,6 +100,14 @@ def plan_step(
     )
 
 
+def plan_at(moment: datetime, profile: Profile, sequence: Sequence) -> Plan:
+    """The minute `moment` falls in, whatever the window says: a send made at once."""
+    resolved = local_zone(profile, sequence)
+    minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
+    reasons = ("at once", *(f"zone:{note}" for note in resolved.notes))
+    return Plan(minute, minute.astimezone(resolved.zone), resolved.name, resolved.source, reasons)
+
+
 _resolve_zone = lru_cache(maxsize=4096)(localtime.resolve_zone)
 
 

@@ -25,6 +25,7 @@ class Stack:
     moto: str
     links: dict[str, str]
     state: Path
+    banner: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -50,10 +51,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def launch(state: Path) -> tuple[subprocess.Popen[str], Stack]:
+    """Start the local stack on free ports with its state in `state`, as a user starts it;
+    return once it printed its banner (the process keeps running)."""
     port, moto_port, receiver_port = _free_port(), _free_port(), _free_port()
-    state = tmp_path_factory.mktemp("state")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NURTURE_"))}
     process = subprocess.Popen(  # noqa: S603
         [
@@ -91,8 +92,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if "unsubscribe" not in links:
         process.kill()
         pytest.fail("local stack did not start:\n" + "".join(lines))
+    api, moto = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}"
+    return process, Stack(api, moto, links, state, "".join(lines))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    process, started = launch(tmp_path_factory.mktemp("state"))
     try:
-        yield Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", links, state)
+        yield started
     finally:
         process.terminate()
         process.wait(timeout=20)
