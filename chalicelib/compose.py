@@ -20,11 +20,14 @@ from chalicelib.tokens import Keyring
 
 
 def choose(
-    step: Step, locale: str | None, default_locale: str, seed: str
+    step: Step, locale: str | None, default_locale: str, seed: str, variant: str | None = None
 ) -> tuple[TemplateSpec, str]:
-    """The template for this contact and the variant id (`""` without A/B variants)."""
-    templates, variant = step.template, ""
-    if step.variants:
+    """The template for this contact and the variant id (`""` without A/B variants); a
+    `variant` named by its id is taken as it is (a proof of that variant)."""
+    templates = step.template
+    if variant is not None:
+        templates = next((v.template for v in step.variants or () if v.id == variant), None)
+    elif step.variants:
         point = int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16) % sum(
             v.weight for v in step.variants
         )
@@ -33,7 +36,9 @@ def choose(
                 templates, variant = candidate.template, candidate.id
                 break
             point -= candidate.weight
-    assert templates is not None  # the model requires template or variants
+    if templates is None:  # the model requires template or variants: a variant it lacks
+        raise KeyError(f"step {step.id!r} has no variant {variant!r}")
+    variant = variant or ""
     wanted = (locale or "").replace("_", "-")
     for key in (wanted, wanted.split("-")[0], default_locale):
         if key in templates:
@@ -48,14 +53,17 @@ class Composer:
     settings: Settings
     clock: Callable[[], float] = time.time
 
-    def __call__(self, job: SendJob, profile: Profile, send_id: str) -> Message:
+    def __call__(
+        self, job: SendJob, profile: Profile, send_id: str, variant: str | None = None
+    ) -> Message:
         sequence = self.sequences(job.sequence_id, job.version)
         step = sequence.step(job.step_id)
-        spec, variant = choose(
+        spec, chosen = choose(
             step,
             profile.locale,
             sequence.default_locale,
             f"{job.contact_id}\x1f{job.sequence_id}\x1f{job.step_id}",
+            variant,
         )
         try:
             prepared = render.prepare(
@@ -68,7 +76,7 @@ class Composer:
                 base_url=self.settings.base_url,
                 unsubscribe_mailto=self.settings.unsubscribe_mailto or None,
                 sequence={"id": sequence.id, "name": sequence.name},
-                step={"id": step.id, "variant": variant},
+                step={"id": step.id, "variant": chosen},
                 event=job.context,
             )
         except render.BadTemplate as exc:
@@ -81,5 +89,6 @@ class Composer:
             prepared.text,
             prepared.headers,
             prepared.link_tags,
-            variant,
+            chosen,
+            prepared.links,
         )

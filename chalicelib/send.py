@@ -76,6 +76,8 @@ class Message:
     """Interests each tracked link carries, by link index (recorded on the send)."""
     variant: str = ""
     """The A/B variant of the step this message is (stored on the send and counted)."""
+    links: tuple[str, ...] = ()
+    """The destination signed into each tracked link, by link index."""
 
 
 @dataclass(frozen=True)

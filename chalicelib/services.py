@@ -22,6 +22,7 @@ from chalicelib.tracking import Tracker
 if TYPE_CHECKING:
     from chalicelib.audience import Catalogue
     from chalicelib.behaviour import Behaviour
+    from chalicelib.compose import Composer
     from chalicelib.gates import Gates
     from chalicelib.inactivity import Inactivity
     from chalicelib.journey import Journey
@@ -101,11 +102,17 @@ def sequence(sequence_id: str, version: int) -> Sequence:
     return catalog.load(versions(), sequence_id, version)
 
 
+def composer() -> Composer:
+    """From a send job to a ready message: the sequence version, keys and settings it uses."""
+    from chalicelib.compose import Composer
+
+    return Composer(sequence, keyring, settings())
+
+
 @cache
 def journey() -> Journey:
     """Sending and sequencing; imported on first use to keep them off the pixel's cold start."""
     from chalicelib.caps import CapPolicy
-    from chalicelib.compose import Composer
     from chalicelib.journey import Journey
     from chalicelib.localtime import validate_zone
     from chalicelib.send import Sender
@@ -130,12 +137,11 @@ def journey() -> Journey:
         validate_zone(config.default_timezone)
     except ValueError as err:
         raise ConfigError(f"NURTURE_DEFAULT_TIMEZONE: {err}") from None
-    composer = Composer(sequence, keyring, config)
     sender = Sender(
         Sends(table()),
         table(),
         client("sesv2"),
-        composer,
+        composer(),
         config.ses_configuration_set,
         max_rate=config.ses_max_send_rate,
     )
