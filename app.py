@@ -11,7 +11,6 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalice import Response
@@ -443,27 +442,23 @@ def preview_schedule() -> Response:
 @app.route("/api/reports/{sequence_id}", methods=["GET"])
 @marketer_api
 def report(sequence_id: str) -> Response:
-    from chalicelib import catalog
-    from chalicelib.funnel import Funnel
-
-    sequence, version = catalog.newest(services.versions(), _text_id(sequence_id, "sequence_id"))
-    by = _query().get("by")
+    """The sequence's funnel per step and A/B variant with reasons and revenue, its daily trend
+    and experiments; `since`/`until` (UTC days of the send) narrow it; `Accept: text/csv`
+    answers the rows as CSV. `by=stage|segment`: instead, its enrollments by the contacts'
+    stage or segments now."""
+    query = _query()
+    _known_params(query, {"since", "until", "by"})
+    by = query.get("by")
     if by is not None:
-        from chalicelib import audience
-
-        if by not in ("stage", "segment"):
-            raise InvalidInput("by", "must be stage or segment")
-        now = datetime.fromtimestamp(time.time(), UTC)
-        groups = audience.report_by(services.table(), services.catalogue(), sequence.id, by, now)
-        return web.json_doc({"sequence_id": sequence.id, "by": by, "groups": groups})
-    rows = Funnel(services.table()).report(sequence)
-    return web.json_doc(
-        {
-            "sequence_id": sequence_id,
-            "version": version,
-            "steps": [{"step_id": r.step_id, **r.counts} for r in rows],
-        }
+        return web.json_doc(services.report_by(_text_id(sequence_id, "sequence_id"), by))
+    doc = services.report(
+        _text_id(sequence_id, "sequence_id"), query.get("since"), query.get("until")
     )
+    if web.wants_csv(app.current_request.headers.get("accept", "")):
+        from chalicelib.reporting import csv_lines
+
+        return web.csv_doc(csv_lines(doc))
+    return web.json_doc(doc)
 
 
 @app.route("/api/contacts", methods=["GET"])

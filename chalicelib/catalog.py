@@ -136,8 +136,14 @@ def push(
 
 def newest(versions: Versions, sequence_id: str) -> tuple[Sequence, int]:
     """The newest version of a sequence and its number (what a new enrollment pins)."""
+    sequence, found = newest_stored(versions, sequence_id)
+    return sequence, found.version
+
+
+def newest_stored(versions: Versions, sequence_id: str) -> tuple[Sequence, ModelVersion]:
+    """The newest version of a sequence with its stored record (number, when pushed)."""
     found = versioning.stored(versions, sequence_id)
-    return _sequence(found), found.version
+    return _sequence(found), found
 
 
 def load(versions: Versions, sequence_id: str, version: int | None = None) -> Sequence:

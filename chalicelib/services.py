@@ -13,7 +13,7 @@ import boto3
 
 from chalicelib import secrets
 from chalicelib.config import settings
-from chalicelib.errors import ConfigError
+from chalicelib.errors import ConfigError, InvalidInput
 from chalicelib.parking import Parking
 from chalicelib.store import Table
 from chalicelib.tokens import Keyring
@@ -217,6 +217,35 @@ def triggers(index: Index | None = None) -> Triggers:
 
     flow = journey()
     return Triggers(table(), index or triggers_index(), flow, flow.gates)
+
+
+def report(sequence_id: str, since: str | None, until: str | None) -> dict[str, Any]:
+    """The report of the newest version of a sequence (see `reporting.document`)."""
+    from datetime import UTC, datetime
+
+    from chalicelib import catalog, reporting
+    from chalicelib.funnel import Funnel
+
+    window = reporting.days(since, until)
+    sequence, stored = catalog.newest_stored(versions(), sequence_id)
+    counted = Funnel(table()).counted(sequence.id)
+    return reporting.document(
+        sequence, stored.version, stored.pushed_at, counted, datetime.now(UTC), *window
+    )
+
+
+def report_by(sequence_id: str, by: str) -> dict[str, Any]:
+    """A sequence's enrollments by the contacts' `stage` or `segment` now (a table scan)."""
+    from datetime import UTC, datetime
+
+    from chalicelib import audience, catalog
+
+    sequence, _ = catalog.newest(versions(), sequence_id)
+    if by not in ("stage", "segment"):
+        raise InvalidInput("by", "must be stage or segment")
+    now = datetime.now(UTC)
+    groups = audience.report_by(table(), catalogue(), sequence.id, by, now)
+    return {"sequence_id": sequence.id, "by": by, "groups": groups}
 
 
 def contact_view() -> View:

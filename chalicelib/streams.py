@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from chalicelib.funnel import Funnel, event_metrics, send_metrics
+from chalicelib.funnel import Funnel, send_metrics
 from chalicelib.store import Change
 
 Consumer = Callable[[Change], Change]
@@ -69,15 +69,18 @@ def handle(event: dict[str, Any], consumers: Sequence[Consumer]) -> dict[str, An
 
 
 def engagement(sink: EventSink, funnel: Funnel) -> Consumer:
-    """New events go to the rules and the funnel; sends that went out to the funnel."""
+    """New events go to the rules and the funnel; sends that went out and new enrollments
+    (holdout groups) to the funnel."""
 
     def consume(change: Change) -> Change:
         if change.kind == "event" and change.action == "INSERT":
             seen = sink.on_event(dict(change.new))  # the rules may reclassify it
-            funnel.count(str(seen.get("send_id", "")), event_metrics(seen))
+            funnel.event(seen)
             return replace(change, new=seen)
         if change.kind == "send" and change.action == "MODIFY":
             funnel.count(str(change.new.get("send_id", "")), send_metrics(change.old, change.new))
+        if change.kind == "enrollment" and change.action == "INSERT":
+            funnel.enrolled(change.new)
         return change
 
     return consume

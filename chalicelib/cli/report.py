@@ -1,6 +1,10 @@
-"""`nurture report`: a sequence's funnel, step by step."""
+"""`nurture report`: a sequence's funnel, step by step and per A/B variant."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -9,50 +13,71 @@ from chalicelib.cli.common import moment, or_fail
 
 __all__ = ["COMMANDS"]
 
+RATED = ("delivered", "opened", "clicked", "converted")
+COUNTED = ("unsubscribed", "bounced", "complained", "skipped", "opened_machine", "uncertain")
+
 
 @click.command("report")
 @click.option("--sequence", "sequence_id", required=True, help="Sequence id.")
+@click.option(
+    "--format",
+    "shape",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table: tab-separated for reading; csv: one row per step and variant; json: the whole "
+    "report (daily trend, reasons, experiments) as the API answers it.",
+)
 @click.option(
     "--by",
     type=click.Choice(["stage", "segment"]),
     help="Instead: its enrollments by the contacts' stage or segments now (one table scan).",
 )
-def report_command(sequence_id: str, by: str | None) -> None:
-    """The funnel of a sequence, step by step: sends and the unique human opens, clicks and
-    conversions they led to (rates of sent), unsubscribes, bounces, complaints, skips, and
-    machine opens (Apple MPP, proxies) apart. With --by, how its enrollments stand, grouped
-    by the contacts' lifecycle stage or by each segment they are in."""
-    from chalicelib import catalog
-    from chalicelib.funnel import Funnel
+@click.option("--since", help="First UTC day of the sends counted (2026-03-01).")
+@click.option("--until", help="Last UTC day of the sends counted, included.")
+def report_command(
+    sequence_id: str, shape: str, by: str | None, since: str | None, until: str | None
+) -> None:
+    """The funnel of a sequence, step by step and per A/B variant: sends and the deliveries,
+    unique human opens, clicks and conversions they led to (rates of sent), unsubscribes,
+    bounces, complaints, skips, machine opens (Apple MPP, proxies) apart, and revenue. With
+    --by, how its enrollments stand, grouped by the contacts' lifecycle stage or by each
+    segment they are in."""
+    from chalicelib.reporting import csv_lines
 
-    sequence, _ = or_fail(lambda: catalog.newest(services.versions(), sequence_id))
     if by is not None:
         _breakdown(sequence_id, by)
         return
+    doc = or_fail(lambda: services.report(sequence_id, since, until))
+    if shape == "json":
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return
+    if shape == "csv":
+        click.echo("".join(csv_lines(doc)), nl=False)
+        return
     click.echo(
-        "step\tsent\topened\tclicked\tconverted\tunsubscribed\tbounced\tcomplained"
-        "\tskipped\tmachine opens\tuncertain"
+        "step\tvariant\tsent\tdelivered\topened\tclicked\tconverted\tunsubscribed\tbounced"
+        "\tcomplained\tskipped\tmachine opens\tuncertain\trevenue"
     )
-    for row in Funnel(services.table()).report(sequence):
-        counts = row.counts
-        rated = [f"{counts[m]} ({row.rate(m):.0%})" for m in ("opened", "clicked", "converted")]
-        rest = [
-            str(counts[m])
-            for m in (
-                "unsubscribed",
-                "bounced",
-                "complained",
-                "skipped",
-                "opened_machine",
-                "uncertain",
-            )
-        ]
-        click.echo("\t".join([row.step_id, str(counts["sent"]), *rated, *rest]))
+    for step in doc["steps"]:
+        click.echo(_line(step, str(step["step_id"]), ""))
+        for variant in step.get("variants") or ():
+            click.echo(_line(variant, str(step["step_id"]), str(variant["variant"])))
+
+
+def _line(counts: Mapping[str, Any], step_id: str, variant: str) -> str:
+    sent = int(counts["sent"])
+    rated = [f"{counts[m]} ({counts[m] / sent if sent else 0:.0%})" for m in RATED]
+    revenue = " ".join(f"{c} {a}" for c, a in sorted((counts.get("revenue") or {}).items()))
+    return "\t".join(
+        [step_id, variant or "-", str(sent), *rated, *(str(counts[m]) for m in COUNTED), revenue]
+    )
 
 
 def _breakdown(sequence_id: str, by: str) -> None:
-    from chalicelib import audience
+    from chalicelib import audience, catalog
 
+    or_fail(lambda: catalog.newest(services.versions(), sequence_id))
     rows = audience.report_by(services.table(), services.catalogue(), sequence_id, by, moment())
     columns = ("enrolled", *audience.STATUSES)
     click.echo("\t".join([by, *columns]))

@@ -301,7 +301,8 @@ def _totals(report: Mapping[str, Any]) -> dict[str, Any]:
 def _reasons(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     found = []
     for step in report.get("steps") or []:
-        for what, key in (("unsubscribed", "unsubscribe_reasons"), ("skipped", "skip_reasons")):
+        for what in ("unsubscribed", "skipped"):
+            key = f"{what}_reasons"
             for reason, count in sorted((step.get(key) or {}).items()):
                 found.append(
                     {"step_id": step["step_id"], "what": what, "reason": reason, "count": count}

@@ -38,7 +38,13 @@ if TYPE_CHECKING:
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.people import People, Position, Stored
     from chalicelib.store.receipts import Receipt, Receipts
-    from chalicelib.store.reports import Reports, count_once_write
+    from chalicelib.store.reports import (
+        Cell,
+        Reports,
+        count_once_write,
+        holdout_converted_write,
+        holdout_enrolled_write,
+    )
     from chalicelib.store.scores import (
         SCORE,
         RescoreCheckpoint,
@@ -79,6 +85,9 @@ _LAZY = {
     "Stored": "people",
     "Reports": "reports",
     "count_once_write": "reports",
+    "Cell": "reports",
+    "holdout_converted_write": "reports",
+    "holdout_enrolled_write": "reports",
     "Versions": "versions",
     "Deliveries": "deliveries",
     "Delivery": "deliveries",
@@ -101,6 +110,7 @@ __all__ = [
     "SCORE",
     "CapRule",
     "Capped",
+    "Cell",
     "Change",
     "ContactTimer",
     "Deliveries",
@@ -142,6 +152,8 @@ __all__ = [
     "email_claim_write",
     "enrolled_profiles",
     "event_write",
+    "holdout_converted_write",
+    "holdout_enrolled_write",
     "inactivity_write",
     "pause_write",
     "preferences_write",

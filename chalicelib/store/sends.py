@@ -50,11 +50,14 @@ class Capped(Exception):
 
 @dataclass(frozen=True)
 class SendOrigin:
-    """Which sequence step (and run; 0 is a test send) a send belongs to."""
+    """Which sequence step (and run; 0 is a test send) a send belongs to, its A/B variant
+    (`""` without, or before SES was called) and the UTC day it was claimed."""
 
     sequence_id: str
     step_id: str
     run: int
+    variant: str = ""
+    day: str = ""
 
 
 def send_key(send_id: str) -> dict[str, Any]:
@@ -114,13 +117,19 @@ class Sends:
         found = self.client.get_item(
             TableName=self._table.name,
             Key=send_key(send_id),
-            ProjectionExpression="sequence_id, step_id, #run",
+            ProjectionExpression="sequence_id, step_id, #run, variant, claimed_at",
             ExpressionAttributeNames={"#run": "run"},
         )
         item = _plain(found.get("Item", {}))
         if "sequence_id" not in item:
             return None
-        return SendOrigin(item["sequence_id"], item["step_id"], int(item.get("run", 0)))
+        return SendOrigin(
+            item["sequence_id"],
+            item["step_id"],
+            int(item.get("run", 0)),
+            str(item.get("variant", "")),
+            str(item.get("claimed_at", ""))[:10],
+        )
 
     def get(self, send_id: str) -> SendRecord | None:
         found = self.client.get_item(

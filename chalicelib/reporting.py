@@ -1,0 +1,118 @@
+"""A sequence's report as marketers read and export it: the funnel per step and per A/B
+variant, the reasons behind unsubscribes and skips, revenue, the daily trend, and what the
+experiments show (variant intervals, holdout lift, a proposed winner). One document for the
+API's JSON, its CSV (`Accept: text/csv`) and `nurture report --format`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.contactfiles import export_csv
+from chalicelib.errors import InvalidInput
+from chalicelib.experiments import results
+from chalicelib.funnel import METRICS, Counted
+from chalicelib.sequences import Sequence
+
+__all__ = ["CSV_COLUMNS", "csv_lines", "days", "document"]
+
+CSV_COLUMNS = (
+    "step_id",
+    "variant",
+    *METRICS,
+    "revenue",
+    "unsubscribed_reasons",
+    "skipped_reasons",
+)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def days(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """The report's date filter: UTC days of the send (`2026-03-01`), both included; errors
+    name the field."""
+    for name, value in (("since", since), ("until", until)):
+        if value is None:
+            continue
+        try:
+            if not _DAY.fullmatch(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(name, "must be a date such as 2026-03-01") from None
+    if since and until and until < since:
+        raise InvalidInput("until", "must not be before since")
+    return since or None, until or None
+
+
+def document(
+    sequence: Sequence,
+    version: int,
+    pushed_at: str,
+    counted: Counted,
+    now: datetime,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """The report of `sequence` (newest `version`, pushed at `pushed_at`) from its counts, of
+    sends from `since` to `until` (the holdout counts contacts, whatever the dates)."""
+    counted = counted.within(since, until)
+    steps = []
+    variant_rows: dict[str, list[dict[str, Any]]] = {}
+    for step in sequence.steps:
+        row: dict[str, Any] = {"step_id": step.id, **counted.step(step.id)}
+        if step.variants:
+            row["variants"] = [
+                {"variant": v.id, **counted.step(step.id, v.id)} for v in step.variants
+            ]
+            variant_rows[step.id] = row["variants"]
+        steps.append(row)
+    holdout = counted.holdout()
+    return {
+        "sequence_id": sequence.id,
+        "version": version,
+        "since": since,
+        "until": until,
+        "steps": steps,
+        "days": counted.days(),
+        "experiments": [results.variant_results(s, rows) for s, rows in variant_rows.items()],
+        "holdout": (
+            results.holdout(sequence.holdout, holdout["treated"], holdout["held"])
+            if sequence.holdout
+            else None
+        ),
+        "proposal": results.propose(sequence, pushed_at, variant_rows, now),
+    }
+
+
+def csv_lines(doc: Mapping[str, Any]) -> Iterator[str]:
+    """One row per step and one per variant under it (its `variant` column set); revenue as
+    `EUR 120.50; USD 10.00`, reasons as `too_many=3; other=1`. Cells a spreadsheet would run as
+    a formula are neutralised."""
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for step in doc["steps"]:
+            yield _csv_row(step, str(step["step_id"]), "")
+            for variant in step.get("variants") or ():
+                yield _csv_row(variant, str(step["step_id"]), str(variant["variant"]))
+
+    return export_csv(rows(), CSV_COLUMNS)
+
+
+def _csv_row(counts: Mapping[str, Any], step_id: str, variant: str) -> dict[str, Any]:
+    revenue = counts.get("revenue") or {}
+    return {
+        **{metric: counts.get(metric, 0) for metric in METRICS},
+        "step_id": step_id,
+        "variant": variant,
+        "revenue": "; ".join(
+            f"{currency} {amount}" for currency, amount in sorted(revenue.items())
+        ),
+        **{
+            name: "; ".join(
+                f"{reason}={n}" for reason, n in sorted((counts.get(name) or {}).items())
+            )
+            for name in ("unsubscribed_reasons", "skipped_reasons")
+        },
+    }
