@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -180,3 +184,26 @@ def test_an_unknown_address_fails_naming_it(table: Table, args: tuple[str, ...])
     result = run(*args)
     assert result.exit_code == 1
     assert args[-1] in result.output
+
+
+def test_aws_out_of_reach_is_one_line_not_a_traceback() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    done = subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "nurture"), "sequences", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"cannot reach http://127.0.0.1:{port}" in done.stderr
+    assert "make demo" in done.stderr
