@@ -34,7 +34,8 @@ def wilson(hits: int, trials: int, z: float = Z95) -> Rate:
     z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return Rate(hits, trials, p, max(0.0, centre - half), min(1.0, centre + half))
+    # The interval holds p exactly; rounding must not move a bound past it (0 hits: low 0).
+    return Rate(hits, trials, p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def difference(first: Rate, second: Rate) -> tuple[float, float, float]:
