@@ -13,7 +13,7 @@ from chalicelib.cli.common import moment, or_fail
 
 __all__ = ["COMMANDS"]
 
-RATED = ("delivered", "opened", "clicked", "converted")
+RATED = ("opened", "clicked", "converted")
 COUNTED = ("unsubscribed", "bounced", "complained", "skipped", "opened_machine", "uncertain")
 
 
@@ -56,22 +56,23 @@ def report_command(
         click.echo("".join(csv_lines(doc)), nl=False)
         return
     click.echo(
-        "step\tvariant\tsent\tdelivered\topened\tclicked\tconverted\tunsubscribed\tbounced"
-        "\tcomplained\tskipped\tmachine opens\tuncertain\trevenue"
+        "step\tsent\topened\tclicked\tconverted\tunsubscribed\tbounced\tcomplained"
+        "\tskipped\tmachine opens\tuncertain\tdelivered\trevenue"
     )
     for step in doc["steps"]:
-        click.echo(_line(step, str(step["step_id"]), ""))
+        click.echo(_line(step, str(step["step_id"])))
         for variant in step.get("variants") or ():
-            click.echo(_line(variant, str(step["step_id"]), str(variant["variant"])))
+            click.echo(_line(variant, f"{step['step_id']}/{variant['variant']}"))
 
 
-def _line(counts: Mapping[str, Any], step_id: str, variant: str) -> str:
+def _line(counts: Mapping[str, Any], label: str) -> str:
+    """The columns the table always had, then delivered and revenue; a variant's row is
+    labelled `step/variant`."""
     sent = int(counts["sent"])
     rated = [f"{counts[m]} ({counts[m] / sent if sent else 0:.0%})" for m in RATED]
     revenue = " ".join(f"{c} {a}" for c, a in sorted((counts.get("revenue") or {}).items()))
-    return "\t".join(
-        [step_id, variant or "-", str(sent), *rated, *(str(counts[m]) for m in COUNTED), revenue]
-    )
+    rest = [str(counts[m]) for m in COUNTED]
+    return "\t".join([label, str(sent), *rated, *rest, str(counts["delivered"]), revenue])
 
 
 def _breakdown(sequence_id: str, by: str) -> None:
