@@ -110,11 +110,11 @@ class Counted:
 
     def days(self) -> list[dict[str, Any]]:
         """Every step's metrics per day of the send, oldest first."""
-        days = sorted({cell.day for cell in self.cells if cell.day})
-        return [
-            {"day": day, **_shaped(_summed(t for c, t in self.cells.items() if c.day == day))}
-            for day in days
-        ]
+        by_day: dict[str, list[Mapping[str, Decimal]]] = defaultdict(list)
+        for cell, totals in self.cells.items():
+            if cell.day:
+                by_day[cell.day].append(totals)
+        return [{"day": day, **_shaped(_summed(by_day[day]))} for day in sorted(by_day)]
 
     def holdout(self) -> dict[str, tuple[int, int]]:
         """(contacts enrolled, contacts converted) of the `treated` and `held` groups."""
@@ -153,6 +153,17 @@ def _shaped(total: Mapping[str, Decimal]) -> dict[str, Any]:
         if name.startswith(REVENUE)
     }
     return shaped
+
+
+def tally(rows: Iterable[store.Counter]) -> Counted:
+    """Stored counter rows summed per cell and per holdout group (shards and origins)."""
+    cells: dict[store.Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    groups: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        into = cells[row.cell] if row.cell is not None else groups[str(row.group)]
+        for name, value in row.totals.items():
+            into[name] += value
+    return Counted(cells, groups)
 
 
 class Funnel:
@@ -207,15 +218,15 @@ class Funnel:
         )
         self.table.apply(write)
 
+    def settle(self, sequence_id: str, counted: Counted, origin: str) -> None:
+        """Store totals counted elsewhere (the local demo's simulated month) beside what the
+        stream counts, with plain batched puts; storing them again replaces them."""
+        items = store.settled_items(sequence_id, counted.cells, counted.groups, origin)
+        self.table.put_batch(items)
+
     def counted(self, sequence_id: str) -> Counted:
         """Everything counted for the sequence, shards summed."""
-        cells: dict[store.Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        groups: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for row in self.reports.counters(sequence_id):
-            into = cells[row.cell] if row.cell is not None else groups[str(row.group)]
-            for name, value in row.totals.items():
-                into[name] += value
-        return Counted(cells, groups)
+        return tally(self.reports.counters(sequence_id))
 
     def report(self, sequence: Sequence) -> list[StepFunnel]:
         """Every step in sequence order, with zeros where nothing happened yet."""

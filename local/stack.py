@@ -27,7 +27,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from types import FrameType
 
-from local import demo, state
+from local import demo, month, state
 from local.player import Player
 from local.receiver import Receiver
 
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _provision(os.environ["NURTURE_SENDER"])
         pushed = demo.push_examples(time.time())
+        loaded = _load_month()
+        pushed.append(month.SEQUENCE)
         receiver = _receiver(args)
         demo.subscribe(receiver.url(demo.WEBHOOK))
         started = demo.start(datetime.now(UTC))
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
         )
         _wait_for_port(args.host, args.port, api)
-        _print_ready(args, started, pushed, receiver.url(demo.WEBHOOK), restored.note)
+        _print_ready(args, started, pushed, receiver.url(demo.WEBHOOK), restored.note, loaded)
         return _serve(api, args.state_dir / CLOCK_FILE, player)
     except OSError as exc:  # a port taken between the check and the start, mostly
         print(f"local stack: {exc}; stopping", file=sys.stderr)
@@ -270,8 +272,29 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes]) -> No
     raise SystemExit(f"chalice local did not listen on {host}:{port} within 30 s")
 
 
+def _load_month() -> str:
+    """The console's simulated month (`local/month.py`, totals only: it takes a moment), on
+    the first start; a restored state keeps the month it had."""
+    from chalicelib import services
+
+    loaded = month.load(services.table(), services.versions(), time.time())
+    if loaded is None:
+        return f"the simulated month in {month.SEQUENCE} (kept from the last run)"
+    groups = loaded.counted().holdout()
+    contacts = groups["treated"][0] + groups["held"][0]
+    return (
+        f"{contacts:,} simulated contacts over {month.DAYS} days in {month.SEQUENCE} "
+        "(an A/B test and a holdout)"
+    )
+
+
 def _print_ready(
-    args: argparse.Namespace, started: demo.Demo, pushed: list[str], webhook: str, kept: str
+    args: argparse.Namespace,
+    started: demo.Demo,
+    pushed: list[str],
+    webhook: str,
+    kept: str,
+    loaded: str,
 ) -> None:
     endpoint = f"http://{args.host}:{args.moto_port}"
     api = f"http://{args.host}:{args.port}"
@@ -305,6 +328,9 @@ def _print_ready(
         f"  nurture contacts events {demo.EMAIL}",
         f'  curl -H "Authorization: Bearer $NURTURE_API_KEY" {api}/api/sequences',
         f"  (the API key is in {args.state_dir / 'secrets.json'}, and $NURTURE_API_KEY)",
+        "",
+        f"The console shows {loaded}:",
+        "  nurture dashboard                  # after . .local/env",
         "",
         "Stop with Ctrl-C.",
     ]

@@ -96,13 +96,18 @@ def test_other_hosts_are_refused_against_dns_rebinding(
 
 def test_every_answer_carries_a_strict_policy(console: tuple[Console, Seen]) -> None:
     served, _ = console
-    for path in ("/", "/static/console.css"):
-        _, headers, _ = ask(served, "GET", path)
+    for path in ("/", "/static/console.css", "/favicon.ico"):
+        status, headers, _ = ask(served, "GET", path)
+        assert status == 200, path
         policy = headers["content-security-policy"]
         assert "default-src 'none'" in policy and "script-src" not in policy
         assert "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["cache-control"] == "no-store"
+        # A browser sends `Origin: null` with forms under no-referrer, which the Origin
+        # check refuses: same-origin keeps the real origin on our own posts.
+        assert headers["referrer-policy"] == "same-origin"
+    assert ask(served, "GET", "/favicon.ico")[1]["content-type"] == "image/svg+xml"
 
 
 def test_a_post_needs_the_csrf_token_and_our_origin(console: tuple[Console, Seen]) -> None:

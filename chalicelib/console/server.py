@@ -29,12 +29,18 @@ __all__ = ["COOKIE", "Console", "Reply", "Request"]
 COOKIE = "nurture_console"
 MAX_FORM_BYTES = 16 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {
+    "/static/console.css": ("console.css", "text/css; charset=utf-8"),
+    "/favicon.ico": ("icon.svg", "image/svg+xml"),  # what browsers ask for on their own
+}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with its
+    # form posts, and the Origin check would refuse the console's own forms.
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Cache-Control": "no-store",
@@ -101,9 +107,10 @@ class Console:
         query = _single(urllib.parse.parse_qs(split.query, keep_blank_values=True))
         if split.path == "/login" and method == "GET":
             return self._login(query.get("token", ""))
-        if split.path == "/static/console.css" and method in ("GET", "HEAD"):
-            css = (STATIC / "console.css").read_bytes()
-            return Reply(200, css, "text/css; charset=utf-8", {"Cache-Control": "no-store"})
+        if split.path in STATIC_FILES and method in ("GET", "HEAD"):
+            name, kind = STATIC_FILES[split.path]
+            found = (STATIC / name).read_bytes()
+            return Reply(200, found, kind, {"Cache-Control": "no-store"})
         if not self._signed_in(headers.get("cookie", "")):
             return _plain(
                 401,

@@ -40,10 +40,12 @@ if TYPE_CHECKING:
     from chalicelib.store.receipts import Receipt, Receipts
     from chalicelib.store.reports import (
         Cell,
+        Counter,
         Reports,
         count_once_write,
         holdout_converted_write,
         holdout_enrolled_write,
+        settled_items,
     )
     from chalicelib.store.scores import (
         SCORE,
@@ -86,8 +88,10 @@ _LAZY = {
     "Reports": "reports",
     "count_once_write": "reports",
     "Cell": "reports",
+    "Counter": "reports",
     "holdout_converted_write": "reports",
     "holdout_enrolled_write": "reports",
+    "settled_items": "reports",
     "Versions": "versions",
     "Deliveries": "deliveries",
     "Delivery": "deliveries",
@@ -113,6 +117,7 @@ __all__ = [
     "Cell",
     "Change",
     "ContactTimer",
+    "Counter",
     "Deliveries",
     "Delivery",
     "Enrollment",
@@ -167,6 +172,7 @@ __all__ = [
     "send_key",
     "send_outcome_write",
     "send_settled_write",
+    "settled_items",
     "soft_bounce_write",
     "stream_kind",
     "summary_applied",

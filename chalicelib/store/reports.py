@@ -15,6 +15,7 @@ converted with its group's `converted` count.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -128,6 +129,30 @@ def _group_add(contact_id: str, sequence_id: str, group: str, metric: str) -> di
             "ExpressionAttributeValues": {":one": _value(1), ":group": _value(group)},
         }
     }
+
+
+def settled_items(
+    sequence_id: str,
+    cells: Mapping[Cell, Mapping[str, Decimal]],
+    groups: Mapping[str, Mapping[str, Decimal]],
+    origin: str,
+) -> list[dict[str, Any]]:
+    """Counter rows holding totals counted elsewhere (a simulated history), one per cell and
+    group under their own `origin` suffix: writing them again replaces them, and the stream's
+    own counting, in shards 0-7, is never touched."""
+    items = []
+    for cell, totals in cells.items():
+        key = _key(f"R#{sequence_id}", f"N#{cell.step_id}#{cell.variant}#{cell.day}#{origin}")
+        fields = {"step_id": cell.step_id, "variant": cell.variant, "day": cell.day}
+        items.append({**key, **_attrs({**fields, **totals})})
+    for group, totals in groups.items():
+        key = _key(f"R#{sequence_id}", f"H#{group}#{origin}")
+        items.append({**key, **_attrs({"group": group, **totals})})
+    return items
+
+
+def _attrs(values: Mapping[str, str | Decimal]) -> dict[str, Any]:
+    return {name: _value(value) for name, value in values.items()}
 
 
 class Reports:
