@@ -21,17 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 RUNS = 7
 TARGET_SECONDS = 1.0
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:
@@ -54,6 +46,8 @@ def wait_for(process: subprocess.Popen[str], pattern: str, seconds: float) -> st
 
 def main() -> None:
     from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM_FLAGS  # sets test settings here; the stack gets none
 
     state = Path(tempfile.mkdtemp(prefix="nurture-bench-"))
     port, moto = free_port(), free_port()
@@ -80,13 +74,16 @@ def main() -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=env,
         )
         login = re.search(r"http://\S+/login\?token=\S+", wait_for(console, "login", 30))
         assert login is not None
         base = login.group(0).split("/login")[0]
         pages = ["/", "/sequences/spring-launch", "/experiments", "/sequences/engagement"]
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(login.group(0))
             medians = {}
