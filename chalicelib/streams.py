@@ -64,7 +64,11 @@ def handle(event: dict[str, Any], consumers: Sequence[Consumer]) -> dict[str, An
         for consumer in consumers:
             change = consumer(change)
 
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    # A batch whose every record failed is answered like any other (all of them listed), not
+    # raised: Lambda retries the same records either way, and the answer stays one shape.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
     return dict(process_partial_response(event=event, record_handler=apply, processor=processor))
 
 

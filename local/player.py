@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.schedule import validate_at_expression
+from chalicelib.store.changes import filter_patterns
 from local.filters import matches_any
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -36,8 +37,9 @@ class Player:
     webhook_queue_url: str = ""
     on_webhook_queue: Handler | None = None
     visibility_seconds: int = 30
-    filters: tuple[dict[str, Any], ...] = ()
-    """The stream mapping's filter patterns; records none matches are dropped (none: keep all)."""
+    filters: tuple[dict[str, Any], ...] = tuple(filter_patterns())
+    """The stream mapping's filter patterns (the deployed ones): records none matches are
+    dropped, as Lambda drops them. Empty: every record is delivered."""
     checkpoints: dict[str, str] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
     produced: int = 0

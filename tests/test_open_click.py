@@ -223,3 +223,26 @@ def test_head_on_the_pixel_is_a_gif_and_a_machine_open(
     [opened] = events_of(table, kind="opened")
     assert (opened["verdict"], opened["verdict_reason"]) == ("machine", "head_request")
     assert client.http.head("/o/not-a-token").status_code == 200
+
+
+def stored_size(item: dict) -> int:
+    """Bytes DynamoDB charges for an item of strings and numbers: names plus values."""
+    return sum(len(name) + len(next(iter(value.values()))) for name, value in item.items())
+
+
+def test_an_open_and_a_click_are_one_item_under_1_kb_in_no_index(
+    client: Client, table: Table
+) -> None:
+    """One write unit each: no index copy (no GSI key attributes), at most 1 KB."""
+    long_url = "https://example.com/" + "p" * 300
+    client.http.get(f"/o/{token_for(Purpose.OPEN)}", headers={"user-agent": BROWSER})
+    client.http.get(
+        f"/c/{token_for(Purpose.CLICK, link=7, url=long_url)}", headers={"user-agent": BROWSER}
+    )
+    answer = services.client("dynamodb").scan(TableName=table.name)
+    events = [i for i in answer["Items"] if i["SK"]["S"].startswith("EV#")]
+    assert sorted(i["type"]["S"] for i in events) == ["clicked", "opened"]
+    indexed = {"GSI1PK", "GSI1SK"}
+    for item in events:
+        assert not indexed & set(item)
+        assert stored_size(item) <= 1024

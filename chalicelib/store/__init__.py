@@ -11,7 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.store.breakdown import enrolled_profiles
-from chalicelib.store.items import Change, Event, Scalar, StreamKind, Write, stream_kind
+from chalicelib.store.changes import Change, StreamKind, filter_patterns, stream_kind
+from chalicelib.store.items import Event, Scalar, Write
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent, product_event_item
 from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
@@ -157,6 +158,7 @@ __all__ = [
     "email_claim_write",
     "enrolled_profiles",
     "event_write",
+    "filter_patterns",
     "holdout_converted_write",
     "holdout_enrolled_write",
     "inactivity_write",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -42,8 +42,6 @@ def _put_event(event: Event) -> dict[str, Any]:
     }
     if event.send_id:
         item["send_id"] = _value(event.send_id)
-        item["GSI1PK"] = _value(f"S#{event.send_id}")
-        item["GSI1SK"] = _value(f"EV#{event.at}#{event.type}")
     if event.expires_at is not None:
         item["ttl"] = _value(event.expires_at)
     for name, value in event.attrs.items():
@@ -61,53 +59,6 @@ def _listed(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_listed(v) for v in value]
     return value
-
-
-StreamKind = Literal["event", "addressed_event", "send", "profile", "enrollment"]
-"""The stream records that matter downstream:
-
-| kind              | item                            | consumers                           |
-|-------------------|---------------------------------|-------------------------------------|
-| `event`           | `C#{contact}` / `EV#...`        | rules, funnel, behaviour, outbound  |
-| `addressed_event` | `M#{email hash}` / `EV#...`     | a product event named by email (*)  |
-| `send`            | `S#{send}` / `META`             | funnel, outbound (`sent`)           |
-| `profile`         | `C#{contact}` / `PROFILE`       | behaviour (segments, stages)        |
-| `enrollment`      | `C#{contact}` / `E#{sequence}`  | outbound (enrolled, exited, ...)    |
-
-(*) not yet on a contact's timeline. Everything else (timers, counters, guards, versions,
-deliveries) is None.
-"""
-
-
-def stream_kind(image: Mapping[str, Any]) -> StreamKind | None:
-    """What a stream record's item is (see `StreamKind`), or None."""
-    pk, sk = str(image.get("PK", "")), str(image.get("SK", ""))
-    if pk.startswith("C#") and sk.startswith("EV#"):
-        return "event"
-    if pk.startswith("M#") and sk.startswith("EV#"):
-        return "addressed_event"
-    if pk.startswith("C#") and sk == "PROFILE":
-        return "profile"
-    if pk.startswith("S#") and sk == "META":
-        return "send"
-    if pk.startswith("C#") and sk.startswith("E#"):
-        return "enrollment"
-    return None
-
-
-@dataclass(frozen=True)
-class Change:
-    """One stream record as plain values: `INSERT`, `MODIFY` or `REMOVE`, both images, and the
-    record's sequence number (what a consumer keys its own idempotence on)."""
-
-    action: str
-    new: Mapping[str, Any] = field(default_factory=dict)
-    old: Mapping[str, Any] = field(default_factory=dict)
-    sequence: str = ""
-
-    @property
-    def kind(self) -> StreamKind | None:
-        return stream_kind(self.new or self.old)
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

@@ -23,6 +23,11 @@ from nurture_infra.mailing import Email
 from nurture_infra.outbound import Outbound
 from nurture_infra.queues import dead_letter_queue, park_queue
 from nurture_infra.scheduling import Scheduling
+from nurture_infra.streamfilter import stream_filter_patterns
+
+# The stream consumer gathers records this long (or until a batch of 100) before it runs: a
+# busy hour costs a few invocations a minute per shard instead of one per open.
+STREAM_BATCH_WINDOW = Duration.seconds(10)
 
 
 class NurtureStack(Stack):
@@ -170,6 +175,9 @@ class NurtureStack(Stack):
                 max_record_age=Duration.days(1),
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(self.stream_dlq),
+                # Woken only for the changes its consumers act on (chalicelib/store/changes.py).
+                filters=[lambda_.FilterCriteria.filter(p) for p in stream_filter_patterns()],
+                max_batching_window=STREAM_BATCH_WINDOW,
             )
         )
         self.email.route_feedback(self.feedback_fn.function, self.ses_event_dlq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from infra_testing import context, synth
 from nurture_infra.assembly import build_app, synth_errors
 from nurture_infra.config import ConfigError
 from nurture_infra.functions import ALL_SPECS
+
+from chalicelib.store import filter_patterns
 
 Json = dict[str, Any]
 
@@ -114,6 +117,21 @@ def test_stream_mapping_reports_partial_failures(template: assertions.Template) 
     assert mapping["BisectBatchOnFunctionError"] is True
     assert 0 < mapping["MaximumRetryAttempts"] <= 10
     assert "Destination" in mapping["DestinationConfig"]["OnFailure"]
+
+
+def test_stream_mapping_filters_and_batches(template: assertions.Template) -> None:
+    """Lambda is invoked only for the changes the consumers act on (the app's one list), in
+    batches gathered over a short window, one batch at a time per shard (in order)."""
+    mapping = only(
+        template,
+        "AWS::Lambda::EventSourceMapping",
+        {"EventSourceArn": {"Fn::GetAtt": [assertions.Match.any_value(), "StreamArn"]}},
+    )["Properties"]
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == filter_patterns()
+    assert len(patterns) <= 5  # Lambda's default quota of filters per event source mapping
+    assert 0 < mapping["MaximumBatchingWindowInSeconds"] <= 30
+    assert mapping.get("ParallelizationFactor", 1) == 1
 
 
 def test_park_queue_consumer_reports_partial_failures(template: assertions.Template) -> None:
