@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib import auth, conversions, jsondoc, pages, parking, services, stamps, tracking, web
+from chalicelib import (
+    auth,
+    conversions,
+    httpapi,
+    jsondoc,
+    pages,
+    parking,
+    services,
+    stamps,
+    tracking,
+    web,
+)
 from chalicelib.config import settings
 from chalicelib.errors import (
     BadToken,
@@ -137,7 +148,7 @@ def conversion() -> Response:
         conversions.check_signature(
             request.headers.get(conversions.SIGNATURE_HEADER, ""),
             body,
-            services.api_secrets().conversion_secrets,
+            services.conversion_secrets(),
             tracker.clock(),
             settings().signature_tolerance_seconds,
         )
@@ -705,6 +716,19 @@ def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     failed = feedback.handle(services.table(), event, settings())
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def public(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The public function: the recipient routes above, from the HTTP API (payload format
+    2.0) or, with the WAF switch on, from a REST API (the shape Chalice reads natively). Reads
+    (pixel, click, page) go straight to their views; the rest through Chalice."""
+    if event.get("version") == "2.0":
+        return httpapi.serve(_public_routes, event, context)
+    return _public_routes(event, context)
+
+
+def _public_routes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.read_only(event, context) or app(event, context)
 
 
 def _head(head: ModelVersion) -> dict[str, Any]:

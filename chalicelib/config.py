@@ -58,6 +58,9 @@ class Settings:
     signing_keys_secret: str = ""
     api_keys: str = field(default="", repr=False)
     api_keys_secret: str = ""
+    # In AWS the conversion secrets have a secret of their own (the public function reads only
+    # it and the signing keys); unset, they come from the API keys document.
+    conversion_secrets_secret: str = ""
 
 
 _ENV = {
@@ -97,6 +100,7 @@ _ENV = {
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",
     "api_keys_secret": "NURTURE_API_KEYS_SECRET",
+    "conversion_secrets_secret": "NURTURE_CONVERSION_SECRETS_SECRET",
 }
 
 

@@ -47,6 +47,15 @@ def api_secrets(settings: Settings) -> ApiSecrets:
     return _parsed_api_secrets(_document(settings.api_keys, settings.api_keys_secret, "api"))
 
 
+def conversion_secrets(settings: Settings) -> tuple[str, ...]:
+    """The secrets that sign conversion callbacks: their own secret in AWS, else the API keys
+    document's `conversion_secrets`."""
+    if settings.conversion_secrets_secret:
+        text = _document("", settings.conversion_secrets_secret, "conversion")
+        return _parsed_api_secrets(text).conversion_secrets
+    return api_secrets(settings).conversion_secrets
+
+
 # Parsing is cached by document text: the hot path pays for it once per key rotation.
 _parsed_keyring = lru_cache(maxsize=4)(Keyring.from_json)
 _parsed_api_secrets = lru_cache(maxsize=4)(ApiSecrets.from_json)

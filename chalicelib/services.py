@@ -89,6 +89,10 @@ def api_secrets() -> secrets.ApiSecrets:
     return secrets.api_secrets(settings())
 
 
+def conversion_secrets() -> tuple[str, ...]:
+    return secrets.conversion_secrets(settings())
+
+
 @cache
 def tracker() -> Tracker:
     return Tracker(settings(), keyring, table(), parking())

@@ -68,6 +68,29 @@ class NurtureChalice(Chalice):
             return "internal error"
         return f"request: {code}"
 
+    def read_only(self, event: Mapping[str, Any], context: Any) -> dict[str, Any] | None:
+        """A GET or HEAD (REST shape) of a route answered by its view directly, without
+        Chalice's per-request handler, middleware and content-type checks: the pixel, click and
+        page routes take no body, so none of that applies, and it is most of their CPU
+        (benchmarks/hot_path.py). None for every other request: `self(event, context)`."""
+        request_context = event.get("requestContext") or {}
+        method = request_context.get("httpMethod")
+        entry = self.routes.get(request_context.get("resourcePath") or "", {}).get(method or "")
+        if method not in ("GET", "HEAD") or entry is None:
+            return None
+        self.lambda_context = context
+        self.current_request = Request(dict(event), context)
+        parameters = event.get("pathParameters") or {}
+        try:
+            response: Response = entry.view_function(**{n: parameters[n] for n in entry.view_args})
+        except Exception:  # what Chalice does with an unexpected error: logged, one 500 shape
+            from chalicelib.observability import logger
+
+            route = {"route": entry.uri_pattern, "method": method}
+            logger.exception("unhandled error", extra=route)
+            response = problem("internal error", 500)
+        return response.to_dict(self.api.binary_types)
+
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         headers = event.get("headers") or {}
         if not any(name.lower() == "accept" for name in headers):

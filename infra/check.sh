@@ -14,7 +14,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="$(node -p 'process.versions.node.split(".")[0]')"
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
-# Lint both shapes of the stack: default API URL, and custom tracking domain + own identity off.
+# Lint every shape of the stack: defaults; custom tracking domain + own identity off; the WAF
+# switch (public routes on a REST API behind a rate-based rule).
 synth() {
   local name="$1" context="$2"
   rm -rf "$outdir/$name"
@@ -30,4 +31,6 @@ synth domain "{$skip_bundling, \"sender\": \"example.com\", \"sender_address\": 
   \"stage\": \"prod\", \"tracking_domain\": \"t.example.com\", \"manage_ses_identity\": false,
   \"tracking_certificate_arn\": \"arn:aws:acm:eu-west-1:123456789012:certificate/0000\",
   \"alarm_email\": \"ops@example.com\"}"
+synth waf "{$skip_bundling, \"sender\": \"news@example.com\", \"public_waf_rate_limit\": 600,
+  \"apigateway_cloudwatch_role\": false}"
 echo "infra checks passed"

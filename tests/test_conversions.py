@@ -232,3 +232,19 @@ def test_a_surrogate_escape_next_to_a_decimal_is_a_400(client: Client, table: Ta
     response = post(client, None, raw=raw)
     assert response.status_code == 400
     assert json.loads(response.body)["error"].startswith("body: holds a lone UTF-16 surrogate")
+
+
+def test_conversion_secrets_have_a_secret_of_their_own_in_aws(table: Table) -> None:
+    """The public function reads the conversion secrets from their own Secrets Manager secret
+    (never the marketer's API keys); without one they come from the API keys document."""
+    from chalicelib import secrets
+    from chalicelib.config import Settings
+
+    arn = services.client("secretsmanager").create_secret(
+        Name="nurture/test/conversion-secrets",
+        SecretString=json.dumps({"conversion_secrets": ["a-conversion-secret-of-its-own"]}),
+    )["ARN"]
+    own = Settings(conversion_secrets_secret=arn, api_keys=json.dumps({"api_keys": {}}))
+    assert secrets.conversion_secrets(own) == ("a-conversion-secret-of-its-own",)
+    inline = Settings(api_keys=json.dumps({"conversion_secrets": ["inline-secret-0123456789"]}))
+    assert secrets.conversion_secrets(inline) == ("inline-secret-0123456789",)

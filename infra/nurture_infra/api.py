@@ -1,4 +1,5 @@
-"""API Gateway REST API in front of the Chalice app, with an optional custom tracking domain."""
+"""API Gateway REST APIs in front of the Chalice app: the marketer API (IAM), and the public
+routes when the WAF switch is on (frontdoor.py), with an optional custom domain."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from constructs import Construct
 from nurture_infra.config import StackConfig
 
 STAGE_NAME = "v1"
+Routes = dict[str, tuple[str, ...]]
 
 # Chalice dispatches on API Gateway's resource path, so a greedy {proxy+} resource would reach
 # the function but match no Chalice route: every route of app.py must be listed here
-# (tests/test_routes.py compares this table with app.routes when app.py is present).
-ROUTES: dict[str, tuple[str, ...]] = {
+# (infra/tests/test_api_routes.py compares this table with app.py's routes).
+ROUTES: Routes = {
     "/o/{token}": ("GET", "HEAD"),
     "/c/{token}": ("GET", "HEAD"),
     "/u/{token}": ("GET", "HEAD", "POST"),
@@ -52,20 +54,40 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/api/webhooks/{webhook_id}/secrets/retire": ("POST",),
     "/api/webhooks/{webhook_id}/enable": ("POST",),
 }
-# Recipients' routes carry signed tokens, conversions and product events an HMAC signature;
-# every other /api route is the marketer API, behind IAM (SigV4) auth (the app runs with
-# NURTURE_API_AUTH=iam).
+# Recipients' routes carry signed tokens, conversions and product events an HMAC signature:
+# they are served by the public front door (frontdoor.py). Every other route is the marketer
+# API, behind IAM (SigV4) auth (the app runs with NURTURE_API_AUTH=iam).
 OPEN_ROUTES = frozenset(
     {"/o/{token}", "/c/{token}", "/u/{token}", "/api/conversions", "/api/events"}
 )
+PUBLIC_ROUTES: Routes = {path: m for path, m in ROUTES.items() if path in OPEN_ROUTES}
+MARKETER_ROUTES: Routes = {path: m for path, m in ROUTES.items() if path not in OPEN_ROUTES}
 
 
-class TrackingApi(Construct):
-    """Every response is base64 from the app, hence binary media type */* (pixel for any Accept)."""
+class RestApi(Construct):
+    """Every response is base64 from the app, hence binary media type */* (pixel for any Accept).
+    Throttled per stage; access logs without IPs or callers."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        name: str,
+        routes: Routes,
+        authorization: apigw.AuthorizationType,
+        domain: str = "",
+        rate_limit: int = 100,
+        burst_limit: int = 200,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.config = config
+        self.config, self.routes, self.authorization, self.domain = (
+            config,
+            routes,
+            authorization,
+            domain,
+        )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -75,11 +97,13 @@ class TrackingApi(Construct):
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
-            rest_api_name=f"nurture-{config.stage}",
+            rest_api_name=name,
             binary_media_types=["*/*"],
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            disable_execute_api_endpoint=bool(config.tracking_domain),
-            cloud_watch_role=True,
+            disable_execute_api_endpoint=bool(domain),
+            # Access logs need API Gateway's account-wide CloudWatch role (one per region):
+            # set apigateway_cloudwatch_role=false when the account already has one.
+            cloud_watch_role=config.apigateway_cloudwatch_role,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
@@ -96,17 +120,19 @@ class TrackingApi(Construct):
                 ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
-                tracing_enabled=True,
+                tracing_enabled=False,  # X-Ray off: see functions.py
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst_limit,
             ),
         )
-        if config.tracking_domain:
+        if domain:
             self._custom_domain()
 
     @property
     def base_url(self) -> str:
-        """Public base of tracking links, built without the Stage resource (avoids a cycle)."""
-        if self.config.tracking_domain:
-            return f"https://{self.config.tracking_domain}"
+        """The API's base URL, built without the Stage resource (avoids a cycle)."""
+        if self.domain:
+            return f"https://{self.domain}"
         return Fn.join(
             "",
             [
@@ -121,22 +147,19 @@ class TrackingApi(Construct):
         )
 
     def route_to(self, handler: lambda_.IFunction) -> None:
-        """Lambda proxy integration for every Chalice route."""
+        """Lambda proxy integration for every route of the table."""
         integration = apigw.LambdaIntegration(handler, allow_test_invoke=False)
-        for path, methods in ROUTES.items():
+        for path, methods in self.routes.items():
             resource = self.rest_api.root.resource_for_path(path)
-            auth = (
-                apigw.AuthorizationType.NONE if path in OPEN_ROUTES else apigw.AuthorizationType.IAM
-            )
             for method in methods:
-                resource.add_method(method, integration, authorization_type=auth)
+                resource.add_method(method, integration, authorization_type=self.authorization)
 
     def _custom_domain(self) -> None:
         """Regional custom domain (TLS 1.2); point a CNAME/alias at the output target."""
         domain = apigw.DomainName(
             self,
             "TrackingDomain",
-            domain_name=self.config.tracking_domain,
+            domain_name=self.domain,
             certificate=acm.Certificate.from_certificate_arn(
                 self, "Certificate", self.config.tracking_certificate_arn
             ),

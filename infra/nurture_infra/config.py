@@ -13,6 +13,14 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 _EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^([A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_LIMITS = (
+    "public_rate_limit",
+    "public_burst_limit",
+    "public_concurrency",
+    "public_waf_rate_limit",
+    "table_max_write_units",
+    "table_max_read_units",
+)
 
 
 class ConfigError(ValueError):
@@ -33,6 +41,18 @@ class StackConfig:
     event_archive_days: int = 90
     manage_ses_identity: bool = True
     alarm_email: str = ""
+    # Limits on the public routes: requests per second (and burst) at the front door, the
+    # public function's reserved concurrency (a flood cannot starve the sender), and a WAF
+    # rate-based rule per client IP per 5 minutes (0: off; on moves them to a REST API).
+    public_rate_limit: int = 1000
+    public_burst_limit: int = 2000
+    public_concurrency: int = 50
+    public_waf_rate_limit: int = 0
+    # The table's on-demand ceiling (request units per second): caps what a flood can cost.
+    table_max_write_units: int = 2000
+    table_max_read_units: int = 4000
+    # API Gateway's account-wide CloudWatch role (REST access logs need one per region).
+    apigateway_cloudwatch_role: bool = True
 
     @property
     def sender_domain(self) -> str:
@@ -68,18 +88,21 @@ def load_config(context: dict[str, Any]) -> StackConfig:
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     """CDK context given on the command line (-c key=value) always arrives as a string."""
     out = dict(values)
-    for name, kind in (
-        ("ses_max_send_rate", float),
-        ("event_retention_days", int),
-        ("event_archive_days", int),
-    ):
+    numbers = {
+        "ses_max_send_rate": float,
+        "event_retention_days": int,
+        "event_archive_days": int,
+        **dict.fromkeys(_LIMITS, int),
+    }
+    for name, kind in numbers.items():
         if name in out:
             try:
                 out[name] = kind(out[name])
             except (TypeError, ValueError):
                 raise ConfigError(f"{name}: expected a number, got {out[name]!r}") from None
-    if isinstance(out.get("manage_ses_identity"), str):
-        out["manage_ses_identity"] = out["manage_ses_identity"].lower() in {"true", "1", "yes"}
+    for flag in ("manage_ses_identity", "apigateway_cloudwatch_role"):
+        if isinstance(out.get(flag), str):
+            out[flag] = out[flag].lower() in {"true", "1", "yes"}
     return out
 
 
@@ -107,6 +130,15 @@ def validate(values: dict[str, Any]) -> StackConfig:
         )
     if config.ses_max_send_rate <= 0:
         raise ConfigError(f"ses_max_send_rate: must be > 0, got {config.ses_max_send_rate}")
+    for name in _LIMITS:
+        if getattr(config, name) < 0 or (
+            name != "public_waf_rate_limit" and not getattr(config, name)
+        ):
+            raise ConfigError(
+                f"{name}: must be a positive whole number, got {getattr(config, name)}"
+            )
+    if 0 < config.public_waf_rate_limit < 10:
+        raise ConfigError("public_waf_rate_limit: WAF's smallest rate limit is 10 (or 0: off)")
     if config.event_retention_days < 1:
         raise ConfigError(f"event_retention_days: must be >= 1, got {config.event_retention_days}")
     if not 1 <= config.event_archive_days <= 3650:

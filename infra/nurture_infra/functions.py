@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from nurture_infra.bundling import LAMBDA_RUNTIME
+from nurture_infra.bundling import FULL, LAMBDA_RUNTIME, Asset
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,17 @@ class FunctionSpec:
 
 
 _S = Duration.seconds
-API = FunctionSpec("api", "app.app", "Tracking and marketer REST API", _S(10))
+# The recipient routes: arm64, 512 MB (benchmarks/package.py: the memory buys CPU for the cold
+# start; a warm request costs cents per million at any size).
+PUBLIC = FunctionSpec("public", "app.public", "Recipient routes and callbacks (HTTP API)", _S(5))
+API = FunctionSpec("api", "app.app", "Marketer REST API (IAM)", _S(29))
 REPLAY = FunctionSpec("replay-parked", "app.replay_parked", "Replays parked tracking", _S(30))
 STREAM = FunctionSpec("on-stream", "app.on_stream", "Rules engine on the table stream", _S(60))
 FEEDBACK = FunctionSpec("on-ses-event", "app.on_ses_event", "SES delivery feedback", _S(30))
 SENDER = FunctionSpec("on-schedule", "app.on_schedule", "Scheduled sender (SES)", _S(120))
 DELIVER = FunctionSpec("deliver-webhooks", "app.deliver_webhooks", "Signed webhooks", _S(120))
 RETRY = FunctionSpec("retry-webhooks", "app.retry_webhooks", "Due webhook retries", _S(60))
-ALL_SPECS = (API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY)
+ALL_SPECS = (PUBLIC, API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY)
 
 
 def function_name(stage: str, spec: FunctionSpec) -> str:
@@ -61,8 +64,10 @@ class AppFunction(Construct):
         spec: FunctionSpec,
         stage: str,
         code: lambda_.Code,
+        asset: Asset = FULL,
         environment: dict[str, str],
         on_failure: lambda_.IDestination | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -80,14 +85,20 @@ class AppFunction(Construct):
             function_name=function_name(stage, spec),
             description=spec.description,
             runtime=LAMBDA_RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=asset.architecture,
             handler=spec.handler,
             code=code,
             role=self.role,
             log_group=self.log_group,
             timeout=spec.timeout,
             memory_size=spec.memory_mb,
-            tracing=lambda_.Tracing.ACTIVE,
+            # X-Ray off: at the default sampling it would cost about a third of an open.
+            tracing=lambda_.Tracing.DISABLED,
+            # JSON logs; the platform's START/END/REPORT lines (INFO) are not ingested.
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             environment=environment,
             on_failure=on_failure,
+            reserved_concurrent_executions=reserved_concurrency,
         )

@@ -30,14 +30,27 @@ def signing_keys_secret(scope: Construct, stage: str) -> list[secretsmanager.Sec
     )
 
 
-def api_keys_secret(scope: Construct, stage: str) -> list[secretsmanager.Secret]:
-    """[secret, seed]: marketer API keys (added by operators) and a conversions HMAC secret."""
-    return _seeded_secret(
+def api_keys_secret(scope: Construct, stage: str) -> secretsmanager.Secret:
+    """Marketer API keys (added by operators; in AWS the marketer API is IAM-authenticated)."""
+    return secretsmanager.Secret(
         scope,
         "ApiKeys",
         secret_name=f"nurture/{stage}/api-keys",
-        description="nurture marketer API keys and the secrets that sign conversion callbacks",
-        document={"api_keys": {}, "conversion_secrets": [_SEED]},
+        description="nurture marketer API keys",
+        secret_string_value=SecretValue.unsafe_plain_text(json.dumps({"api_keys": {}})),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def conversion_secrets_secret(scope: Construct, stage: str) -> list[secretsmanager.Secret]:
+    """[secret, seed]: the secrets that sign conversion callbacks; the only secret besides the
+    signing keys the public function may read."""
+    return _seeded_secret(
+        scope,
+        "ConversionSecrets",
+        secret_name=f"nurture/{stage}/conversion-secrets",
+        description="nurture: the secrets that sign server-to-server conversion callbacks",
+        document={"conversion_secrets": [_SEED]},
     )
 
 

@@ -6,19 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from nurture_infra import functions
+from nurture_infra import bundling, functions
 from nurture_infra.alarms import Alarms
-from nurture_infra.api import TrackingApi
+from nurture_infra.api import MARKETER_ROUTES, RestApi
 from nurture_infra.bundling import app_code
 from nurture_infra.config import StackConfig
-from nurture_infra.data import create_table, grant_table_access
+from nurture_infra.data import create_table, grant_recipient_writes, grant_table_access
+from nurture_infra.frontdoor import PublicApi
 from nurture_infra.functions import AppFunction, FunctionSpec
-from nurture_infra.keys import api_keys_secret, signing_keys_secret
+from nurture_infra.keys import api_keys_secret, conversion_secrets_secret, signing_keys_secret
 from nurture_infra.mailing import Email
 from nurture_infra.outbound import Outbound
 from nurture_infra.queues import dead_letter_queue, park_queue
@@ -44,11 +46,13 @@ class NurtureStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         stage = config.stage
-        self.table = create_table(self, stage)
+        self.config = config
+        self.table = create_table(self, stage, config)
         signing = signing_keys_secret(self, stage)
-        api = api_keys_secret(self, stage)
-        self.signing_keys, self.api_keys = signing[0], api[0]
-        self.secrets = (*signing, *api)
+        conversion = conversion_secrets_secret(self, stage)
+        self.api_keys = api_keys_secret(self, stage)
+        self.signing_keys, self.conversion_secrets = signing[0], conversion[0]
+        self.secrets = (*signing, *conversion, self.api_keys)
         self.park, self.park_dlq = park_queue(self, functions.REPLAY.timeout)
         self.stream_dlq = dead_letter_queue(self, "StreamDlq")
         self.schedule_dlq = dead_letter_queue(self, "ScheduleDlq")
@@ -57,17 +61,33 @@ class NurtureStack(Stack):
             self, "Scheduling", stage=stage, dead_letter_queue=self.schedule_dlq
         )
         self.email = Email(self, "Email", config=config)
-        self.api = TrackingApi(self, "Api", config=config)
+        self.public = PublicApi(self, "Public", config=config)
+        self.api = RestApi(
+            self,
+            "Api",
+            config=config,
+            name=f"nurture-{stage}",
+            routes=MARKETER_ROUTES,
+            authorization=apigw.AuthorizationType.IAM,
+        )
         self.outbound = Outbound(
             self, "Outbound", stage=stage, archive_days=config.event_archive_days
         )
 
-        environment = {
+        # What the recipient routes need, and nothing of sending, scheduling or marketers.
+        recipient = {
             "NURTURE_TABLE": self.table.table_name,
-            "NURTURE_BASE_URL": self.api.base_url,
+            "NURTURE_BASE_URL": self.public.base_url,
             "NURTURE_SIGNING_KEYS_SECRET": self.signing_keys.secret_arn,
-            "NURTURE_API_KEYS_SECRET": self.api_keys.secret_arn,
+            "NURTURE_CONVERSION_SECRETS_SECRET": self.conversion_secrets.secret_arn,
             "NURTURE_PARK_QUEUE_URL": self.park.queue_url,
+            "NURTURE_EVENT_RETENTION_DAYS": str(config.event_retention_days),
+            "POWERTOOLS_SERVICE_NAME": "nurture",
+            "POWERTOOLS_METRICS_NAMESPACE": "nurture",
+        }
+        environment = {
+            **recipient,
+            "NURTURE_API_KEYS_SECRET": self.api_keys.secret_arn,
             "NURTURE_SES_CONFIGURATION_SET": self.email.name,
             "NURTURE_SENDER": config.from_address,
             "NURTURE_SES_MAX_SEND_RATE": str(config.ses_max_send_rate),
@@ -75,13 +95,10 @@ class NurtureStack(Stack):
             "NURTURE_SCHEDULER_ROLE_ARN": self.scheduling.role.role_arn,
             "NURTURE_SCHEDULE_TARGET_ARN": functions.function_arn(self, stage, functions.SENDER),
             "NURTURE_SCHEDULE_DLQ_ARN": self.schedule_dlq.queue_arn,
-            "NURTURE_EVENT_RETENTION_DAYS": str(config.event_retention_days),
             "NURTURE_API_AUTH": "iam",
             # zoneinfo reads only the bundled tzdata package: send times never depend on the
             # zone files of the Lambda image.
             "PYTHONTZPATH": "",
-            "POWERTOOLS_SERVICE_NAME": "nurture",
-            "POWERTOOLS_METRICS_NAMESPACE": "nurture",
             **self.outbound.environment(functions.function_arn(self, stage, functions.RETRY)),
         }
         code = app_code(source_dir)
@@ -99,6 +116,16 @@ class NurtureStack(Stack):
                 on_failure=on_failure,
             )
 
+        self.public_fn = AppFunction(
+            self,
+            functions.PUBLIC.name,
+            spec=functions.PUBLIC,
+            stage=stage,
+            code=app_code(source_dir, bundling.PUBLIC),
+            asset=bundling.PUBLIC,
+            environment=recipient,
+            reserved_concurrency=config.public_concurrency,
+        )
         self.api_fn = function(functions.API)
         self.replay_fn = function(functions.REPLAY)
         self.stream_fn = function(functions.STREAM)
@@ -115,13 +142,15 @@ class NurtureStack(Stack):
         self._grant()
         self._wire()
         self._alarm(config.alarm_email)
-        CfnOutput(self, "BaseUrl", value=self.api.base_url)
+        CfnOutput(self, "BaseUrl", value=self.public.base_url)
+        CfnOutput(self, "ApiUrl", value=self.api.base_url)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "SigningKeysSecret", value=self.signing_keys.secret_name)
 
     @property
-    def functions(self) -> tuple[AppFunction, ...]:
+    def app_functions(self) -> tuple[AppFunction, ...]:
         return (
+            self.public_fn,
             self.api_fn,
             self.replay_fn,
             self.stream_fn,
@@ -133,6 +162,11 @@ class NurtureStack(Stack):
 
     def _grant(self) -> None:
         """Each function gets exactly what its handler touches."""
+        grant_recipient_writes(self.table, self.public_fn.role)
+        self.signing_keys.grant_read(self.public_fn.role)
+        self.conversion_secrets.grant_read(self.public_fn.role)
+        self.park.grant_send_messages(self.public_fn.role)
+
         grant_table_access(self.table, self.api_fn.role, write=True)
         self.signing_keys.grant_read(self.api_fn.role)
         self.api_keys.grant_read(self.api_fn.role)
@@ -160,7 +194,8 @@ class NurtureStack(Stack):
         self.outbound.grant_publish_retries(self.retry_fn.role)
 
     def _wire(self) -> None:
-        """Event sources: API routes, park queue, table stream, SES events."""
+        """Event sources: the two APIs, park queue, table stream, SES events."""
+        self.public.route_to(self.public_fn.function)
         self.api.route_to(self.api_fn.function)
         self.replay_fn.function.add_event_source(
             sources.SqsEventSource(self.park, batch_size=10, report_batch_item_failures=True)
@@ -185,7 +220,7 @@ class NurtureStack(Stack):
 
     def _alarm(self, alarm_email: str) -> None:
         alarms = Alarms(self, "Alarms", alarm_email=alarm_email)
-        for fn in self.functions:
+        for fn in self.app_functions:
             alarms.watch_function(fn.node.id, fn.function)
         for name, queue in (
             ("ParkDlq", self.park_dlq),

@@ -1,4 +1,5 @@
-"""API Gateway must list every Chalice route, since Chalice matches on the resource path."""
+"""API Gateway must list every Chalice route, since Chalice matches on the resource path: the
+open ones on the public front door, the rest on the marketer API."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ast
 from pathlib import Path
 
 from infra_testing import INFRA
-from nurture_infra.api import ROUTES
+from nurture_infra.api import MARKETER_ROUTES, OPEN_ROUTES, PUBLIC_ROUTES, ROUTES
 from nurture_infra.functions import ALL_SPECS
 
 REPO_APP = INFRA.parent / "app.py"
@@ -38,7 +39,11 @@ def chalice_entry_points(source: Path) -> tuple[dict[str, set[str]], set[str]]:
 def check_app_matches_stack(source: Path) -> None:
     routes, functions = chalice_entry_points(source)
     assert routes == {path: set(methods) for path, methods in ROUTES.items()}
+    assert set(ROUTES) >= OPEN_ROUTES  # a public route app.py lost would be listed in vain
+    assert not set(MARKETER_ROUTES) & set(PUBLIC_ROUTES)
+    assert {**MARKETER_ROUTES, **PUBLIC_ROUTES} == ROUTES
     deployed = {spec.handler.removeprefix("app.") for spec in ALL_SPECS}
+    assert "public" in deployed
     assert functions <= deployed, f"handlers in app.py not deployed: {functions - deployed}"
 
 

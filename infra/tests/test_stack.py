@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from aws_cdk import App, assertions
 from infra_testing import context, synth
+from nurture_infra.api import MARKETER_ROUTES
 from nurture_infra.assembly import build_app, synth_errors
 from nurture_infra.config import ConfigError
+from nurture_infra.frontdoor import PUBLIC_ROUTES
 from nurture_infra.functions import ALL_SPECS
 
 from chalicelib.store import filter_patterns
@@ -158,23 +160,45 @@ def test_alarms_cover_errors_throttles_dead_letters_and_ses_reputation(
 
 
 def test_every_lambda_runs_a_supported_python(template: assertions.Template) -> None:
+    """The public function on arm64 (a fifth cheaper per GB-second), the rest on x86_64 (their
+    asset has no arm64 wheels); no X-Ray (cost), JSON logs without the platform's lines."""
     functions = template.find_resources("AWS::Lambda::Function").values()
     assert {fn["Properties"]["Runtime"] for fn in functions} <= {"python3.12", "python3.13"}
     assert {fn["Properties"]["Handler"] for fn in functions} == {s.handler for s in ALL_SPECS}
+    for fn in functions:
+        props = fn["Properties"]
+        arm = props["Handler"] == "app.public"
+        assert props["Architectures"] == ["arm64" if arm else "x86_64"]
+        assert props.get("TracingConfig", {"Mode": "PassThrough"})["Mode"] == "PassThrough"
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert props["LoggingConfig"]["SystemLogLevel"] == "WARN"
 
 
 def test_api_serves_binary_for_any_accept_header(template: assertions.Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
 
 
+RECIPIENT_ENVIRONMENT = {
+    "NURTURE_TABLE",
+    "NURTURE_BASE_URL",
+    "NURTURE_SIGNING_KEYS_SECRET",
+    "NURTURE_CONVERSION_SECRETS_SECRET",
+    "NURTURE_PARK_QUEUE_URL",
+    "NURTURE_EVENT_RETENTION_DAYS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+
+
 def test_functions_get_the_app_environment(template: assertions.Template) -> None:
+    """The public function learns nothing of sending, scheduling or the marketer API."""
     for fn in template.find_resources("AWS::Lambda::Function").values():
         variables = fn["Properties"]["Environment"]["Variables"]
-        assert {
-            "NURTURE_TABLE",
-            "NURTURE_BASE_URL",
-            "NURTURE_SIGNING_KEYS_SECRET",
-            "NURTURE_PARK_QUEUE_URL",
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "nurture"
+        if fn["Properties"]["Handler"] == "app.public":
+            assert set(variables) == RECIPIENT_ENVIRONMENT
+            continue
+        assert RECIPIENT_ENVIRONMENT | {
             "NURTURE_SES_CONFIGURATION_SET",
             "NURTURE_SENDER",
             "NURTURE_SCHEDULE_GROUP",
@@ -182,9 +206,7 @@ def test_functions_get_the_app_environment(template: assertions.Template) -> Non
             "NURTURE_SCHEDULE_TARGET_ARN",
             "NURTURE_SCHEDULE_DLQ_ARN",
             "NURTURE_API_KEYS_SECRET",
-            "NURTURE_EVENT_RETENTION_DAYS",
         } <= set(variables)
-        assert variables["POWERTOOLS_SERVICE_NAME"] == "nurture"
 
 
 def test_state_survives_teardown(template: assertions.Template) -> None:
@@ -210,10 +232,13 @@ def test_signing_keys_value_is_frozen(template: assertions.Template) -> None:
     }
 
 
-def test_api_secret_has_the_apps_shape(template: assertions.Template) -> None:
+def test_api_and_conversion_secrets_have_the_apps_shape(template: assertions.Template) -> None:
     secret = only(template, "AWS::SecretsManager::Secret", {"Name": "nurture/dev/api-keys"})
+    assert json.loads(secret["Properties"]["SecretString"]) == {"api_keys": {}}
+    name = "nurture/dev/conversion-secrets"
+    secret = only(template, "AWS::SecretsManager::Secret", {"Name": name})
     before = secret["Properties"]["SecretString"]["Fn::Join"][1][0]
-    assert before == '{"api_keys": {}, "conversion_secrets": ["{{resolve:secretsmanager:'
+    assert before == '{"conversion_secrets": ["{{resolve:secretsmanager:'
 
 
 def test_cdk_nag_reports_no_unsuppressed_findings(default_app: App) -> None:
@@ -236,20 +261,19 @@ def test_custom_domain_becomes_the_base_url(tmp_path_factory: pytest.TempPathFac
             )
         )
     )
-    template.has_resource_properties("AWS::ApiGateway::DomainName", {"DomainName": "t.example.com"})
     template.has_resource_properties(
-        "AWS::ApiGateway::RestApi", {"DisableExecuteApiEndpoint": True}
+        "AWS::ApiGatewayV2::DomainName", {"DomainName": "t.example.com"}
     )
+    template.has_resource_properties("AWS::ApiGatewayV2::ApiMapping", {"Stage": "$default"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"DisableExecuteApiEndpoint": True})
     for fn in template.find_resources("AWS::Lambda::Function").values():
         assert fn["Properties"]["Environment"]["Variables"]["NURTURE_BASE_URL"] == (
             "https://t.example.com"
         )
 
 
-def test_marketer_api_needs_iam_and_recipient_routes_are_open(
-    template: assertions.Template,
-) -> None:
-    """Every /api route but the HMAC-signed conversions callback is SigV4-only."""
+def rest_methods(template: assertions.Template) -> dict[tuple[str, str], str]:
+    """(path, method) -> authorization of every REST API method."""
     resources = template.find_resources("AWS::ApiGateway::Resource")
     parts = {rid: r["Properties"]["PathPart"] for rid, r in resources.items()}
     parents = {rid: r["Properties"]["ParentId"] for rid, r in resources.items()}
@@ -258,23 +282,120 @@ def test_marketer_api_needs_iam_and_recipient_routes_are_open(
         parent = parents[rid].get("Ref") if isinstance(parents[rid], dict) else None
         return (path(parent) if parent in parts else "") + "/" + parts[rid]
 
-    auth = {
+    return {
         (path(m["Properties"]["ResourceId"]["Ref"]), m["Properties"]["HttpMethod"]): m[
             "Properties"
         ]["AuthorizationType"]
         for m in template.find_resources("AWS::ApiGateway::Method").values()
     }
-    open_routes = {k for k, v in auth.items() if v == "NONE"}
-    assert open_routes == {
-        ("/o/{token}", "GET"),
-        ("/o/{token}", "HEAD"),
-        ("/c/{token}", "GET"),
-        ("/c/{token}", "HEAD"),
-        ("/u/{token}", "GET"),
-        ("/u/{token}", "HEAD"),
-        ("/u/{token}", "POST"),
-        ("/api/conversions", "POST"),
-        ("/api/events", "POST"),
+
+
+def function_id(template: assertions.Template, handler: str) -> str:
+    (found,) = [
+        logical_id
+        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
+        if fn["Properties"]["Handler"] == handler
+    ]
+    return found
+
+
+def test_the_marketer_api_is_iam_only_and_has_no_recipient_route(
+    template: assertions.Template,
+) -> None:
+    methods = rest_methods(template)
+    assert set(methods.values()) == {"AWS_IAM"}
+    assert {path for path, _ in methods} == set(MARKETER_ROUTES)
+    assert ("/api/enrollments", "POST") in methods
+
+
+def test_recipient_routes_are_an_http_api_on_the_arm64_public_function(
+    template: assertions.Template,
+) -> None:
+    """Every recipient route and only those, unauthenticated (tokens and HMACs are checked by
+    the app), payload 2.0, all to the public function, which runs on arm64."""
+    routes = template.find_resources("AWS::ApiGatewayV2::Route")
+    keys = {r["Properties"]["RouteKey"] for r in routes.values()}
+    assert keys == {f"{m} {path}" for path, methods in PUBLIC_ROUTES.items() for m in methods}
+    assert {r["Properties"].get("AuthorizationType", "NONE") for r in routes.values()} == {"NONE"}
+    public = function_id(template, "app.public")
+    for integration in template.find_resources("AWS::ApiGatewayV2::Integration").values():
+        props = integration["Properties"]
+        assert props["PayloadFormatVersion"] == "2.0"
+        assert props["IntegrationUri"] == {"Fn::GetAtt": [public, "Arn"]}
+    props = template.find_resources("AWS::Lambda::Function")[public]["Properties"]
+    assert props["Architectures"] == ["arm64"]
+    assert props["ReservedConcurrentExecutions"] == 50
+    assert not template.find_resources("AWS::WAFv2::WebACL")
+
+
+def test_the_public_function_may_do_only_what_the_recipient_routes_do(
+    template: assertions.Template,
+) -> None:
+    """Contact and conversion items of the table (no index), the park queue, the signing keys
+    and conversion secrets: nothing of scheduling, sending or the marketer's secrets."""
+    public = function_id(template, "app.public")
+    role = template.find_resources("AWS::Lambda::Function")[public]["Properties"]["Role"]
+    found = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {a for st in found for a in as_list(st["Action"]) if not a.startswith("logs:")}
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:BatchWriteItem",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
     }
-    assert {v for k, v in auth.items() if k not in open_routes} == {"AWS_IAM"}
-    assert ("/api/enrollments", "POST") in auth
+    (table,) = [st for st in found if "dynamodb:PutItem" in as_list(st["Action"])]
+    (table_id,) = template.find_resources("AWS::DynamoDB::Table")
+    assert table["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}  # the table, no index
+    assert table["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["C#*", "V#*", "M#*"]}
+    }
+    secrets = [st for st in found if "secretsmanager:GetSecretValue" in as_list(st["Action"])]
+    names = template.find_resources("AWS::SecretsManager::Secret")
+    readable = {names[st["Resource"]["Ref"]]["Properties"]["Name"] for st in secrets}
+    assert readable == {"nurture/dev/signing-keys", "nurture/dev/conversion-secrets"}
+    (queue,) = [st for st in found if "sqs:SendMessage" in as_list(st["Action"])]
+    assert queue["Resource"]["Fn::GetAtt"][0].startswith("ParkQueue")
+
+
+def test_the_waf_switch_puts_the_public_routes_behind_a_rate_rule(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    template = synth(
+        build_app(context(tmp_path_factory, sender="news@example.com", public_waf_rate_limit=500))
+    )
+    (acl,) = template.find_resources("AWS::WAFv2::WebACL").values()
+    (rule,) = acl["Properties"]["Rules"]
+    assert rule["Statement"]["RateBasedStatement"] == {"AggregateKeyType": "IP", "Limit": 500}
+    assert rule["Action"] == {"Block": {}}
+    (association,) = template.find_resources("AWS::WAFv2::WebACLAssociation").values()
+    assert "/stages/" in json.dumps(association["Properties"]["ResourceArn"])
+    assert not template.find_resources("AWS::ApiGatewayV2::Route")
+    methods = rest_methods(template)
+    assert {k for k, v in methods.items() if v == "NONE"} == {
+        (path, m) for path, ms in PUBLIC_ROUTES.items() for m in ms
+    }
+
+
+def test_public_routes_are_throttled_and_the_table_capped(template: assertions.Template) -> None:
+    (stage,) = template.find_resources("AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == 1000
+    assert props["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 2000
+    assert props["RouteSettings"]["POST /api/conversions"]["ThrottlingRateLimit"] == 50
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "OnDemandThroughput": {"MaxReadRequestUnits": 4000, "MaxWriteRequestUnits": 2000},
+        },
+    )

@@ -1,0 +1,117 @@
+"""The public function's package serves every recipient route with nothing else: the
+distributions bundling.PUBLIC_DISTRIBUTIONS installs (and their dependencies, Chalice's
+excepted), the app's sources, and what the Lambda runtime brings (boto3, botocore and theirs).
+A fresh interpreter without site-packages runs each route through app.public."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from infra_testing import INFRA
+from nurture_infra.bundling import APP_SOURCES, PUBLIC_DISTRIBUTIONS
+from nurture_infra.localruntime import RUNTIME, closure, link_distributions
+
+ROOT = INFRA.parent
+SERVE_EVERY_ROUTE = r"""
+import base64, json, sys, time
+import app
+from chalicelib import conversions, services
+from chalicelib.tokens import Claims, Purpose, sign
+
+keys = services.keyring()
+now = int(time.time()) - 3600
+def token(purpose, **more):
+    return sign(Claims(purpose, "alice", "send-1", now, **more), keys)
+
+def call(method, route, token=None, body=b"", headers=None):
+    path = route.replace("{token}", token or "")
+    event = {
+        "version": "2.0", "routeKey": f"{method} {route}", "rawPath": path,
+        "rawQueryString": "", "headers": {"user-agent": "Mozilla/5.0 (X11)", **(headers or {})},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "192.0.2.1"},
+                           "stage": "$default", "requestId": "r"},
+        "isBase64Encoded": bool(body),
+    }
+    if token:
+        event["pathParameters"] = {"token": token}
+    if body:
+        event["body"] = base64.b64encode(body).decode()
+    return app.public(event, None)["statusCode"]
+
+from botocore.awsrequest import AWSResponse
+
+def answered(model, **_):
+    # every DynamoDB call succeeds without a network (a read finds alice's profile)
+    calls.append(model.name)
+    if model.name == "GetItem":
+        return ok, {"Item": {"PK": {"S": "C#alice"}, "SK": {"S": "PROFILE"}}}
+    return ok, {}
+
+ok = AWSResponse("https://dynamodb.us-east-1.amazonaws.com", 200, {}, None)
+
+calls = []
+services.client("dynamodb").meta.events.register("before-call.dynamodb.*", answered)
+
+def signed(doc):
+    body = json.dumps(doc).encode()
+    stamp = conversions.sign_request("conversion-secret-0123456789", body, int(time.time()))
+    return body, {"content-type": "application/json", "x-nurture-signature": stamp}
+
+at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+answers = [
+    call("GET", "/o/{token}", token(Purpose.OPEN)),
+    call("GET", "/c/{token}", token(Purpose.CLICK, link=0, url="https://example.com/")),
+    call("GET", "/u/{token}", token(Purpose.UNSUBSCRIBE)),
+    call("POST", "/u/{token}", token(Purpose.UNSUBSCRIBE), b"List-Unsubscribe=One-Click",
+         {"content-type": "application/x-www-form-urlencoded"}),
+    call("POST", "/api/conversions", None,
+         *signed({"conversion_id": "o-1", "token": token(Purpose.CONVERSION)})),
+    call("POST", "/api/events", None,
+         *signed({"event_id": "e-1", "contact": "alice", "name": "cart_updated", "at": at})),
+]
+assert calls, "the routes reached the table"
+loaded = sorted({m.split(".")[0] for m, mod in sys.modules.items()
+                 if (getattr(mod, "__file__", None) or "").startswith(sys.argv[1])})
+print(json.dumps({"answers": answers, "loaded": loaded}))
+"""
+
+
+def test_the_public_package_serves_every_recipient_route(tmp_path: Path) -> None:
+    package, runtime = tmp_path / "package", tmp_path / "runtime"
+    package.mkdir()
+    runtime.mkdir()
+    link_distributions(closure(sorted(PUBLIC_DISTRIBUTIONS)), package)
+    for name in APP_SOURCES:
+        if (ROOT / name).exists():
+            (package / name).symlink_to(ROOT / name)
+    link_distributions(closure(list(RUNTIME)), runtime)
+    keys = {"active": "k1", "keys": {"k1": "c2lnbmluZy1rZXktMDEyMzQ1Njc4OWFiY2RlZg=="}}
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{package}{os.pathsep}{runtime}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "NURTURE_TABLE": "t",
+        "NURTURE_PARK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/park",
+        "NURTURE_SIGNING_KEYS": json.dumps(keys),
+        "NURTURE_API_KEYS": json.dumps({"conversion_secrets": ["conversion-secret-0123456789"]}),
+    }
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-S", "-c", SERVE_EVERY_ROUTE, str(package)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["answers"] == [200, 302, 200, 200, 200, 200]
+    assert {"app", "chalice", "chalicelib", "jinja2"} <= set(answer["loaded"])
+    assert not {"pydantic", "yaml", "holidays", "css_inline", "botocore"} & set(answer["loaded"])
