@@ -20,6 +20,7 @@ from chalicelib import (
     conversions,
     httpapi,
     jsondoc,
+    observability,
     pages,
     parking,
     services,
@@ -665,26 +666,35 @@ def redrive_webhooks() -> Response:
 
 
 @app.lambda_function(name="replay_parked")
+@observability.handler
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    failed = parking.replay(services.table(), event.get("Records", []))
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return parking.replay(services.table(), event)
 
 
 @app.lambda_function(name="on_schedule")
+@observability.handler
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge Scheduler fires a due minute: enrollments' timers, then scores' band
-    crossings by decay and contacts' inactivity checks. Failed timers stay in the bucket and
-    the invocation fails, so Scheduler's retry policy runs them again (done ones are gone)."""
+    crossings by decay and contacts' inactivity checks. Failed timers stay in the bucket (done
+    ones are gone) and the minute is fired again later by a schedule of its own, for as long as
+    an outage may last (`retrying`); only then does the invocation fail, and after Lambda's own
+    retries the minute waits in ScheduleDlq for `nurture dlq redrive`."""
+    from chalicelib import retrying
+
     minute = str(event.get("minute", ""))
     failed = services.journey().fire(minute, _time_left(context))
     failed += services.scores().fire(minute)
     failed += services.inactivity().fire(minute)
-    if failed:
-        raise RuntimeError(f"{failed} timers of {minute} failed; retrying")
-    return {"minute": minute}
+    if not failed:
+        return {"minute": minute}
+    again = retrying.retry(services.scheduler(), minute, time.time())
+    if again is None:
+        raise RuntimeError(f"{failed} timers of {minute} still fail; giving up to the DLQ")
+    return {"minute": minute, "failed": failed, "again_at": again}
 
 
 @app.lambda_function(name="on_stream")
+@observability.handler
 def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The table's stream: events drive the rules, the funnel and outbound; a failing record
     is reported alone (partial batch response) and the rest of the batch proceeds."""
@@ -694,6 +704,7 @@ def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="deliver_webhooks")
+@observability.handler
 def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The webhook delivery queue: one signed POST per message; a message whose attempt
     crashed before its outcome was recorded is retried by the queue."""
@@ -702,6 +713,7 @@ def deliver_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="retry_webhooks")
+@observability.handler
 def retry_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A due minute of webhook retries (EventBridge Scheduler): back onto the delivery queue."""
     minute = str(event.get("minute", ""))
@@ -709,19 +721,27 @@ def retry_webhooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="on_ses_event")
+@observability.handler
 def on_ses_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SES events from EventBridge (or SNS/SQS). Malformed records are logged and dropped;
     a DynamoDB error raises so EventBridge retries (SQS: only that message is retried)."""
     from chalicelib import feedback  # pydantic kept off the recipient routes' cold start
 
-    failed = feedback.handle(services.table(), event, settings())
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return feedback.answer(services.table(), event, settings())
+
+
+@observability.handler
+def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The marketer function: every route above through Chalice, from the REST API (IAM)."""
+    return app(event, context)
 
 
 def public(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The public function: the recipient routes above, from the HTTP API (payload format
     2.0) or, with the WAF switch on, from a REST API (the shape Chalice reads natively). Reads
-    (pixel, click, page) go straight to their views; the rest through Chalice."""
+    (pixel, click, page) go straight to their views; the rest through Chalice. Powertools'
+    context injection stays off this path (cold import and CPU: benchmarks/hot_path.py); its
+    failures log and count through `observability` all the same."""
     if event.get("version") == "2.0":
         return httpapi.serve(_public_routes, event, context)
     return _public_routes(event, context)

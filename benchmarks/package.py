@@ -46,7 +46,7 @@ MB = 1024 * 1024
 # What each function's first invocation imports beyond app.py (they are imported lazily).
 FIRST_CALL = {
     "app.public": ["chalicelib.pages", "chalicelib.productevents"],
-    "app.app": ["chalicelib.catalog", "chalicelib.journey", "chalicelib.contacts"],
+    "app.api": ["chalicelib.catalog", "chalicelib.journey", "chalicelib.contacts"],
     "app.replay_parked": ["chalicelib.observability"],
     "app.on_stream": [
         "chalicelib.streams",

@@ -31,6 +31,11 @@ class Settings:
     scheduler_role_arn: str = ""
     schedule_target_arn: str = ""
     schedule_dlq_arn: str = ""
+    # The dead-letter queues `nurture dlq redrive` replays (the CLI only; stack outputs).
+    park_dlq_url: str = ""
+    schedule_dlq_url: str = ""
+    ses_event_dlq_url: str = ""
+    stream_dlq_url: str = ""
     # The zone of the frequency cap's day and week for contacts with no zone of their own
     # and no country that decides one.
     default_timezone: str = "UTC"
@@ -82,6 +87,10 @@ _ENV = {
     "scheduler_role_arn": "NURTURE_SCHEDULER_ROLE_ARN",
     "schedule_target_arn": "NURTURE_SCHEDULE_TARGET_ARN",
     "schedule_dlq_arn": "NURTURE_SCHEDULE_DLQ_ARN",
+    "park_dlq_url": "NURTURE_PARK_DLQ_URL",
+    "schedule_dlq_url": "NURTURE_SCHEDULE_DLQ_URL",
+    "ses_event_dlq_url": "NURTURE_SES_EVENT_DLQ_URL",
+    "stream_dlq_url": "NURTURE_STREAM_DLQ_URL",
     "soft_bounce_limit": "NURTURE_SOFT_BOUNCE_LIMIT",
     "soft_bounce_window_days": "NURTURE_SOFT_BOUNCE_WINDOW_DAYS",
     "default_timezone": "NURTURE_DEFAULT_TIMEZONE",

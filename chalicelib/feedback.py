@@ -313,6 +313,12 @@ def ingest(
         apply(table, one, settings)
 
 
+def answer(table: store.Table, event: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """`handle` as the Lambda answers it: the SQS messages to retry as `batchItemFailures`."""
+    failed = handle(table, event, settings)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
 def handle(
     table: store.Table,
     event: Mapping[str, Any],

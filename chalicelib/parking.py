@@ -10,9 +10,9 @@ fail again until the dead-letter queue, so it is logged whole and raised.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.errors import WriteRefused
 from chalicelib.store import AWS_ERRORS, Table, Write
 
@@ -32,44 +32,50 @@ def commit(table: Table, parking: Parking, write: Write) -> bool:
     """Apply `write`, or park it when the table fails for now; `WriteRefused` if it never can.
 
     Returns False only when the write was found already applied. If parking fails too, the
-    write is logged whole at ERROR so it can still be recovered from the logs.
+    write is logged whole at ERROR so it can still be recovered from the logs. Each outcome is
+    counted (`ParkedWrites`, `WritesLostToLogs`, `WritesRefused`): Powertools loads only then.
     """
     try:
         return table.apply(write)
     except WriteRefused as exc:
-        from chalicelib.observability import logger  # Powertools loads only when something failed
-
+        logger = observability.logger
         logger.error("write refused", extra={"why": exc.code, "write": write})
+        observability.count("WritesRefused")
         raise
     except AWS_ERRORS as exc:
         why = type(exc).__name__
-    from chalicelib.observability import logger
-
+    logger = observability.logger
     try:
         parking.park(write, why)
         logger.warning("write parked", extra={"why": why})
+        observability.count("ParkedWrites")
     except AWS_ERRORS as exc:
         logger.error(
             "write lost to logs",
             extra={"why": why, "park_error": type(exc).__name__, "write": write},
         )
+        observability.count("WritesLostToLogs")
     return True
 
 
-def replay(table: Table, records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Apply parked writes from SQS records; return the message ids that must be retried.
+def replay(table: Table, event: dict[str, Any]) -> dict[str, Any]:
+    """Apply the parked writes of an SQS batch; Powertools' batch processor reports the
+    messages to retry alone. A write DynamoDB refuses is logged whole and dropped: retrying it
+    cannot succeed; a malformed message is retried until the queue dead-letters it."""
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    A write DynamoDB refuses is logged whole and dropped: retrying it cannot succeed.
-    """
-    from chalicelib.observability import logger
-
-    failed = []
-    for record in records:
+    def apply(record: SQSRecord) -> None:
         try:
-            table.apply(json.loads(record["body"])["write"])
+            table.apply(json.loads(record.body)["write"])
         except WriteRefused as exc:
-            logger.error("parked write refused", extra={"why": exc.code, "body": record["body"]})
-        except (*AWS_ERRORS, ValueError, KeyError, TypeError):
-            logger.exception("replay failed", extra={"message_id": record["messageId"]})
-            failed.append(record["messageId"])
-    return failed
+            observability.logger.error(
+                "parked write refused", extra={"why": exc.code, "body": record.body}
+            )
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return dict(process_partial_response(event=event, record_handler=apply, processor=processor))

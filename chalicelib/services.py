@@ -277,6 +277,7 @@ def stream_consumers() -> list[Consumer]:
     index = triggers_index()  # the sequences with triggers, read once per batch
     consumers: list[Consumer] = [
         streams.engagement(journey(), Funnel(table())),
+        streams.counted,
         streams.behaviour(behaviour(index)),
         streams.triggers(triggers(index)),
     ]

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from chalicelib import observability
 from chalicelib.funnel import Funnel, send_metrics
 from chalicelib.store import Change
 
@@ -115,3 +116,19 @@ def triggers(starter: Starter) -> Consumer:
         return change
 
     return consume
+
+
+def counted(change: Change) -> Change:
+    """Operators' metrics of what the stream saw (EMF, flushed once by the handler): opens and
+    clicks by verdict (`OpenedHuman`, `ClickedScanner`...), sends that went out, skipped (also
+    by reason) or were left uncertain."""
+    if change.kind == "event" and change.action == "INSERT":
+        kind, verdict = str(change.new.get("type", "")), change.new.get("verdict")
+        if kind in ("opened", "clicked") and verdict:
+            observability.counts({f"{kind.title()}{str(verdict).title()}": 1})
+    elif change.kind == "send" and change.action == "MODIFY":
+        metrics = send_metrics(change.old, change.new)
+        observability.counts({m.title(): 1 for m in metrics if ":" not in m})  # no reasons
+        if "skipped" in metrics:
+            observability.count("SkippedByReason", reason=str(change.new.get("reason") or "?"))
+    return change

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from chalicelib import classify, store
+from chalicelib import classify, observability, store
 from chalicelib.config import DAY, Settings
 from chalicelib.errors import BadToken, InvalidInput, TokenExpired, TokenInvalid, WriteRefused
 from chalicelib.links import UnsafeDestination, check_destination
@@ -90,7 +90,7 @@ class Tracker:
 
     def unsubscribe_claims(self, token: str) -> Claims:
         """Claims of a genuine unsubscribe token (unsubscribe links never expire)."""
-        return verify(token, Purpose.UNSUBSCRIBE, self.keys())
+        return self._verify(token, Purpose.UNSUBSCRIBE, expires=False)
 
     def unsubscribe(
         self, claims: Claims, method: str, user_agent: str, reason: str = "", reason_text: str = ""
@@ -160,11 +160,16 @@ class Tracker:
         )
         return Done("updated", iso(now))
 
-    def _verify(self, token: str, purpose: Purpose) -> Claims:
-        claims = verify(token, purpose, self.keys())
-        max_age = self.settings.link_max_age_days * DAY
-        if self.clock() - claims.issued_at > max_age:
-            raise TokenExpired(claims.issued_at, max_age)
+    def _verify(self, token: str, purpose: Purpose, expires: bool = True) -> Claims:
+        """The token's claims; a forged, mangled or expired one is counted (`BadTokens`)."""
+        try:
+            claims = verify(token, purpose, self.keys())
+            max_age = self.settings.link_max_age_days * DAY
+            if expires and self.clock() - claims.issued_at > max_age:
+                raise TokenExpired(claims.issued_at, max_age)
+        except BadToken:
+            observability.count("BadTokens", purpose=purpose.name.lower())
+            raise
         return claims
 
     def _record(

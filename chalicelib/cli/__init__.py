@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from chalicelib.cli import (
     contacts,
     dashboard,
+    dlq,
     events,
     journey,
     proof,
@@ -43,6 +44,7 @@ GROUPS = (
     schedule,
     report,
     webhooks,
+    dlq,
     dashboard,
 )
 

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-from chalicelib import store
+from chalicelib import observability, store
 from chalicelib.observability import logger
 from chalicelib.outbound import backoff, signing
 from chalicelib.outbound.queues import DeliveryQueue, DeliveryRef
@@ -29,7 +27,7 @@ from chalicelib.outbound.transport import Answer
 from chalicelib.schedule import minute_key
 from chalicelib.stamps import instant, iso
 
-__all__ = ["Deliverer", "Poster", "RetryPlanner", "metric"]
+__all__ = ["Deliverer", "Poster", "RetryPlanner"]
 
 EARLY_SLACK = timedelta(seconds=60)
 
@@ -40,12 +38,6 @@ class Poster(Protocol):
 
 class RetryPlanner(Protocol):
     def ensure(self, utc_minute: datetime) -> bool: ...
-
-
-def metric(name: str, value: float = 1) -> None:
-    """A CloudWatch metric (embedded metric format) that alarms watch."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace="nurture"):
-        pass
 
 
 @dataclass
@@ -103,18 +95,18 @@ class Deliverer:
             return "done"
         if was_failing:  # the endpoint's failing streak ends (no write while it is healthy)
             self.webhooks.note_success(delivery.webhook_id, at)
-        metric("WebhookDelivered")
+        observability.count("WebhookDelivered")
         return "delivered"
 
     def _failed(self, delivery: store.Delivery, ref: DeliveryRef, answer: Answer) -> str:
         now = self.clock()
         error = answer.summary()
         health = self.webhooks.note_failure(delivery.webhook_id, iso(now), error)
-        metric("WebhookFailedAttempts")
+        observability.count("WebhookFailedAttempts")
         failing = self._at(now) - instant(health.failing_since or iso(now))
         if failing >= self.disable_after and self.webhooks.disable(delivery.webhook_id, iso(now)):
             logger.error("webhook endpoint disabled", extra={"webhook": delivery.webhook_id})
-            metric("WebhookEndpointsDisabled")
+            observability.count("WebhookEndpointsDisabled")
         retry = backoff.next_attempt(
             f"{ref.webhook_id}#{ref.event_id}#{delivery.redrives}",
             delivery.attempts + 1,
@@ -145,7 +137,7 @@ class Deliverer:
         if self.deliveries.dead(
             delivery, iso(self.clock()), reason, status, error, attempted=attempted
         ):
-            metric("WebhookDeadLettered")
+            observability.count("WebhookDeadLettered")
             logger.warning(
                 "webhook dead-lettered", extra={"webhook": ref.webhook_id, "reason": reason}
             )

@@ -25,10 +25,15 @@ class FunctionSpec:
 
 
 _S = Duration.seconds
+# Scheduler and EventBridge rules invoke asynchronously: Lambda retries a failed event twice
+# within its maximum age, then hands it to the on-failure destination (a DLQ that `nurture dlq
+# redrive` replays). Long outages are retried by the app itself (chalicelib/retrying.py).
+ASYNC_RETRIES = 2
+ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 # The recipient routes: arm64, 512 MB (benchmarks/package.py: the memory buys CPU for the cold
 # start; a warm request costs cents per million at any size).
 PUBLIC = FunctionSpec("public", "app.public", "Recipient routes and callbacks (HTTP API)", _S(5))
-API = FunctionSpec("api", "app.app", "Marketer REST API (IAM)", _S(29))
+API = FunctionSpec("api", "app.api", "Marketer REST API (IAM)", _S(29))
 REPLAY = FunctionSpec("replay-parked", "app.replay_parked", "Replays parked tracking", _S(30))
 STREAM = FunctionSpec("on-stream", "app.on_stream", "Rules engine on the table stream", _S(60))
 FEEDBACK = FunctionSpec("on-ses-event", "app.on_ses_event", "SES delivery feedback", _S(30))
@@ -70,6 +75,7 @@ class AppFunction(Construct):
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.spec = spec
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -100,5 +106,7 @@ class AppFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             environment=environment,
             on_failure=on_failure,
+            retry_attempts=ASYNC_RETRIES if on_failure else None,
+            max_event_age=ASYNC_MAX_EVENT_AGE if on_failure else None,
             reserved_concurrent_executions=reserved_concurrency,
         )

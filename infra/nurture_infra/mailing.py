@@ -77,6 +77,7 @@ class Email(Construct):
                 detail={"mail": {"tags": {"ses:configuration-set": [self.name]}}},
             ),
         )
+        self.feedback_rule = rule
         rule.add_target(
             targets.LambdaFunction(
                 handler,

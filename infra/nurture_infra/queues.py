@@ -6,7 +6,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-DLQ_RETENTION = Duration.days(14)
+DLQ_RETENTION = Duration.days(14)  # SQS's longest: time for a person to look and redrive
+PARK_RETENTION = Duration.days(4)  # shorter than its DLQ: what it gives up is kept longer
 
 
 def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
@@ -28,7 +29,7 @@ def park_queue(scope: Construct, consumer_timeout: Duration) -> tuple[sqs.Queue,
         "ParkQueue",
         # AWS recommends six times the consumer timeout so retries are not double-delivered.
         visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * 6),
-        retention_period=DLQ_RETENTION,
+        retention_period=PARK_RETENTION,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),

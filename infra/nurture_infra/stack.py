@@ -17,6 +17,7 @@ from nurture_infra.alarms import Alarms
 from nurture_infra.api import MARKETER_ROUTES, RestApi
 from nurture_infra.bundling import app_code
 from nurture_infra.config import StackConfig
+from nurture_infra.dashboard import Dashboard
 from nurture_infra.data import create_table, grant_recipient_writes, grant_table_access
 from nurture_infra.frontdoor import PublicApi
 from nurture_infra.functions import AppFunction, FunctionSpec
@@ -146,6 +147,14 @@ class NurtureStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.base_url)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "SigningKeysSecret", value=self.signing_keys.secret_name)
+        # What `nurture dlq redrive` replays (NURTURE_<QUEUE>_DLQ_URL).
+        for name, queue in (
+            ("ParkDlqUrl", self.park_dlq),
+            ("ScheduleDlqUrl", self.schedule_dlq),
+            ("SesEventDlqUrl", self.ses_event_dlq),
+            ("StreamDlqUrl", self.stream_dlq),
+        ):
+            CfnOutput(self, name, value=queue.queue_url)
 
     @property
     def app_functions(self) -> tuple[AppFunction, ...]:
@@ -221,7 +230,7 @@ class NurtureStack(Stack):
     def _alarm(self, alarm_email: str) -> None:
         alarms = Alarms(self, "Alarms", alarm_email=alarm_email)
         for fn in self.app_functions:
-            alarms.watch_function(fn.node.id, fn.function)
+            alarms.watch_function(fn.node.id, fn.function, fn.spec.timeout)
         for name, queue in (
             ("ParkDlq", self.park_dlq),
             ("StreamDlq", self.stream_dlq),
@@ -231,4 +240,45 @@ class NurtureStack(Stack):
         ):
             alarms.watch_dead_letters(name, queue)
         self.outbound.alarm(alarms)
+        public = self.public.metrics()
+        rest = self.api.rest_api
+        marketer = (rest.metric_count(), rest.metric_server_error(), rest.metric_latency())
+        alarms.watch_front_door("Public", *public, p99_ms=2000)
+        alarms.watch_front_door("MarketerApi", *marketer, p99_ms=20000)
+        alarms.watch_stream(self.stream_fn.function)
+        alarms.watch_park_queue(self.park)
+        alarms.watch_scheduler(self.scheduling.group_name)
+        alarms.watch_rule("SesFeedbackRule", self.email.feedback_rule)
+        alarms.watch_table(self.table)
         alarms.watch_ses_reputation()
+        Dashboard(
+            self,
+            "Dashboard",
+            name=f"nurture-{self.config.stage}",
+            alarms=alarms.alarms,
+            graphs=[
+                ("Public front door: requests, 5XX", public[:2]),
+                ("Public front door: latency p99", [public[2]]),
+                ("Marketer API: requests, 5XX", marketer[:2]),
+                ("Function errors", [fn.function.metric_errors() for fn in self.app_functions]),
+                (
+                    "Function duration (max)",
+                    [fn.function.metric_duration(statistic="Maximum") for fn in self.app_functions],
+                ),
+                ("Stream iterator age", [self.stream_fn.function.metric("IteratorAge")]),
+                (
+                    "Park queue",
+                    [
+                        self.park.metric_approximate_number_of_messages_visible(),
+                        self.park.metric_approximate_age_of_oldest_message(),
+                    ],
+                ),
+                (
+                    "Table capacity",
+                    [
+                        self.table.metric_consumed_write_capacity_units(),
+                        self.table.metric_consumed_read_capacity_units(),
+                    ],
+                ),
+            ],
+        )

@@ -43,7 +43,7 @@ def check_app_matches_stack(source: Path) -> None:
     assert not set(MARKETER_ROUTES) & set(PUBLIC_ROUTES)
     assert {**MARKETER_ROUTES, **PUBLIC_ROUTES} == ROUTES
     deployed = {spec.handler.removeprefix("app.") for spec in ALL_SPECS}
-    assert "public" in deployed
+    assert "public" in deployed and "api" in deployed
     assert functions <= deployed, f"handlers in app.py not deployed: {functions - deployed}"
 
 

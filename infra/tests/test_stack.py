@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from aws_cdk import App, assertions
 from infra_testing import context, synth
-from nurture_infra.api import MARKETER_ROUTES
+from nurture_infra.api import MARKETER_ROUTES, PUBLIC_ROUTES
 from nurture_infra.assembly import build_app, synth_errors
 from nurture_infra.config import ConfigError
-from nurture_infra.frontdoor import PUBLIC_ROUTES
 from nurture_infra.functions import ALL_SPECS
 
 from chalicelib.store import filter_patterns
@@ -146,17 +145,81 @@ def test_park_queue_consumer_reports_partial_failures(template: assertions.Templ
     )
 
 
-def test_alarms_cover_errors_throttles_dead_letters_and_ses_reputation(
-    template: assertions.Template,
-) -> None:
-    metrics = [
-        a["Properties"]["MetricName"]
-        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
-    ]
+def alarm_metrics(template: assertions.Template) -> list[str]:
+    """The metric of every alarm; a metric-math alarm by the names of the metrics it uses."""
+    found = []
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if "MetricName" in props:
+            found.append(props["MetricName"])
+        else:
+            used = [
+                m["MetricStat"]["Metric"]["MetricName"]
+                for m in props["Metrics"]
+                if "MetricStat" in m
+            ]
+            found.append("/".join(sorted(used)))
+    return found
+
+
+def test_alarms_cover_every_listed_metric(template: assertions.Template) -> None:
+    metrics = alarm_metrics(template)
     assert metrics.count("Errors") == len(ALL_SPECS)
     assert metrics.count("Throttles") == len(ALL_SPECS)
-    assert metrics.count("ApproximateNumberOfMessagesVisible") == 5
-    assert {"Reputation.BounceRate", "Reputation.ComplaintRate"} <= set(metrics)
+    assert metrics.count("Duration") == len(ALL_SPECS)  # near the timeout
+    assert metrics.count("ApproximateNumberOfMessagesVisible") == 5 + 1  # DLQs + park queue
+    assert metrics.count("ApproximateAgeOfOldestMessage") == 1  # park queue
+    assert metrics.count("5xx/Count") == 1  # the public HTTP API's 5XX rate
+    assert metrics.count("5XXError/Count") == 1  # the marketer REST API's
+    assert metrics.count("Latency") == 2  # p99 of both route groups
+    assert {
+        "IteratorAge",
+        "TargetErrorCount",
+        "InvocationDroppedCount",
+        "FailedInvocations",
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+        "Reputation.BounceRate",
+        "Reputation.ComplaintRate",
+    } <= set(metrics)
+    p99 = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "Latency"
+    ]
+    assert {a["ExtendedStatistic"] for a in p99} == {"p99"}
+
+
+def test_every_alarm_notifies_a_topic_cloudwatch_may_publish_to(
+    template: assertions.Template,
+) -> None:
+    """With a topic policy and no statement allowing CloudWatch, alarm actions fail."""
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [
+        s
+        for s in statements
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert allow["Action"] == "sns:Publish" and allow["Resource"] == {"Ref": topic_id}
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    topic = template.find_resources("AWS::SNS::Topic")[topic_id]["Properties"]
+    key = topic.get("KmsMasterKeyId")
+    if key is not None:  # a customer key must let CloudWatch encrypt what it publishes
+        key_policy = template.find_resources("AWS::KMS::Key")[key["Fn::GetAtt"][0]]
+        granted = json.dumps(key_policy["Properties"]["KeyPolicy"])
+        assert "cloudwatch.amazonaws.com" in granted and "kms:GenerateDataKey" in granted
+
+
+def test_a_dashboard_shows_the_alarms_and_the_apps_metrics(template: assertions.Template) -> None:
+    (board,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(board["Properties"]["DashboardBody"])
+    for expected in ("alarms", "Sent", "Skipped", "BadTokens", "ParkedWrites", "OpenedHuman"):
+        assert expected in body
 
 
 def test_every_lambda_runs_a_supported_python(template: assertions.Template) -> None:
@@ -399,3 +462,33 @@ def test_public_routes_are_throttled_and_the_table_capped(template: assertions.T
             "OnDemandThroughput": {"MaxReadRequestUnits": 4000, "MaxWriteRequestUnits": 2000},
         },
     )
+
+
+def test_async_functions_retry_then_dead_letter(template: assertions.Template) -> None:
+    """Scheduler and EventBridge invoke asynchronously: Lambda's own retries and event age
+    decide, then the on-failure DLQ (not Scheduler's retry policy)."""
+    configs = template.find_resources("AWS::Lambda::EventInvokeConfig")
+    functions = template.find_resources("AWS::Lambda::Function")
+    handlers = {}
+    for config in configs.values():
+        props = config["Properties"]
+        handler = functions[props["FunctionName"]["Ref"]]["Properties"]["Handler"]
+        handlers[handler] = props
+    assert set(handlers) == {"app.on_schedule", "app.on_ses_event", "app.retry_webhooks"}
+    for props in handlers.values():
+        assert props["MaximumRetryAttempts"] == 2
+        assert props["MaximumEventAgeInSeconds"] == 6 * 3600
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+        assert destination["Fn::GetAtt"][0].startswith(
+            ("ScheduleDlq", "SesEventDlq", "OutboundWebhookDlq")
+        )
+
+
+def test_parked_writes_outlive_their_queue_in_the_dead_letter_queue(
+    template: assertions.Template,
+) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    park = next(q for k, q in queues.items() if k.startswith("ParkQueue"))["Properties"]
+    dlq = next(q for k, q in queues.items() if k.startswith("ParkDlq"))["Properties"]
+    assert dlq["MessageRetentionPeriod"] > park["MessageRetentionPeriod"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400
