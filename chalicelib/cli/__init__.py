@@ -15,6 +15,7 @@ import click
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from chalicelib.cli import (
+    config,
     contacts,
     dashboard,
     dlq,
@@ -45,6 +46,7 @@ GROUPS = (
     report,
     webhooks,
     dlq,
+    config,
     dashboard,
 )
 

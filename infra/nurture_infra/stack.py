@@ -147,6 +147,8 @@ class NurtureStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.base_url)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "SigningKeysSecret", value=self.signing_keys.secret_name)
+        # `nurture config from-stack` reads the marketer function's settings.
+        CfnOutput(self, "ApiFunctionName", value=self.api_fn.function.function_name)
         # What `nurture dlq redrive` replays (NURTURE_<QUEUE>_DLQ_URL).
         for name, queue in (
             ("ParkDlqUrl", self.park_dlq),

@@ -492,3 +492,17 @@ def test_parked_writes_outlive_their_queue_in_the_dead_letter_queue(
     dlq = next(q for k, q in queues.items() if k.startswith("ParkDlq"))["Properties"]
     assert dlq["MessageRetentionPeriod"] > park["MessageRetentionPeriod"]
     assert dlq["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_outputs_carry_what_the_cli_needs(template: assertions.Template) -> None:
+    """`nurture config from-stack` reads these (chalicelib/cli/config.py)."""
+    outputs = template.to_json()["Outputs"]
+    for name in ("ApiUrl", "ApiFunctionName", "ParkDlqUrl", "ScheduleDlqUrl", "SesEventDlqUrl"):
+        assert name in outputs
+    assert "StreamDlqUrl" in outputs
+    (api,) = [
+        logical_id
+        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
+        if fn["Properties"]["Handler"] == "app.api"
+    ]
+    assert outputs["ApiFunctionName"]["Value"] == {"Ref": api}
