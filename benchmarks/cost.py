@@ -156,6 +156,8 @@ class Model:
                 )
                 notes["WRU"] += call.wru
                 notes["RRU"] += call.rru
+                if call.wru:  # where the write units go, by the function that spent them
+                    notes[f"wru:{_short(call_owner.function)} {call.operation}"] += call.wru
                 if call.service == "sqs":
                     lines["SQS"] += price("sqs_request")
                 if call.service == "sesv2" and call.operation == "SendEmail":
@@ -216,6 +218,11 @@ class Model:
             {k: v / events for k, v in lines.items()},
             Counter({k: v / events for k, v in notes.items()}),
         )
+
+
+def _short(function: str) -> str:
+    """`app.on_stream` -> `on_stream`; the marketer's machine as `cli`."""
+    return "cli" if function == MARKETER else function.removeprefix("app.")
 
 
 def sampled(rate: float) -> float:
@@ -566,6 +573,13 @@ def report(deployment: template.Deployment, bills: dict[str, Bill], floor: Bill)
             else ""
         )
         print(f"  {name:22s} {cells}  {bill.total * 1e6:8.2f}{extra}")
+    print("  write units per event, by function and call:")
+    for name, bill in bills.items():
+        spent = sorted(
+            ((k.removeprefix("wru:"), v) for k, v in bill.notes.items() if k.startswith("wru:")),
+            key=lambda kv: -kv[1],
+        )
+        print(f"    {name:20s} " + ", ".join(f"{k} {v:.2f}" for k, v in spent))
     opened = bills["open (first)"].total * 1e6
     ratio = opened / (floor.total * 1e6)
     print(
