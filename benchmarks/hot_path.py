@@ -216,10 +216,12 @@ def hot_path() -> None:
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     with Stubber(client) as stubber:
-        stubber.add_response("put_item", {})
+        for _ in range(2):  # the click and the event below write once each
+            stubber.add_response("put_item", {})
         assert public(event("o", "bad"), None)["statusCode"] == 200
         assert public(clicked, None)["statusCode"] == 302
         assert public(dict(signed[0]), None)["statusCode"] == 200, "the event must be accepted"
+        stubber.assert_no_pending_responses()
         for round_ in range(ROUNDS):
             signed[0] = product_event()  # a fresh signature, well inside the time window
             turn = round_ % len(names)
