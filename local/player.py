@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.redrive import lambda_record
 from chalicelib.schedule import validate_at_expression
 from chalicelib.store.changes import filter_patterns
 from local.filters import matches_any
@@ -128,7 +129,7 @@ class Player:
                 ]
                 if not records:
                     break
-                shaped = [_lambda_record(r, arn) for r in records]
+                shaped = [lambda_record(r, arn) for r in records]
                 chosen = [r for r in shaped if not self.filters or matches_any(self.filters, r)]
                 answer = (self.on_stream({"Records": chosen}, None) or {}) if chosen else {}
                 done = self._handled(chosen, answer.get("batchItemFailures", []))
@@ -187,15 +188,3 @@ class Player:
                     QueueUrl=self.park_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
         return len(messages)
-
-
-def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """The Streams API record in the shape Lambda's event source mapping delivers."""
-    body = dict(record["dynamodb"])
-    if isinstance(body.get("ApproximateCreationDateTime"), datetime):
-        body["ApproximateCreationDateTime"] = body["ApproximateCreationDateTime"].timestamp()
-    return {
-        **{k: v for k, v in record.items() if k != "dynamodb"},
-        "dynamodb": body,
-        "eventSourceARN": arn,
-    }

@@ -14,8 +14,8 @@ from chalice.test import Client
 
 import app
 from chalicelib import observability, services, store, streams
+from chalicelib.redrive import lambda_record
 from chalicelib.tokens import Purpose
-from local.player import _lambda_record
 from tests.conftest import token_for
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
@@ -60,9 +60,9 @@ def emf(out: str) -> dict[str, float]:
     return values
 
 
-def send(sends: store.Sends, send_id: str, contact: str) -> None:
+def send(sends: store.Sends, send_id: str, contact: str, step: str) -> None:
     """A send claimed and completed the way the sender does it."""
-    attrs = {"sequence_id": "promo", "step_id": "first", "run": 1, "contact_id": contact}
+    attrs = {"sequence_id": "promo", "step_id": step, "run": 1, "contact_id": contact}
     assert sends.claim(
         send_id, attrs, "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", None, contact
     )
@@ -82,7 +82,7 @@ def stream_records(table: store.Table) -> list[dict[str, Any]]:
             StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         found += [
-            _lambda_record(r, arn) for r in client.get_records(ShardIterator=iterator)["Records"]
+            lambda_record(r, arn) for r in client.get_records(ShardIterator=iterator)["Records"]
         ]
     return found
 
@@ -118,8 +118,8 @@ def test_a_stream_batch_counts_sends_skips_and_verdicts(
     table: store.Table, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sends = store.Sends(table)
-    send(sends, "s1", "alice")
-    send(sends, "s2", "bob")
+    send(sends, "s1", "alice", "first")
+    send(sends, "s2", "bob", "first")
     claimed = {"sequence_id": "promo", "step_id": "first", "run": 1, "contact_id": "carol"}
     assert sends.claim("s3", claimed, "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", None, "carol")
     record = sends.get("s3")

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from chalicelib import parking, services, store
 from chalicelib.cli import nurture
+from chalicelib.redrive import lambda_record
 from chalicelib.store import Table
-from local.player import _lambda_record
 from tests.conftest import events_of
 
 SES = Path(__file__).parent / "fixtures" / "ses"
@@ -139,9 +139,7 @@ def test_a_stream_batch_given_up_on_is_read_again_and_counted_once(table: Table)
     iterator = client.get_shard_iterator(
         StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
-    records = [
-        _lambda_record(r, arn) for r in client.get_records(ShardIterator=iterator)["Records"]
-    ]
+    records = [lambda_record(r, arn) for r in client.get_records(ShardIterator=iterator)["Records"]]
     numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
     failure = {
         "requestContext": {"condition": "RetryAttemptsExhausted"},

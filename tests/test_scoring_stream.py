@@ -16,12 +16,12 @@ import yaml
 from chalicelib import services, store
 from chalicelib.behaviour import Behaviour
 from chalicelib.errors import FileInvalid
+from chalicelib.redrive import lambda_record
 from chalicelib.scoring.files import parse_scoring
 from chalicelib.scoring.service import Scores, push_scoring
 from chalicelib.sequences import parse_sequence
 from chalicelib.stamps import iso
 from chalicelib.triggers import preview
-from local.player import _lambda_record
 from tests.contactworld import ContactWorld
 from tests.test_journey import BROWSER, Clock
 
@@ -175,7 +175,7 @@ def test_a_redelivered_or_duplicated_record_scores_once(world: ScoreWorld) -> No
     )
     latest = max(int(r["dynamodb"]["SequenceNumber"]) for r in records)
     twin = {**insert, "dynamodb": {**insert["dynamodb"], "SequenceNumber": str(latest + 1)}}
-    world.on_stream({"Records": [_lambda_record(twin, arn)]}, None)
+    world.on_stream({"Records": [lambda_record(twin, arn)]}, None)
     assert world.engagement("ann") == 25
     assert [s.event_id for s in world.profile("ann").score.recent] == ["d-1"]  # type: ignore[union-attr]
     assert len(world.timeline("ann", "alert")) == 0  # 25: warm, no page
