@@ -93,3 +93,10 @@ def test_an_unknown_stack_or_another_stack_is_a_clear_error(stack: str) -> None:
     )
     result = CliRunner().invoke(nurture, ["config", "from-stack", "Other"])
     assert result.exit_code == 1 and "no ApiFunctionName output" in result.output
+
+
+def test_a_bad_profile_or_region_is_named(stack: str) -> None:
+    result = CliRunner().invoke(nurture, ["config", "from-stack", stack, "--region", "mars"])
+    assert result.exit_code == 2 and "--region" in result.output
+    result = CliRunner().invoke(nurture, ["config", "from-stack", stack, "--profile", "nobody"])
+    assert result.exit_code == 1 and "nobody" in result.output

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
 
 import boto3
 import click
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 __all__ = ["COMMANDS", "environment"]
 
@@ -20,6 +21,7 @@ OUTPUTS = {
     "SesEventDlqUrl": "NURTURE_SES_EVENT_DLQ_URL",
     "StreamDlqUrl": "NURTURE_STREAM_DLQ_URL",
 }
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 API_FUNCTION = "ApiFunctionName"
 """The output naming the marketer function: its NURTURE_* settings are the CLI's."""
 
@@ -38,11 +40,15 @@ def from_stack_command(stack: str, profile: str | None, region: str | None) -> N
     table, schedules, secrets' ARNs, queues, the marketer API's URL): `eval "$(nurture config
     from-stack Nurture-prod)"`, or save them to a file and source it. Nothing secret is printed:
     secrets are named by ARN and read with your credentials when used."""
-    session = boto3.session.Session(profile_name=profile, region_name=region)
+    if region is not None and not REGION.fullmatch(region):
+        raise click.BadParameter("must be an AWS region such as eu-west-1", param_hint="--region")
     try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
         found = environment(session, stack)
     except ClientError as exc:
         raise click.ClickException(f"{stack}: {exc.response['Error']['Message']}") from None
+    except BotoCoreError as exc:  # no such profile, no region, no credentials
+        raise click.ClickException(f"{stack}: {exc}") from None
     if profile:
         found = {"AWS_PROFILE": profile, **found}
     for name, value in found.items():

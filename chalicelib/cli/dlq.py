@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import services
 from chalicelib.cli.common import FAILED
@@ -45,7 +46,10 @@ def redrive_command(queue: str, queue_url: str | None, limit: int | None) -> Non
     if not url:
         env = f"NURTURE_{queue.upper().replace('-', '_')}_DLQ_URL"
         raise click.UsageError(f"--queue-url: give the queue's URL (or set {env})")
-    done = redrive(services.client("sqs"), url, _replay(queue), limit)
+    try:
+        done = redrive(services.client("sqs"), url, _replay(queue), limit)
+    except (ClientError, BotoCoreError) as exc:  # no such queue, no access
+        raise click.ClickException(f"--queue-url: {url}: {exc}") from None
     click.echo(f"{queue}: {done.replayed} replayed, {len(done.failed)} left in the queue")
     for message_id, why in done.failed:
         click.echo(f"  {message_id}: {why}", err=True)
