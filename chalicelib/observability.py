@@ -8,6 +8,7 @@ and hot path do not pay for it (its only logs and metrics are failures and bad t
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import warnings
 from collections.abc import Callable, Mapping
@@ -55,7 +56,11 @@ def handler(function: Handler) -> Handler:
     def run(event: Any, context: Any) -> Any:
         if context is None:
             return function(event, context)
-        return _wrapped(function)(event, context)
+        token = _invocation.set(True)
+        try:
+            return _wrapped(function)(event, context)
+        finally:
+            _invocation.reset(token)
 
     return run
 
@@ -68,8 +73,15 @@ def _wrapped(function: Handler) -> Handler:
     return wrapped
 
 
+_invocation = contextvars.ContextVar("invocation", default=False)
+"""Inside a Lambda invocation run by `handler`, whose end flushes the metrics."""
+
+
 def counts(values: Mapping[str, int]) -> None:
-    """Add counts to this invocation's metrics (flushed by `handler`)."""
+    """Add counts to this invocation's metrics (flushed by `handler`); outside one (the CLI,
+    the local stack) there is nothing to flush them, so they are not kept."""
+    if not _invocation.get():
+        return
     from aws_lambda_powertools.metrics import MetricUnit
 
     for name, value in values.items():

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from chalicelib import parking, services, store
 from chalicelib.cli import nurture
+from chalicelib.funnel import Funnel
 from chalicelib.redrive import lambda_record
 from chalicelib.store import Table
 from tests.conftest import events_of
@@ -156,8 +157,8 @@ def test_a_stream_batch_given_up_on_is_read_again_and_counted_once(table: Table)
     result = redrive("stream", url)
     assert result.exit_code == 0, result.output
     assert "2 replayed" in result.output
-    funnel = store.Reports(table).funnel("promo")
-    assert funnel["first"]["sent"] == 1 and funnel["first"]["opened"] == 1
+    first = Funnel(table).counted("promo").step("first")
+    assert (first["sent"], first["opened"]) == (1, 1)
 
 
 def test_redrive_needs_a_queue_and_names_the_option(table: Table) -> None:
