@@ -14,9 +14,9 @@ from chalice.test import Client
 
 import app
 from chalicelib import observability, services, store, streams
-from chalicelib.redrive import lambda_record
 from chalicelib.tokens import Purpose
 from tests.conftest import token_for
+from tests.test_funnel import send, stream_records
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 
@@ -58,33 +58,6 @@ def emf(out: str) -> dict[str, float]:
             value = doc[metric["Name"]]
             values[name] = values.get(name, 0) + (sum(value) if isinstance(value, list) else value)
     return values
-
-
-def send(sends: store.Sends, send_id: str, contact: str, step: str) -> None:
-    """A send claimed and completed the way the sender does it."""
-    attrs = {"sequence_id": "promo", "step_id": step, "run": 1, "contact_id": contact}
-    assert sends.claim(
-        send_id, attrs, "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", None, contact
-    )
-    record = sends.get(send_id)
-    assert record is not None
-    assert sends.complete(record, f"ses-{send_id}", "2026-01-01T00:00:01Z")
-
-
-def stream_records(table: store.Table) -> list[dict[str, Any]]:
-    """Every record of the table's stream, in the shape Lambda delivers."""
-    client = services.client("dynamodbstreams")
-    arn = services.client("dynamodb").describe_table(TableName=table.name)["Table"]
-    arn = arn["LatestStreamArn"]
-    found = []
-    for shard in client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        found += [
-            lambda_record(r, arn) for r in client.get_records(ShardIterator=iterator)["Records"]
-        ]
-    return found
 
 
 def test_bad_tokens_are_counted_by_purpose(
