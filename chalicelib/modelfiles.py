@@ -28,8 +28,10 @@ __all__ = [
     "MAX_FILE_BYTES",
     "VersionedModel",
     "check_size",
+    "published_schema",
     "read_text",
     "read_yaml",
+    "schema_text",
     "stored_data",
     "validated",
 ]
@@ -305,3 +307,19 @@ def _index_nodes(node: yaml.Node, path: str, lines: dict[str, int]) -> Iterator[
                 yield FileError(child, message, line)
             first_seen.setdefault(key, line)
             yield from _index_nodes(value_node, child, lines)
+
+
+def published_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """`model`'s JSON Schema as published for editors at `schemas/{name}.schema.json`,
+    generated from the model so it cannot drift."""
+    schema = model.model_json_schema(mode="validation", by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://nurture.dev/schemas/{name}.schema.json",
+        **schema,
+    }
+
+
+def schema_text(schema: Mapping[str, Any]) -> str:
+    """The exact text of a published schema file."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

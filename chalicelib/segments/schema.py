@@ -6,20 +6,17 @@ Regenerate it with `python -m chalicelib.segments > schemas/segment.schema.json`
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chalicelib import modelfiles
 from chalicelib.segments.model import Segment
-
-SCHEMA_ID = "https://nurture.dev/schemas/segment.schema.json"
 
 
 def segment_json_schema() -> dict[str, Any]:
     """The schema, generated from the model so it cannot drift."""
-    schema = Segment.model_json_schema(mode="validation", by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    return modelfiles.published_schema(Segment, "segment")
 
 
 def render_json_schema() -> str:
     """Exact text of `schemas/segment.schema.json`."""
-    return json.dumps(segment_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return modelfiles.schema_text(segment_json_schema())

@@ -11,20 +11,17 @@ by the loader. Regenerate it with `python -m chalicelib.sequences > schemas/sequ
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chalicelib import modelfiles
 from chalicelib.sequences.model import Sequence
-
-SCHEMA_ID = "https://nurture.dev/schemas/sequence.schema.json"
 
 
 def sequence_json_schema() -> dict[str, Any]:
     """The schema, generated from the model so it cannot drift."""
-    schema = Sequence.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    return modelfiles.published_schema(Sequence, "sequence")
 
 
 def render_json_schema() -> str:
     """Exact text of `schemas/sequence.schema.json`."""
-    return json.dumps(sequence_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return modelfiles.schema_text(sequence_json_schema())

@@ -7,7 +7,6 @@ segment (`segment: id`); when several forward rules fire, the furthest stage win
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +29,6 @@ __all__ = [
 
 STAGES_ID = "lifecycle"
 """One lifecycle per installation: every push is a version of it."""
-SCHEMA_ID = "https://nurture.dev/schemas/stages.schema.json"
 
 
 class Rule(Model):
@@ -113,10 +111,9 @@ def _target_errors(data: Any) -> list[FileError]:
 
 def stages_json_schema() -> dict[str, Any]:
     """The schema editors use (`schemas/stages.schema.json`), generated from the model."""
-    schema = Stages.model_json_schema(mode="validation", by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    return modelfiles.published_schema(Stages, "stages")
 
 
 def render_json_schema() -> str:
     """Exact text of `schemas/stages.schema.json` (`python -m chalicelib.stages` prints it)."""
-    return json.dumps(stages_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return modelfiles.schema_text(stages_json_schema())
