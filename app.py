@@ -738,8 +738,9 @@ def api(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def public(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The public function: the recipient routes above, from the HTTP API (payload format
-    2.0) or, with the WAF switch on, from a REST API (the shape Chalice reads natively). Reads
-    (pixel, click, page) go straight to their views; the rest through Chalice. Powertools'
+    2.0) or, with the WAF switch on, from a REST API (the shape Chalice reads natively). A
+    request its route takes goes straight to the view (`web.NurtureChalice.direct`); the rest
+    (an unknown method, a content type to refuse) through Chalice. Powertools'
     context injection stays off this path (cold import and CPU: benchmarks/hot_path.py); its
     failures log and count through `observability` all the same."""
     if event.get("version") == "2.0":
@@ -748,7 +749,7 @@ def public(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _public_routes(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.read_only(event, context) or app(event, context)
+    return app.direct(event, context) or app(event, context)
 
 
 def _head(head: ModelVersion) -> dict[str, Any]:

@@ -32,7 +32,8 @@ def rest_event(event: Mapping[str, Any]) -> Event:
     cookies = event.get("cookies")
     if cookies:
         headers["cookie"] = "; ".join(cookies)
-    query = parse_qs(str(event.get("rawQueryString") or ""), keep_blank_values=True)
+    raw_query = str(event.get("rawQueryString") or "")
+    query = parse_qs(raw_query, keep_blank_values=True) if raw_query else {}
     return {
         "resource": route or None,
         "path": event.get("rawPath"),

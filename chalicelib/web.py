@@ -68,15 +68,21 @@ class NurtureChalice(Chalice):
             return "internal error"
         return f"request: {code}"
 
-    def read_only(self, event: Mapping[str, Any], context: Any) -> dict[str, Any] | None:
-        """A GET or HEAD (REST shape) of a route answered by its view directly, without
-        Chalice's per-request handler, middleware and content-type checks: the pixel, click and
-        page routes take no body, so none of that applies, and it is most of their CPU
-        (benchmarks/hot_path.py). None for every other request: `self(event, context)`."""
+    def direct(self, event: Mapping[str, Any], context: Any) -> dict[str, Any] | None:
+        """A request (REST shape) answered by its route's view directly, without Chalice's
+        per-request handler and middleware, which are most of a recipient route's CPU
+        (benchmarks/hot_path.py): a GET or HEAD, or a request whose content type is one its
+        route takes. None for every other request (an unknown route or method, a content type
+        to refuse): `self(event, context)` answers those in the project's error shape.
+
+        Nothing else Chalice does applies here: no route has CORS, every response is valid for
+        any Accept (binary type `*/*`), and views set no header with a line break."""
         request_context = event.get("requestContext") or {}
-        method = request_context.get("httpMethod")
-        entry = self.routes.get(request_context.get("resourcePath") or "", {}).get(method or "")
-        if method not in ("GET", "HEAD") or entry is None:
+        method = request_context.get("httpMethod") or ""
+        entry = self.routes.get(request_context.get("resourcePath") or "", {}).get(method)
+        if entry is None:
+            return None
+        if method not in ("GET", "HEAD") and not _takes(entry.content_types, event):
             return None
         self.lambda_context = context
         self.current_request = Request(dict(event), context)
@@ -99,6 +105,16 @@ class NurtureChalice(Chalice):
             if multi is not None:
                 event["multiValueHeaders"] = {**multi, "accept": ["*/*"]}
         return super().__call__(event, context)
+
+
+def _takes(content_types: Sequence[str], event: Mapping[str, Any]) -> bool:
+    """Whether the request's media type (parameters aside) is one of `content_types`: a
+    narrower test than Chalice's, so a request it passes is one Chalice would take too."""
+    headers = event.get("headers") or {}
+    sent = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    if sent is None:
+        return False
+    return sent.partition(";")[0].strip().lower() in content_types
 
 
 def gif() -> Response:

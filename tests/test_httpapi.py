@@ -216,6 +216,70 @@ def test_a_signed_product_event_is_stored_once(table: Table, version: str) -> No
     assert answer["statusCode"] == 401
 
 
+def signed_event(event_id: str, contact: str) -> tuple[bytes, str]:
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    doc = {"event_id": event_id, "contact": contact, "name": "cart_updated", "at": at}
+    body = json.dumps(doc).encode()
+    return body, conversions.sign_request(CONVERSION_SECRET, body, int(time.time()))
+
+
+@pytest.mark.parametrize("version", FORMATS)
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "Application/JSON; charset=utf-8", None]
+)
+def test_a_json_content_type_in_any_spelling_or_none_is_taken(
+    table: Table, version: str, content_type: str | None
+) -> None:
+    """A route's own content type (any case, with parameters) goes straight to the view; none
+    at all is JSON, as Chalice reads it."""
+    contact = f"spelt-{version}-{content_type is None}-{(content_type or '').islower()}"
+    body, signature = signed_event("cart-spelt", contact)
+    headers = {"x-nurture-signature": signature}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    answer = public(request(version, "POST", "/api/events", None, headers, body), None)
+    assert answer["statusCode"] == 200, body_of(answer)
+    assert [e["name"] for e in events_of(table, contact, store.PRODUCT_EVENT)] == ["cart_updated"]
+
+
+@pytest.mark.parametrize("version", FORMATS)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/jsonx", "json"])
+def test_a_content_type_a_route_does_not_take_is_a_415_and_stores_nothing(
+    table: Table, version: str, content_type: str
+) -> None:
+    body, signature = signed_event("cart-415", f"typed-{version}")
+    headers = {"content-type": content_type, "x-nurture-signature": signature}
+    answer = public(request(version, "POST", "/api/events", None, headers, body), None)
+    assert answer["statusCode"] == 415
+    assert json.loads(body_of(answer))["error"].startswith("content-type: ")
+    assert table.client.scan(TableName=table.name)["Count"] == 0
+
+
+@pytest.mark.parametrize("version", FORMATS)
+def test_a_method_a_route_does_not_take_is_a_405_in_the_projects_shape(version: str) -> None:
+    answer = public(request(version, "GET", "/api/events"), None)
+    assert answer["statusCode"] == 405
+    assert json.loads(body_of(answer)) == {"error": "method: GET is not allowed here"}
+    assert lower(answer["headers"])["allow"] == "POST"
+
+
+@pytest.mark.parametrize("version", FORMATS)
+def test_an_unexpected_error_on_a_post_is_the_projects_500(
+    table: Table, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import services
+
+    def broken() -> Table:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "table", broken)
+    body, signature = signed_event("cart-500", f"broken-{version}")
+    headers = {"content-type": "application/json", "x-nurture-signature": signature}
+    answer = public(request(version, "POST", "/api/events", None, headers, body), None)
+    assert answer["statusCode"] == 500
+    assert json.loads(body_of(answer)) == {"error": "internal error"}
+
+
 @pytest.mark.parametrize("version", FORMATS)
 def test_an_unexpected_error_on_a_read_is_the_projects_500(
     table: Table, version: str, monkeypatch: pytest.MonkeyPatch
