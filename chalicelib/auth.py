@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.conversions import SIGNATURE_HEADER, check_signature
 from chalicelib.errors import Unauthorized
 from chalicelib.secrets import ApiSecrets
 
@@ -47,8 +48,6 @@ def server(
 ) -> None:
     """A server-to-server call (product events): signed like a conversion callback with one of
     the shared secrets, or, where API Gateway checks IAM (`mode` `iam`), SigV4-signed."""
-    from chalicelib.conversions import SIGNATURE_HEADER, check_signature
-
     signature = headers.get(SIGNATURE_HEADER, "")
     if (
         not signature

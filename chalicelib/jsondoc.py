@@ -30,16 +30,20 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=_integer, parse_constant=_no_constants)
+"""Made once: `json.loads` with hooks builds a new decoder on every call."""
+
+
 def parse(data: bytes | str, field: str = "body") -> Any:
     """The JSON value in `data`, or `InvalidInput(field, ...)`."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise InvalidInput(field, "is not UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise InvalidInput(field, "is not valid JSON (it starts with a byte order mark)")
     try:
-        doc = json.loads(
-            text, parse_float=Decimal, parse_int=_integer, parse_constant=_no_constants
-        )
+        doc = _DECODER.decode(text)
     except RecursionError:
         raise InvalidInput(field, "is nested too deeply") from None
     except ValueError as exc:

@@ -14,11 +14,14 @@ __all__ = ["MAX_DIGITS", "MAX_EXPONENT", "MIN_EXPONENT", "money", "storable"]
 MAX_DIGITS = 38
 MIN_EXPONENT = -130
 MAX_EXPONENT = 125
+_WHOLE_LIMIT = 10**MAX_DIGITS
 
 
 def storable(value: object) -> Decimal:
     """`value` (an int, a float or a Decimal, never a bool) as a Decimal DynamoDB stores
     exactly; `ValueError` saying why not otherwise."""
+    if type(value) is int and -_WHOLE_LIMIT < value < _WHOLE_LIMIT:
+        return Decimal(value)  # at most 38 digits: always storable
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"expected a number, got {type(value).__name__}")
     try:
@@ -29,8 +32,8 @@ def storable(value: object) -> Decimal:
         raise ValueError("must be a finite number (no NaN or Infinity)")
     if number.is_zero():
         return number
-    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
-    if len(digits) > MAX_DIGITS:
+    digits = number.as_tuple().digits
+    if len(digits) > MAX_DIGITS and len("".join(map(str, digits)).strip("0")) > MAX_DIGITS:
         raise ValueError(f"has more than {MAX_DIGITS} significant digits")
     if not MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
         raise ValueError("is outside the storable range 1E-130 to 9.99E+125")

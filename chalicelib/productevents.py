@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,7 @@ MAX_TEXT = 1000
 FUTURE_SECONDS = 300
 DAY = 86_400
 FIELDS = ("event_id", "contact", "name", "properties", "at")
+_KNOWN = frozenset(FIELDS)
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
 _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -135,8 +136,8 @@ def _event(
     properties are within it without measuring them (numbers re-spelt stay well inside)."""
     if not isinstance(doc, dict):
         raise InvalidInput(prefix.rstrip(".") or "body", "must be a JSON object")
-    unknown = sorted(set(doc) - set(FIELDS))
-    if unknown:
+    if not doc.keys() <= _KNOWN:
+        unknown = sorted(set(doc) - _KNOWN)
         raise InvalidInput(prefix + unknown[0], f"is not a known field ({', '.join(FIELDS)})")
     event_id = _matching(doc, "event_id", prefix, _ID, "1-128 of A-Z a-z 0-9 . _ : @ -")
     name = _matching(doc, "name", prefix, _NAME, "a letter, then up to 63 of A-Z a-z 0-9 . _ : -")
@@ -190,7 +191,7 @@ def _at(doc: Mapping[str, Any], prefix: str, now: float, retention_days: int) ->
             prefix + "at", "must be an ISO 8601 time with a UTC offset, like 2026-03-01T09:30:00Z"
         )
     try:
-        moment = datetime.fromisoformat(text).astimezone(UTC).timestamp()
+        moment = datetime.fromisoformat(text).timestamp()  # the pattern requires an offset
     except ValueError:
         raise InvalidInput(prefix + "at", f"{text!r} is not a real time") from None
     if moment > now + FUTURE_SECONDS:
@@ -225,14 +226,16 @@ def _check(value: Any, path: str, depth: int) -> None:
                     f"{path}.{key[:64]}",
                     "property names are a letter or _, then up to 63 of A-Z a-z 0-9 _",
                 )
-            _check(item, f"{path}.{key}", depth + 1)
+            if type(item) is not str or len(item) > MAX_TEXT:  # short text: nothing to check
+                _check(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         if depth > MAX_DEPTH:
             raise InvalidInput(path, f"nests deeper than {MAX_DEPTH} levels")
         if len(value) > MAX_ITEMS:
             raise InvalidInput(path, f"has more than {MAX_ITEMS} items")
         for i, item in enumerate(value):
-            _check(item, f"{path}[{i}]", depth + 1)
+            if type(item) is not str or len(item) > MAX_TEXT:
+                _check(item, f"{path}[{i}]", depth + 1)
     elif isinstance(value, str):
         if len(value) > MAX_TEXT:
             raise InvalidInput(path, f"is longer than {MAX_TEXT} characters")
