@@ -167,12 +167,15 @@ class Pages:
             f"/api/contacts/{_q(contact_id)}/timeline",
             {**filters, "cursor": request.query.get("cursor"), "limit": str(TIMELINE_PAGE)},
         )
+        score, score_missing = self._score(contact_id)
         done = {"paused": "Mail paused.", "resumed": "Mail resumed.", "unenrolled": "Unenrolled."}
         return self._page(
             "contact.html",
             title=shown.get("email") or contact_id,
             section="/contacts",
             c=shown,
+            score=score,
+            score_missing=score_missing,
             csrf=csrf,
             entries=page["entries"],
             next_cursor=page.get("next_cursor"),
@@ -180,6 +183,15 @@ class Pages:
             filter_query_amp=_query_string(filters).replace("?", "&", 1),
             flash=done.get(request.query.get("done", ""), flash),
         )
+
+    def _score(self, contact_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The contact's score receipt, or None and why not (no scoring model is pushed)."""
+        try:
+            return self.api.get(f"/api/contacts/{_q(contact_id)}/score"), ""
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            return None, error.message.removeprefix("scoring: ").capitalize()
 
     def export(self, request: Request, csrf: str, found: re.Match[str]) -> Reply:
         answer = self.api.call("GET", f"/api/contacts/{_q(found['id'])}/export")
@@ -263,7 +275,7 @@ def _environment() -> Any:
         auto_reload=False,
     )
     environment.filters.update(
-        num=_num, pct=_pct, pct_points=_pct_points, when=_when, detail=_detail
+        num=_num, pct=_pct, pct_points=_pct_points, when=_when, detail=_detail, decay=_decay
     )
     return environment
 
@@ -406,6 +418,11 @@ def _pct(value: Any) -> str:
 
 def _pct_points(value: Any) -> str:
     return f"{float(value or 0) * 100:+.1f} pts"
+
+
+def _decay(factor: Any) -> str:
+    """A decay factor (`"0.812345..."`) to four places."""
+    return f"{_decimal(factor):.4f}"
 
 
 def _when(stamp: Any) -> str:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.conversions import sign_request
 from local.month import SEQUENCE
 from tests.e2e.conftest import ROOT, Stack
 from tests.e2e.test_local_stack import fetch
@@ -85,6 +86,8 @@ class Console:
     base: str
     key: str
     api: str
+    signing: str
+    """The secret that signs product events and conversions."""
 
     def get(self, path: str) -> Any:
         status, _, body = fetch(
@@ -117,9 +120,10 @@ def console(stack: Stack) -> Iterator[Console]:
             login = found.group(0)
             break
     assert login, "the console printed no address"
-    key = json.loads((stack.state / "secrets.json").read_text())["api"]["api_keys"]["local"]
+    secrets = json.loads((stack.state / "secrets.json").read_text())["api"]
+    key, signing = secrets["api_keys"]["local"], secrets["conversion_secrets"][0]
     try:
-        yield Console(login, login.split("/login")[0], key, stack.api)
+        yield Console(login, login.split("/login")[0], key, stack.api, signing)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -241,6 +245,89 @@ def test_the_numbers_shown_are_the_apis(
     total = sum(step["sent"] for step in report["steps"])
     assert page.locator('.cards [data-metric="sent"]').inner_text() == f"{total:,}"
     assert total > 0 and report["experiments"], "the month has sends and an A/B test"
+
+
+SCORING = b"""name: Console check
+engagement:
+  half_life: 14d
+  opened: {points: 2, daily_cap: 4}
+  clicked: {points: 6}
+  events:
+    - name: console_checked
+      points: 20
+temperature:
+  levels: {high: 24, medium: 6}
+"""
+"""A model without alerts, so nothing else the stack does (webhooks) changes by pushing it."""
+
+
+def shown_score(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => {
+              const text = (selector) => document.querySelector(selector)?.textContent.trim();
+              return {
+                temperature: text('[data-field="temperature"]'),
+                engagement: text('[data-field="engagement"]'),
+                lines: [...document.querySelectorAll('#score-receipt tr[data-line]')].map(
+                  (row) => [row.dataset.line, row.querySelector('[data-field="line-now"]')
+                    .textContent.trim()]),
+                total: text('[data-field="receipt-total"]'),
+                unscored: !!document.querySelector('[data-field="score-unscored"]'),
+              };
+            }"""
+        )
+    )
+
+
+def api_score(doc: dict[str, Any]) -> dict[str, Any]:
+    engagement = doc["engagement"]
+    return {
+        "temperature": doc["temperature"],
+        "engagement": engagement["score"],
+        "lines": [[line["kind"], line["value"]] for line in engagement["lines"]],
+        "total": engagement["score"] if engagement["lines"] else None,
+        "unscored": doc["stored"] is None,
+    }
+
+
+def test_the_score_receipt_shown_is_the_apis(
+    console: Console, pages: dict[str, Any], someone: dict[str, Any]
+) -> None:
+    contact = someone["contact_id"]
+    path = f"/api/contacts/{contact}/score"
+    for page in pages["pages"].values():  # the stack starts with no scoring model
+        page.goto(f"{console.base}/contacts/{contact}")
+        missing = page.locator('[data-field="score-missing"]').inner_text()
+        assert missing.startswith("No scoring model is pushed: push one"), missing
+        assert page.locator("#score-receipt").count() == 0
+    console.post("/api/scoring", SCORING, "application/yaml")
+    body = json.dumps(
+        {
+            "event_id": f"console-{contact}",
+            "contact": contact,
+            "name": "console_checked",
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    ).encode()
+    for round_ in ("never scored", "scored"):
+        if round_ == "scored":
+            signature = sign_request(console.signing, body, int(time.time()))
+            headers = {"Content-Type": "application/json", "X-Nurture-Signature": signature}
+            assert fetch(f"{console.api}/api/events", "POST", body, headers)[0] == 200
+            deadline = time.monotonic() + 60
+            while console.get(path)["stored"] is None:
+                assert time.monotonic() < deadline, "the stream never scored the event"
+                time.sleep(0.5)
+        for width, page in pages["pages"].items():
+            before = api_score(console.get(path))
+            page.goto(f"{console.base}/contacts/{contact}")
+            after = api_score(console.get(path))
+            shown = shown_score(page)
+            assert shown in (before, after), (round_, width, shown, before)
+            assert shown["unscored"] == (round_ == "never scored")
+            shoot(page, width, f"contact-score-{round_.replace(' ', '-')}")
+    assert ["event:console_checked", "20.00"] in shown["lines"], shown  # 2 s of 14 d decay
 
 
 def test_keyboard_reaches_the_content_first(console: Console, pages: dict[str, Any]) -> None:
