@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -129,7 +128,7 @@ def _claims(text: str, purpose: Purpose) -> Claims:
 
 
 def _tag(key: bytes, body: bytes) -> bytes:
-    return hmac.new(key, body, hashlib.sha256).digest()[:TAG_BYTES]
+    return hmac.digest(key, body, "sha256")[:TAG_BYTES]
 
 
 def _b64encode(data: bytes) -> str:

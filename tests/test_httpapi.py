@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -297,3 +299,31 @@ def test_an_unexpected_error_on_a_read_is_the_projects_500(
     answer = public(request(version, "GET", "/c/{token}", token), None)
     assert answer["statusCode"] == 500
     assert json.loads(body_of(answer)) == {"error": "internal error"}
+
+
+LOADED_LATER = (
+    "aws_lambda_powertools",
+    "jinja2",
+    "pydantic",
+    "yaml",
+    "chalicelib.productevents",
+    "chalicelib.store.breakdown",
+    "chalicelib.store.changes",
+    "chalicelib.store.summaries",
+    "chalicelib.streams",
+    "chalicelib.send",
+    "chalicelib.journey",
+)
+"""What the public function's cold start does not import: templating, validation models and
+Powertools load on first use; stream, sending and sequencing code is never its business."""
+
+
+def test_the_public_entry_imports_nothing_its_routes_load_later() -> None:
+    script = "import app, sys; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    early = [
+        m for m in loaded if m in LOADED_LATER or m.startswith(tuple(f"{p}." for p in LOADED_LATER))
+    ]
+    assert early == [], f"imported by app.py: {early}"

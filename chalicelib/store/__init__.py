@@ -10,11 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.store.breakdown import enrolled_profiles
-from chalicelib.store.changes import Change, StreamKind, filter_patterns, stream_kind
 from chalicelib.store.items import Event, Scalar, Write
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent, product_event_item
-from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
     ProfileChange,
@@ -35,6 +32,8 @@ from chalicelib.store.writes import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.store.breakdown import enrolled_profiles
+    from chalicelib.store.changes import Change, StreamKind, filter_patterns, stream_kind
     from chalicelib.store.deliveries import Deliveries, Delivery, RetryDue
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
     from chalicelib.store.people import People, Position, Stored
@@ -56,12 +55,21 @@ if TYPE_CHECKING:
         score_write,
     )
     from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
+    from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
     from chalicelib.store.timers import ContactTimer, Timer, Timers
     from chalicelib.store.versions import ModelKind, ModelVersion, Versions
     from chalicelib.store.webhooks import Health, Secret, Webhooks
 
-# Sending and sequencing parts load on first use: the pixel and click Lambdas never need them.
+# Sending, sequencing and stream parts load on first use: the public function never needs them.
 _LAZY = {
+    "enrolled_profiles": "breakdown",
+    "Change": "changes",
+    "StreamKind": "changes",
+    "filter_patterns": "changes",
+    "stream_kind": "changes",
+    "inactivity_write": "summaries",
+    "summary_applied": "summaries",
+    "summary_write": "summaries",
     "Receipt": "receipts",
     "Receipts": "receipts",
     "Enrollment": "enrollments",
