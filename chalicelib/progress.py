@@ -265,7 +265,8 @@ class Progress:
                 if e.get("send_id") == event.get("send_id")
             ]
             if rules.is_burst(event, same_send):
-                self.table.apply(store.reclassify_write(event, "scanner", "burst"))
+                for write in store.reclassify_writes(event, "scanner", "burst"):
+                    self.table.apply(write)
                 event = {**event, "verdict": "scanner", "verdict_reason": "burst"}
         for enrollment in self.enrollments.active(str(event["contact_id"])):
             sequence = self.sequence(enrollment.sequence_id, enrollment.version)

@@ -8,7 +8,6 @@ page a recipient uses to leave must not depend on it.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -85,7 +84,7 @@ class Tracker:
         verdict = classify.classify_click(
             method, user_agent, now - claims.issued_at, self.settings.scanner_click_seconds
         )
-        self._record(claims, "clicked", now, verdict, link=claims.link, method=method.upper())
+        self._record(claims, "clicked", now, verdict, method=method.upper())
         return url
 
     def unsubscribe_claims(self, token: str) -> Claims:
@@ -180,18 +179,17 @@ class Tracker:
         verdict: classify.Verdict,
         **attrs: store.Scalar,
     ) -> None:
-        # One event per (send, link, verdict) per second: ten reloads or double-clicks within a
-        # second are one unique open or click, decided by the key, with no read.
-        second = int(now)
-        seed = f"{claims.send_id}\x1f{kind}\x1f{claims.link}\x1f{verdict.kind}\x1f{second}"
-        event = store.Event(
+        # One item per (send, link, verdict) per day, decided by its key with no read.
+        event = store.engagement(
             claims.contact_id,
             kind,
-            iso(second),
-            hashlib.sha256(seed.encode()).hexdigest()[:16],
+            iso(int(now)),
             claims.send_id,
-            {"verdict": verdict.kind, "verdict_reason": verdict.reason, **attrs},
+            claims.link,
+            verdict.kind,
+            verdict.reason,
             self.expiry(now),
+            **attrs,
         )
         # A refused write is logged whole by commit; the recipient is served regardless.
         with suppress(WriteRefused):

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import services, store, streams
-from chalicelib.config import settings
+from chalicelib.config import DAY, settings
 from chalicelib.funnel import Funnel
 from chalicelib.redrive import lambda_record
 from chalicelib.sequences import parse_sequence
@@ -56,9 +56,9 @@ def world(table: store.Table) -> Iterator[dict[str, Any]]:
     send(sends, "s2", "bob", "first")
     send(sends, "s3", "carol", "second")
     send(sends, "t0", "alice", "first", run=0)  # a test send: never counted
-    ticks = iter(range(1_900_000_000, 1_900_001_000))  # a second later at every request
+    ticks = iter(range(1_900_000_000, 1_900_000_000 + 100 * DAY, DAY))  # a day per request
     tracker = Tracker(settings(), services.keyring, table, services.parking(), lambda: next(ticks))
-    for _ in range(3):  # the same person opening three times: three events, one unique open
+    for _ in range(3):  # the same person opening on three days: three events, one unique open
         tracker.open(token_for(Purpose.OPEN, "alice", "s1"), BROWSER)
     tracker.open(token_for(Purpose.OPEN, "bob", "s2"), APPLE_PROXY)  # machine
     link = token_for(Purpose.CLICK, "carol", "s3", link=0, url="https://e.example/")

@@ -312,6 +312,40 @@ def test_a_scanner_burst_on_every_link_takes_no_branch(world: World) -> None:
     assert {(e["verdict"], e["verdict_reason"]) for e in clicks} >= {("scanner", "burst")}
 
 
+def test_a_person_clicking_after_a_scanner_burst_the_same_day_takes_the_branch(
+    world: World,
+) -> None:
+    """The burst's click moves to the scanner's key (a crash between its two writes is
+    finished by the redelivery), so the person's later click that day is a new human click."""
+    world.journey.enroll("clicker", "engage")
+    world.run_until(T0 + timedelta(days=1))
+    world.clock.advance(hours=1)
+    for nth in range(3):
+        world.tracker.click(world.token("clicker@example.com", "c", nth=nth), "GET", BROWSER)
+    events = services.client("dynamodb").meta.events
+    crashed: list[bool] = []
+
+    def crash_removing(params: dict[str, Any], **_: Any) -> None:
+        if not crashed and any("Delete" in action for action in params["TransactItems"]):
+            crashed.append(True)
+            raise RuntimeError("process died between the move and the removal")
+
+    events.register("provide-client-params.dynamodb.TransactWriteItems", crash_removing)
+    try:
+        world.player.pump()
+    finally:
+        events.unregister("provide-client-params.dynamodb.TransactWriteItems", crash_removing)
+    world.player.pump()
+    assert crashed
+    clicks = [e for e in world.table.events("clicker") if e["type"] == "clicked"]
+    assert {(e["verdict"], e["verdict_reason"]) for e in clicks} == {("scanner", "burst")}
+    assert len(clicks) == 3  # moved, none left twice
+    world.clock.advance(minutes=30)
+    world.tracker.click(world.token("clicker@example.com", "c"), "GET", BROWSER)
+    world.run_until(T0 + timedelta(days=10))
+    assert world.subjects("clicker@example.com") == ["Hello Clicker", "Thanks for looking"]
+
+
 def test_a_crash_while_taking_a_branch_is_healed_by_the_redelivered_record(world: World) -> None:
     world.journey.enroll("clicker", "engage")
     world.run_until(T0 + timedelta(days=1))

@@ -194,7 +194,7 @@ def test_huge_query_string_is_a_fast_client_answer(client: Client, table: Table)
     assert response.status_code == 200 and response.body == PIXEL
 
 
-def test_ten_clicks_on_one_link_within_a_second_are_one_unique_click(table: Table) -> None:
+def test_clicks_on_one_link_in_a_day_are_one_item_holding_the_first(table: Table) -> None:
     now = [1_800_000_000.05]
     tracker = Tracker(settings(), services.keyring, table, services.parking(), lambda: now[0])
     token = sign(
@@ -204,11 +204,51 @@ def test_ten_clicks_on_one_link_within_a_second_are_one_unique_click(table: Tabl
     for _ in range(10):
         tracker.click(token, "GET", BROWSER)
         now[0] += 0.09  # ten clicks within 0.9 s
+    now[0] = 1_800_000_000 + 3 * 3600  # the mail read again three hours later
+    tracker.click(token, "GET", BROWSER)
     clicks = events_of(table, kind="clicked")
     assert [(e["link"], e["at"]) for e in clicks] == [(4, "2027-01-15T08:00:00.000Z")]
-    now[0] = 1_800_000_001.5
-    tracker.click(token, "GET", BROWSER)  # the next second is a new click
-    assert len(events_of(table, kind="clicked")) == 2
+    tracker.click(token, "HEAD", BROWSER)  # a scanner's verdict is an item of its own
+    assert sorted(str(e["verdict"]) for e in events_of(table, kind="clicked")) == [
+        "human",
+        "scanner",
+    ]
+    now[0] = 1_800_000_000 + 86_400  # the next day is a new click, so recency moves
+    tracker.click(token, "GET", BROWSER)
+    human = [e for e in events_of(table, kind="clicked") if e["verdict"] == "human"]
+    assert sorted(str(e["at"]) for e in human) == [
+        "2027-01-15T08:00:00.000Z",
+        "2027-01-16T08:00:00.000Z",
+    ]
+
+
+def test_a_repeated_open_the_same_day_reaches_no_stream(table: Table) -> None:
+    """The repeat's conditional put fails: one write unit, and no record for the stream."""
+    now = [1_800_000_000.0]
+    tracker = Tracker(settings(), services.keyring, table, services.parking(), lambda: now[0])
+    token = sign(Claims(Purpose.OPEN, "alice", "send-1", 1_799_996_400), services.keyring())
+    tracker.open(token, BROWSER)
+    streams = services.client("dynamodbstreams")
+    arn = services.client("dynamodb").describe_table(TableName=table.name)["Table"][
+        "LatestStreamArn"
+    ]
+    shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+    def records() -> int:
+        total = 0
+        for shard in shards:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            total += len(streams.get_records(ShardIterator=iterator)["Records"])
+        return total
+
+    first = records()
+    for minutes in (1, 90, 600):
+        now[0] = 1_800_000_000.0 + minutes * 60
+        tracker.open(token, BROWSER)
+    assert records() == first
+    assert len(events_of(table, kind="opened")) == 1
 
 
 @pytest.mark.parametrize("accept", [None, "*/*", "image/webp,*/*", "text/html", "application/json"])

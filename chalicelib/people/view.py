@@ -150,9 +150,9 @@ class View:
         for event in events:
             shown_event = _event_entry(event, sends)
             if shown_event is not None:
-                entries.append((_position(event), shown_event))
+                entries.append((store.position(event), shown_event))
         # With a full page of events, older ones may follow: sends join only above the last.
-        floor = _position(events[-1]) if len(events) == limit else (within.since, "")
+        floor = store.position(events[-1]) if len(events) == limit else (within.since, "")
         for send in sends.values():
             found = _send_entry(send)
             if found is None:
@@ -232,10 +232,6 @@ def _send_entry(send: Mapping[str, Any]) -> dict[str, Any] | None:
     if "delivery_status" in send:
         entry["delivery_status"] = send["delivery_status"]
     return entry
-
-
-def _position(event: Mapping[str, Any]) -> store.Position:
-    return (str(event["at"]), f"{event['type']}#{event['event_id']}")
 
 
 def _encode(position: store.Position) -> str:

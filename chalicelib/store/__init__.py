@@ -17,12 +17,13 @@ from chalicelib.store.writes import (
     ProfileChange,
     conversion_write,
     email_claim_write,
+    engagement,
     event_write,
     pause_write,
     preferences_write,
     profile_create_write,
     profile_update_write,
-    reclassify_write,
+    reclassify_writes,
     send_accepted_write,
     send_outcome_write,
     send_settled_write,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.store.changes import Change, StreamKind, filter_patterns, stream_kind
     from chalicelib.store.deliveries import Deliveries, Delivery, RetryDue
     from chalicelib.store.enrollments import Enrollment, Enrollments, ZoneUsed
-    from chalicelib.store.people import People, Position, Stored
+    from chalicelib.store.people import People, Position, Stored, position
     from chalicelib.store.receipts import Receipt, Receipts
     from chalicelib.store.reports import (
         Cell,
@@ -94,6 +95,7 @@ _LAZY = {
     "People": "people",
     "Position": "people",
     "Stored": "people",
+    "position": "people",
     "Reports": "reports",
     "count_once_write": "reports",
     "Cell": "reports",
@@ -164,6 +166,7 @@ __all__ = [
     "conversion_write",
     "count_once_write",
     "email_claim_write",
+    "engagement",
     "enrolled_profiles",
     "event_write",
     "filter_patterns",
@@ -171,12 +174,13 @@ __all__ = [
     "holdout_enrolled_write",
     "inactivity_write",
     "pause_write",
+    "position",
     "preferences_write",
     "product_event_item",
     "profile_create_write",
     "profile_pages",
     "profile_update_write",
-    "reclassify_write",
+    "reclassify_writes",
     "score_write",
     "send_accepted_write",
     "send_key",

@@ -30,11 +30,14 @@ class Event:
     send_id: str = ""
     attrs: Mapping[str, Any] = field(default_factory=dict)
     expires_at: int | None = None
+    slot: str = ""
+    """The time in the sort key when it is not `at`: an engagement's day (see `engagement`)."""
 
 
 def _put_event(event: Event) -> dict[str, Any]:
+    sort_key = f"EV#{event.slot or event.at}#{event.type}#{event.event_id}"
     item = {
-        **_key(f"C#{event.contact_id}", f"EV#{event.at}#{event.type}#{event.event_id}"),
+        **_key(f"C#{event.contact_id}", sort_key),
         "type": _value(event.type),
         "contact_id": _value(event.contact_id),
         "at": _value(event.at),

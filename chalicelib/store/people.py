@@ -16,10 +16,15 @@ from chalicelib.store.items import _key, _plain, _value
 from chalicelib.store.sends import send_key
 from chalicelib.store.table import Table
 
-__all__ = ["People", "Position", "Stored"]
+__all__ = ["People", "Position", "Stored", "position"]
 
 Position = tuple[str, str]
 """Where an event sits on a contact's timeline: (timestamp, `type#event_id`)."""
+
+
+def position(event: Mapping[str, Any]) -> Position:
+    return (str(event["at"]), f"{event['type']}#{event['event_id']}")
+
 
 _EVENTS = "EV#"
 _KINDS = (("PROFILE", "profile"), ("E#", "enrollment"), (_EVENTS, "event"), ("CAP#", "cap"))
@@ -62,25 +67,39 @@ class People:
     def events_page(
         self, contact_id: str, since: str, until: str, before: Position | None, limit: int
     ) -> list[dict[str, Any]]:
-        """Up to `limit` events at `since` or later and before `until` (and before `before`),
-        newest first. Timestamps compare as the table's ISO strings."""
+        """Up to `limit` events at `since` or later and before `until` (and before the position
+        `before`), newest first by position (`at`, `type#event_id`). Timestamps compare as the
+        table's ISO strings. An engagement's key holds only its day (`store.engagement`), so it
+        sorts below that day's other events: a full page reads on to the end of the day of its
+        oldest event, then sorts by position."""
         high = f"{_EVENTS}{until}"
         if before is not None:
             high = min(high, f"{_EVENTS}{before[0]}#{before[1]}")
-        found = self.client.query(
+        pages = self.client.get_paginator("query").paginate(
             TableName=self._table.name,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
             ExpressionAttributeValues={
                 ":pk": _value(f"C#{contact_id}"),
-                ":low": _value(f"{_EVENTS}{since}"),
+                ":low": _value(f"{_EVENTS}{since[:10]}"),
                 ":high": _value(high),
             },
             ScanIndexForward=False,
-            Limit=limit + 1,  # BETWEEN includes `before` itself
             ConsistentRead=True,
+            PaginationConfig={"PageSize": limit + 1},
         )
-        items = [_plain(item) for item in found["Items"] if item["SK"]["S"] != high]
-        return items[:limit]
+        found: list[dict[str, Any]] = []
+        day_floor: str | None = None
+        for item in (item for page in pages for item in page["Items"]):
+            if day_floor is not None and item["SK"]["S"] < day_floor:
+                break
+            event = _plain(item)
+            at = position(event)
+            if since <= at[0] < until and (before is None or at < before):
+                found.append(event)
+                if len(found) == limit and day_floor is None:
+                    day_floor = f"{_EVENTS}{at[0][:10]}"
+        found.sort(key=position, reverse=True)
+        return found[:limit]
 
     def sends(self, send_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The send records that exist among `send_ids`, by id."""

@@ -191,14 +191,16 @@ class Table:
         self.client.put_item(TableName=self.name, Item=item)
 
     def events(self, contact_id: str) -> list[dict[str, Any]]:
-        """Every stored event of a contact, oldest first."""
+        """Every stored event of a contact, oldest first (by `at`: an engagement's key holds
+        only its day)."""
         pages = self.client.get_paginator("query").paginate(
             TableName=self.name,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :ev)",
             ExpressionAttributeValues={":pk": _value(f"C#{contact_id}"), ":ev": _value("EV#")},
             ConsistentRead=True,
         )
-        return [_plain(item) for page in pages for item in page["Items"]]
+        found = [_plain(item) for page in pages for item in page["Items"]]
+        return sorted(found, key=lambda e: (str(e.get("at", "")), str(e["SK"])))
 
     def is_suppressed(self, email: str) -> bool:
         """Whether `email` must never be sent to again (checked before every send)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,21 +27,69 @@ def event_write(event: Event) -> Write:
     return [_put_event(event)]
 
 
-def reclassify_write(event: Mapping[str, Any], verdict: str, reason: str) -> Write:
-    """Correct a stored event's verdict (a burst of clicks seen only after the hot path)."""
-    return [
-        {
-            "Update": {
-                "Key": _key(str(event["PK"]), str(event["SK"])),
-                "UpdateExpression": "SET verdict = :verdict, verdict_reason = :reason",
-                "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": {
-                    ":verdict": _value(verdict),
-                    ":reason": _value(reason),
-                },
-            }
+def engagement(
+    contact_id: str,
+    kind: str,
+    at: str,
+    send_id: str,
+    link: int | None,
+    verdict: str,
+    reason: str,
+    expires_at: int | None,
+    **attrs: Scalar,
+) -> Event:
+    """An open or a click: one item per (send, kind, link, verdict and its reason) per UTC day,
+    `at` the first moment to the second. A reload, a double click or the mail read again that
+    day is the same item, so its conditional put fails (one write unit) and nothing reaches
+    the stream; read again another day, it is a new item, so the contact's recency moves."""
+    day = at[:10]
+    seed = f"{send_id}\x1f{kind}\x1f{link}\x1f{verdict}\x1f{reason}\x1f{day}"
+    fields = {"verdict": verdict, "verdict_reason": reason, "link": link, **attrs}
+    return Event(
+        contact_id,
+        kind,
+        at,
+        hashlib.sha256(seed.encode()).hexdigest()[:16],
+        send_id,
+        fields,
+        expires_at,
+        slot=day,
+    )
+
+
+_ENGAGEMENT_KEYS = frozenset(
+    (
+        *("PK", "SK", "type", "contact_id", "at", "event_id", "send_id", "ttl"),
+        *("link", "verdict", "verdict_reason"),
+    )
+)
+"""What `engagement` sets itself; a stored engagement's other attributes move with it."""
+
+
+def reclassify_writes(event: Mapping[str, Any], verdict: str, reason: str) -> tuple[Write, Write]:
+    """Correct a stored engagement's verdict (a burst of clicks seen only after the hot path):
+    the item moves to the key of its new verdict, so a person clicking the same link later that
+    day still makes a new item. Two writes, applied in order, each one idempotent: the moved
+    item, then the old one's removal; a crash between them is finished by the redelivery."""
+    link = event.get("link")
+    moved = engagement(
+        str(event["contact_id"]),
+        str(event["type"]),
+        str(event["at"]),
+        str(event.get("send_id", "")),
+        None if link is None else int(link),
+        verdict,
+        reason,
+        None if event.get("ttl") is None else int(event["ttl"]),
+        **{k: v for k, v in event.items() if k not in _ENGAGEMENT_KEYS},
+    )
+    removal = {
+        "Delete": {
+            "Key": _key(str(event["PK"]), str(event["SK"])),
+            "ConditionExpression": "attribute_exists(PK)",
         }
-    ]
+    }
+    return [_put_event(moved)], [removal]
 
 
 def unsubscribe_write(event: Event) -> Write:
