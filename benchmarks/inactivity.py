@@ -147,13 +147,8 @@ def main() -> None:
             for contact, opens in people.items():
                 if week < opens:
                     engagements += 1
-                    opened = store.Event(
-                        contact,
-                        "opened",
-                        iso(clock.now),
-                        f"{contact}-{week}",
-                        "s",
-                        {"verdict": "human"},
+                    opened = store.engagement(
+                        contact, "opened", iso(clock.now), "s", None, "human", "browser", None
                     )
                     table.apply(store.event_write(opened))
             player.pump()

@@ -259,9 +259,11 @@ class Progress:
         if event.get("type") not in rules.POSITIVE:
             return dict(event)
         if event.get("type") == "clicked" and event.get("verdict") == "human":
+            at = instant(str(event["at"]))
+            near = {iso((at + timedelta(seconds=s)).timestamp())[:10] for s in rules.BURST_WINDOW}
             same_send = [
                 e
-                for e in self.table.events(str(event["contact_id"]))
+                for e in self.table.engagements(str(event["contact_id"]), "clicked", near)
                 if e.get("send_id") == event.get("send_id")
             ]
             if rules.is_burst(event, same_send):

@@ -113,6 +113,8 @@ def opens_unknowable(opens: Iterable[Event]) -> bool:
 
 
 BURST_SECONDS = 2.0
+BURST_WINDOW = (-BURST_SECONDS, BURST_SECONDS)
+"""Offsets from a click, in seconds, between which a burst's other clicks fall."""
 BURST_LINKS = 3
 
 

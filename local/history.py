@@ -113,7 +113,14 @@ def _history(
             product = store.ProductEvent(str(attrs["name"]), event_id, stamp, {}, contact_id)
             items.append(product.write()[0]["Put"]["Item"])
             return
-        event = store.Event(contact_id, kind, iso(at.timestamp()), event_id, attrs=attrs)
+        stamp = iso(at.timestamp())
+        if kind in ("opened", "clicked"):  # keyed as the recipient routes key them
+            link = attrs.pop("link", None)
+            verdict, reason = str(attrs.pop("verdict")), str(attrs.pop("verdict_reason"))
+            link_index = None if link is None else int(str(link))
+            event = store.engagement(contact_id, kind, stamp, "", link_index, verdict, reason, None)
+        else:
+            event = store.Event(contact_id, kind, stamp, event_id, attrs=attrs)
         items.append(store.event_write(event)[0]["Put"]["Item"])
 
     for day in range(DAYS):
@@ -125,7 +132,13 @@ def _history(
         if rng.random() < person.rate:
             add("opened", moment + timedelta(minutes=1), verdict="human", verdict_reason="browser")
             if rng.random() < 0.5:
-                add("clicked", moment + timedelta(minutes=2), verdict="human", link=0)
+                add(
+                    "clicked",
+                    moment + timedelta(minutes=2),
+                    verdict="human",
+                    verdict_reason="browser",
+                    link=0,
+                )
             if rng.random() < 0.3:
                 add("event", moment + timedelta(minutes=3), name="pricing_viewed")
             if person.persona == "eager" and rng.random() < 0.05:

@@ -202,6 +202,23 @@ class Table:
         found = [_plain(item) for page in pages for item in page["Items"]]
         return sorted(found, key=lambda e: (str(e.get("at", "")), str(e["SK"])))
 
+    def engagements(self, contact_id: str, kind: str, days: Iterable[str]) -> list[dict[str, Any]]:
+        """The contact's opens or clicks (`kind`) on the given UTC days (`2026-03-01`): only
+        those days' items are read (`engagement` keys them by day)."""
+        found: list[dict[str, Any]] = []
+        for day in sorted(set(days)):
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.name,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :day)",
+                ExpressionAttributeValues={
+                    ":pk": _value(f"C#{contact_id}"),
+                    ":day": _value(f"EV#{day}#{kind}#"),
+                },
+                ConsistentRead=True,
+            )
+            found += [_plain(item) for page in pages for item in page["Items"]]
+        return found
+
     def is_suppressed(self, email: str) -> bool:
         """Whether `email` must never be sent to again (checked before every send)."""
         found = self.client.get_item(
