@@ -35,6 +35,7 @@ from chalicelib.errors import (
     ContactNotFound,
     FileInvalid,
     ImportInterrupted,
+    ImportNotReady,
     InvalidInput,
     NotEnrolled,
     NurtureError,
@@ -42,6 +43,7 @@ from chalicelib.errors import (
     ReentryRefused,
     TooLarge,
     Unauthorized,
+    UnknownImport,
     UnknownModel,
     UnknownStep,
     UnknownWebhook,
@@ -78,6 +80,8 @@ STATUS: dict[type[NurtureError], int] = {
     PushConflict: 409,
     TooLarge: 413,
     UnknownWebhook: 404,
+    UnknownImport: 404,
+    ImportNotReady: 409,
     UnsupportedMediaType: 415,
     FileInvalid: 422,
     WriteRefused: 422,
@@ -406,7 +410,8 @@ def import_contacts() -> Response:
         raise TooLarge(
             "body",
             f"an upload holds at most {MAX_IMPORT_ROWS:,} rows and {MAX_IMPORT_BYTES >> 20} MiB;"
-            " split the file, or use `nurture contacts import` for files of any size",
+            " import larger files as a job: POST /api/imports (an upload URL, then"
+            " /api/imports/{id}/start), or `nurture contacts import FILE` (any size)",
         )
     if media not in CONTACT_FILES:  # Chalice lets `*/*` through
         raise UnsupportedMediaType("content-type", f"send {' or '.join(CONTACT_FILES)}")
@@ -433,6 +438,42 @@ def import_contacts() -> Response:
         return web.json_doc(counts)
     rows = [dataclasses.asdict(row) for row in report.rejected]
     return web.problem(f"{len(rows)} rows rejected", 422, rows, **counts)
+
+
+@app.route("/api/imports", methods=["POST"], content_types=["application/json"])
+@marketer_api
+def create_import() -> Response:
+    """An import job for a file of any size: `{"format": "csv"|"jsonl", "size": bytes}`
+    answers the job with a presigned URL that takes one PUT of exactly that many bytes."""
+    doc = _json_object({"format", "size"})
+    size = doc.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise InvalidInput("size", "must be the file's size in bytes (a whole number, at least 1)")
+    file_format = doc.get("format")
+    if not isinstance(file_format, str):
+        raise InvalidInput("format", "is required: csv or jsonl")
+    created = services.imports().create(file_format, size, _CALLER.get(), time.time())
+    return web.json_doc(created.doc(), 201)
+
+
+@app.route("/api/imports/{import_id}/start", methods=["POST"])
+@marketer_api
+def start_import(import_id: str) -> Response:
+    """Queue an uploaded file for import (again, for a job whose run was dead-lettered: it
+    resumes from its checkpoint)."""
+    if app.current_request.raw_body:
+        _json_object(set())
+    started = services.imports().start(_path_id(import_id, "import_id"), time.time())
+    return web.json_doc(started.doc(), 202)
+
+
+@app.route("/api/imports/{import_id}", methods=["GET"])
+@marketer_api
+def import_status(import_id: str) -> Response:
+    """State, rows read, accepted and rejected, and the error report's download URL."""
+    _known_params(_query(), set())
+    found = services.imports().status(_path_id(import_id, "import_id"), time.time())
+    return web.json_doc(found.doc())
 
 
 @app.route("/api/enrollments", methods=["POST"], content_types=["application/json"])
@@ -669,6 +710,17 @@ def redrive_webhooks() -> Response:
 @observability.handler
 def replay_parked(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return parking.replay(services.table(), event)
+
+
+@app.lambda_function(name="import_contacts")
+@observability.handler
+def import_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The import queue: each message runs a contact import job from its checkpoint until it
+    is done or the invocation's time is nearly up (then the next run is queued)."""
+    from chalicelib import imports
+
+    worker, queue = services.import_worker(), services.import_queue()
+    return imports.drive(event, worker, queue, _time_left(context))
 
 
 @app.lambda_function(name="on_schedule")

@@ -58,6 +58,12 @@ class Settings:
     webhook_timeout_seconds: int = 10
     webhook_disable_after_hours: int = 72
     webhook_retention_days: int = 30
+    # Contact import jobs: the bucket uploads and error reports live in, the queue that drives
+    # the worker, the largest upload, and how long an upload or report URL is valid.
+    import_bucket: str = ""
+    import_queue_url: str = ""
+    import_max_bytes: int = 1 << 30
+    import_url_seconds: int = 3600
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
     signing_keys: str = field(default="", repr=False)
     signing_keys_secret: str = ""
@@ -105,6 +111,10 @@ _ENV = {
     "webhook_timeout_seconds": "NURTURE_WEBHOOK_TIMEOUT_SECONDS",
     "webhook_disable_after_hours": "NURTURE_WEBHOOK_DISABLE_AFTER_HOURS",
     "webhook_retention_days": "NURTURE_WEBHOOK_RETENTION_DAYS",
+    "import_bucket": "NURTURE_IMPORT_BUCKET",
+    "import_queue_url": "NURTURE_IMPORT_QUEUE_URL",
+    "import_max_bytes": "NURTURE_IMPORT_MAX_BYTES",
+    "import_url_seconds": "NURTURE_IMPORT_URL_SECONDS",
     "signing_keys": "NURTURE_SIGNING_KEYS",
     "signing_keys_secret": "NURTURE_SIGNING_KEYS_SECRET",
     "api_keys": "NURTURE_API_KEYS",

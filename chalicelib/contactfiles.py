@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from chalicelib import jsondoc
@@ -30,26 +31,70 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a non-UTF-8 byte kept by surrog
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _text_lines(stream: IO[bytes]) -> Iterator[str]:
-    """Physical lines of a UTF-8 file (BOM dropped, CR/LF/CRLF kept), each at most MAX_LINE.
+@dataclass(frozen=True)
+class Position:
+    """Where a file was read to: `offset` bytes and `line` physical lines from its start (the
+    next row starts on line `line + 1`), and for CSV the header once read. An import job keeps
+    it as its checkpoint and resumes reading there (an S3 range read) after a crash."""
+
+    offset: int = 0
+    line: int = 0
+    columns: tuple[str, ...] = ()
+
+
+def _sized_lines(stream: IO[bytes], at_start: bool) -> Iterator[tuple[str, int]]:
+    """Physical lines of a UTF-8 file (BOM dropped, CR/LF/CRLF kept), each at most MAX_LINE,
+    with the bytes each took in the file (a cut line counts what was dropped).
 
     Bytes that are not UTF-8 are kept as surrogates so only their row is rejected; a file
-    whose start is not UTF-8 at all is refused outright.
+    whose start is not UTF-8 at all is refused outright. Not `at_start` (a resumed read), the
+    stream starts on a line boundary inside the file.
     """
     buffered = io.BufferedReader(cast(io.RawIOBase, stream), buffer_size=1 << 16)
-    _check_encoding(buffered.peek())
-    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    skipped = 0
+    if at_start:
+        head = buffered.peek()
+        _check_encoding(head)
+        skipped = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    encoding = "utf-8-sig" if at_start else "utf-8"
+    text = io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline="")
     try:
         while line := text.readline(MAX_LINE):
+            size = skipped + _size(line)
+            skipped = 0
             if len(line) == MAX_LINE and not line.endswith(("\n", "\r")):
-                while (rest := text.readline(MAX_LINE)) and not rest.endswith(("\n", "\r")):
-                    pass
+                while rest := text.readline(MAX_LINE):
+                    size += _size(rest)
+                    if rest.endswith(("\n", "\r")):
+                        break
                 line += "\n"
-            yield line
+            yield line, size
     finally:  # the caller owns `stream`: dropping our wrappers must not close it
         if not buffered.closed:
             text.detach()
             buffered.detach()
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+class _Counted:
+    """Lines with a running `Position`: how far the rows handed out so far reached."""
+
+    def __init__(self, lines: Iterator[tuple[str, int]], start: Position) -> None:
+        self.lines = lines
+        self.offset = start.offset
+        self.line = start.line
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> str:
+        text, size = next(self.lines)
+        self.offset += size
+        self.line += 1
+        return text
 
 
 def _check_encoding(head: bytes) -> None:
@@ -72,21 +117,33 @@ def _undecodable(cells: Iterable[str]) -> bool:
 
 def read_csv(stream: IO[bytes]) -> Iterator[Row]:
     """Rows of a CSV file with a header line; an empty cell means the field is absent."""
-    lines = _text_lines(stream)
+    return (row for row, _ in csv_from(stream, Position()))
+
+
+def csv_from(stream: IO[bytes], start: Position) -> Iterator[tuple[Row, Position]]:
+    """CSV rows from `start` (the file's start, or where an earlier read stopped, header
+    known), each with the position after it."""
+    lines = _Counted(_sized_lines(stream, at_start=start.offset == 0), start)
     reader = csv.reader(lines, strict=False)
-    header = [name.strip().lower() for name in next(reader, [])]
-    _check_header(header)
+    header = start.columns
+    if not header:
+        header = tuple(name.strip().lower() for name in next(reader, []))
+        _check_header(header)
     while True:
-        line = reader.line_num + 1
+        line = lines.line + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            yield Rejected(line, "row", f"unreadable CSV ({err})")
+            yield Rejected(line, "row", f"unreadable CSV ({err})"), _at(lines, header)
             continue
         if cells:
-            yield _csv_row(line, header, cells)
+            yield _csv_row(line, header, cells), _at(lines, header)
+
+
+def _at(lines: _Counted, columns: tuple[str, ...] = ()) -> Position:
+    return Position(lines.offset, lines.line, columns)
 
 
 def _check_header(header: Sequence[str]) -> None:
@@ -116,9 +173,15 @@ def _csv_row(line: int, header: Sequence[str], cells: Sequence[str]) -> Row:
 
 def read_jsonl(stream: IO[bytes]) -> Iterator[Row]:
     """One JSON object per line; `null` or a missing key means the field is absent."""
-    for number, text in enumerate(_text_lines(stream), start=1):
+    return (row for row, _ in jsonl_from(stream, Position()))
+
+
+def jsonl_from(stream: IO[bytes], start: Position) -> Iterator[tuple[Row, Position]]:
+    """JSON Lines rows from `start`, each with the position after it."""
+    lines = _Counted(_sized_lines(stream, at_start=start.offset == 0), start)
+    for text in lines:
         if text.strip():
-            yield _jsonl_row(number, text)
+            yield _jsonl_row(lines.line, text), _at(lines)
 
 
 def _jsonl_row(line: int, text: str) -> Row:
@@ -134,6 +197,10 @@ def _jsonl_row(line: int, text: str) -> Row:
 
 
 READERS: dict[str, Callable[[IO[bytes]], Iterator[Row]]] = {"csv": read_csv, "jsonl": read_jsonl}
+RESUMABLE: dict[str, Callable[[IO[bytes], Position], Iterator[tuple[Row, Position]]]] = {
+    "csv": csv_from,
+    "jsonl": jsonl_from,
+}
 
 
 def neutralise_cell(value: str) -> str:

@@ -190,6 +190,14 @@ class ImportInterrupted(NurtureError):
         self.why = why
 
 
+class UnknownImport(NurtureError):
+    """No contact import job with that id."""
+
+
+class ImportNotReady(NurtureError):
+    """An import job cannot start yet: nothing was uploaded to its URL."""
+
+
 class ConfigError(NurtureError):
     """The deployment is misconfigured (missing or malformed setting or secret)."""
 

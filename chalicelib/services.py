@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from chalicelib.behaviour import Behaviour
     from chalicelib.compose import Composer
     from chalicelib.gates import Gates
+    from chalicelib.imports import ImportObjects, ImportQueue, Imports
+    from chalicelib.imports import Worker as ImportWorker
     from chalicelib.inactivity import Inactivity
     from chalicelib.journey import Journey
     from chalicelib.outbound import Deliverer, DeliveryQueue, Publisher, WebhookAdmin
@@ -373,3 +375,58 @@ def _delivery_queue() -> DeliveryQueue:
     if not config.webhook_queue_url or not config.webhook_dlq_url:
         raise ConfigError("webhooks need NURTURE_WEBHOOK_QUEUE_URL and NURTURE_WEBHOOK_DLQ_URL")
     return DeliveryQueue(client("sqs"), config.webhook_queue_url, config.webhook_dlq_url)
+
+
+def imports() -> Imports:
+    """Contact import jobs: create (an upload URL), start, progress and error report."""
+    from chalicelib.imports import Imports
+    from chalicelib.store.imports import ImportJobs
+
+    config = settings()
+    return Imports(
+        ImportJobs(table()),
+        _import_objects(),
+        import_queue(),
+        max_bytes=config.import_max_bytes,
+        url_seconds=config.import_url_seconds,
+    )
+
+
+def import_worker() -> ImportWorker:
+    """The worker that imports an uploaded file chunk by chunk from its checkpoint."""
+    import time
+
+    from chalicelib.contacts import new_contact_id
+    from chalicelib.imports import Worker
+    from chalicelib.stamps import iso
+    from chalicelib.store.imports import ImportJobs
+
+    return Worker(
+        table(),
+        ImportJobs(table()),
+        _import_objects(),
+        now=lambda: iso(time.time()),
+        new_id=new_contact_id,
+    )
+
+
+def import_queue() -> ImportQueue:
+    from chalicelib.imports import ImportQueue
+
+    return ImportQueue(
+        client("sqs"), _import_setting(settings().import_queue_url, "NURTURE_IMPORT_QUEUE_URL")
+    )
+
+
+def _import_objects() -> ImportObjects:
+    from chalicelib.imports import ImportObjects
+
+    return ImportObjects(
+        client("s3"), _import_setting(settings().import_bucket, "NURTURE_IMPORT_BUCKET")
+    )
+
+
+def _import_setting(value: str, variable: str) -> str:
+    if not value:
+        raise ConfigError(f"import jobs need {variable} (`nurture config from-stack` sets it)")
+    return value

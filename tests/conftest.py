@@ -25,6 +25,8 @@ os.environ.update(
     NURTURE_WEBHOOK_RETRY_TARGET_ARN="arn:aws:lambda:us-east-1:123456789012:function:retry_webhooks",
     NURTURE_WEBHOOK_SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/nurture-webhook-scheduler",
     NURTURE_WEBHOOK_SCHEDULE_DLQ_ARN="arn:aws:sqs:us-east-1:123456789012:nurture-webhooks-dlq",
+    NURTURE_IMPORT_BUCKET="nurture-imports-test",
+    NURTURE_IMPORT_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/nurture-imports",
     NURTURE_SIGNING_KEYS=json.dumps(
         {
             "active": "k2",

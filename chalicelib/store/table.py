@@ -128,11 +128,11 @@ class Table:
     def known_contacts(self, email_hashes: Iterable[str]) -> dict[str, KnownContact]:
         """Claim, profile and suppression of each address, in two consistent batch reads."""
         hashes = list(dict.fromkeys(email_hashes))
-        found = self._batch_get(
+        found = self.batch_get(
             [_key(f"{prefix}#{h}", sk) for h in hashes for prefix, sk in _LOOKUPS]
         )
         ids = {h: m["contact_id"] for h in hashes if (m := found.get((f"M#{h}", "CONTACT")))}
-        profiles = self._batch_get([_key(f"C#{i}", "PROFILE") for i in ids.values()])
+        profiles = self.batch_get([_key(f"C#{i}", "PROFILE") for i in ids.values()])
         return {
             h: KnownContact(
                 contact_id=ids.get(h),
@@ -145,10 +145,10 @@ class Table:
     def claimed_ids(self, email_hashes: Iterable[str]) -> dict[str, str]:
         """The contact id each address is claimed by (addresses nobody holds are left out)."""
         hashes = list(dict.fromkeys(email_hashes))
-        found = self._batch_get([_key(f"M#{h}", "CONTACT") for h in hashes])
+        found = self.batch_get([_key(f"M#{h}", "CONTACT") for h in hashes])
         return {h: str(m["contact_id"]) for h in hashes if (m := found.get((f"M#{h}", "CONTACT")))}
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (PK, SK); keys in slices of 100, unprocessed ones retried."""
         items: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(keys), 100):
