@@ -85,3 +85,20 @@ def grant_recipient_writes(table: dynamodb.Table, grantee: iam.IGrantable) -> No
             conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": RECIPIENT_KEYS}},
         )
     )
+
+
+def grant_import_writes(table: dynamodb.Table, grantee: iam.IGrantable) -> None:
+    """The import worker: read and write items one by one (contacts, the job, its addresses);
+    no query, scan, delete or index."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            resources=[table.table_arn],
+        )
+    )

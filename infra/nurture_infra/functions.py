@@ -40,7 +40,9 @@ FEEDBACK = FunctionSpec("on-ses-event", "app.on_ses_event", "SES delivery feedba
 SENDER = FunctionSpec("on-schedule", "app.on_schedule", "Scheduled sender (SES)", _S(120))
 DELIVER = FunctionSpec("deliver-webhooks", "app.deliver_webhooks", "Signed webhooks", _S(120))
 RETRY = FunctionSpec("retry-webhooks", "app.retry_webhooks", "Due webhook retries", _S(60))
-ALL_SPECS = (PUBLIC, API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY)
+# A run imports chunks while more than 30 s are left, then queues the next run.
+IMPORT = FunctionSpec("import-contacts", "app.import_worker", "Contact import jobs", _S(180), 1024)
+ALL_SPECS = (PUBLIC, API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY, IMPORT)
 
 
 def function_name(stage: str, spec: FunctionSpec) -> str:

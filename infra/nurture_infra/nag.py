@@ -72,6 +72,22 @@ DEAD_LETTER_QUEUE = NagPackSuppression(
 )
 
 
+IMPORT_PREFIXES = NagPackSuppression(
+    id="AwsSolutions-IAM5",
+    applies_to=[
+        RegexAppliesTo(regex=r"/^Resource::<ImportsBucket[0-9A-F]+\.Arn>\/(uploads|reports)\/\*$/")
+    ],
+    reason="Object keys hold a job id chosen at run time; the wildcard is confined to the "
+    "import bucket's uploads/ or reports/ prefix.",
+)
+IMPORT_BUCKET_LOGS = NagPackSuppression(
+    id="AwsSolutions-S1",
+    reason="Holds transient import files for 14 days, reached only through presigned URLs the "
+    "IAM-authenticated marketer API signs (each job's id in the key); CloudTrail data events "
+    "log object access where an account wants it, without a second bucket to keep.",
+)
+
+
 def suppress_reviewed_findings(stack: NurtureStack) -> None:
     """Attach each accepted finding to the narrowest construct it concerns."""
     add = NagSuppressions.add_resource_suppressions
@@ -85,5 +101,8 @@ def suppress_reviewed_findings(stack: NurtureStack) -> None:
         add(stack.public.rest.rest_api, [API_GATEWAY_LOG_ROLE, REQUEST_VALIDATION], True)
     for secret in stack.secrets:
         add(secret, [NO_AUTO_ROTATION])
+    for fn in (stack.api_fn, stack.import_fn):
+        add(fn.role, [IMPORT_PREFIXES], apply_to_children=True)
+    add(stack.imports.bucket, [IMPORT_BUCKET_LOGS])
     for queue in (stack.stream_dlq, stack.schedule_dlq, stack.ses_event_dlq):
         add(queue, [DEAD_LETTER_QUEUE], apply_to_children=True)

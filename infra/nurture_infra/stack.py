@@ -18,9 +18,15 @@ from nurture_infra.api import MARKETER_ROUTES, RestApi
 from nurture_infra.bundling import app_code
 from nurture_infra.config import StackConfig
 from nurture_infra.dashboard import Dashboard
-from nurture_infra.data import create_table, grant_recipient_writes, grant_table_access
+from nurture_infra.data import (
+    create_table,
+    grant_import_writes,
+    grant_recipient_writes,
+    grant_table_access,
+)
 from nurture_infra.frontdoor import PublicApi
 from nurture_infra.functions import AppFunction, FunctionSpec
+from nurture_infra.imports import ContactImports
 from nurture_infra.keys import api_keys_secret, conversion_secrets_secret, signing_keys_secret
 from nurture_infra.mailing import Email
 from nurture_infra.outbound import Outbound
@@ -74,6 +80,7 @@ class NurtureStack(Stack):
         self.outbound = Outbound(
             self, "Outbound", stage=stage, archive_days=config.event_archive_days
         )
+        self.imports = ContactImports(self, "Imports", worker_timeout=functions.IMPORT.timeout)
 
         # What the recipient routes need, and nothing of sending, scheduling or marketers.
         recipient = {
@@ -101,6 +108,7 @@ class NurtureStack(Stack):
             # zone files of the Lambda image.
             "PYTHONTZPATH": "",
             **self.outbound.environment(functions.function_arn(self, stage, functions.RETRY)),
+            **self.imports.environment,
         }
         code = app_code(source_dir)
 
@@ -140,6 +148,7 @@ class NurtureStack(Stack):
         self.retry_fn = function(
             functions.RETRY, destinations.SqsDestination(self.outbound.dead_letters)
         )
+        self.import_fn = function(functions.IMPORT)
         self._grant()
         self._wire()
         self._alarm(config.alarm_email)
@@ -155,8 +164,12 @@ class NurtureStack(Stack):
             ("ScheduleDlqUrl", self.schedule_dlq),
             ("SesEventDlqUrl", self.ses_event_dlq),
             ("StreamDlqUrl", self.stream_dlq),
+            ("ImportDlqUrl", self.imports.dead_letters),
         ):
             CfnOutput(self, name, value=queue.queue_url)
+        # Import jobs (also in the marketer function's settings, which the CLI reads).
+        CfnOutput(self, "ImportBucketName", value=self.imports.bucket.bucket_name)
+        CfnOutput(self, "ImportQueueUrl", value=self.imports.queue.queue_url)
 
     @property
     def app_functions(self) -> tuple[AppFunction, ...]:
@@ -169,6 +182,7 @@ class NurtureStack(Stack):
             self.sender_fn,
             self.deliver_fn,
             self.retry_fn,
+            self.import_fn,
         )
 
     def _grant(self) -> None:
@@ -204,6 +218,10 @@ class NurtureStack(Stack):
         grant_table_access(self.table, self.retry_fn.role, write=True)
         self.outbound.grant_publish_retries(self.retry_fn.role)
 
+        self.imports.grant_jobs(self.api_fn.role)
+        grant_import_writes(self.table, self.import_fn.role)
+        self.imports.grant_worker(self.import_fn.role)
+
     def _wire(self) -> None:
         """Event sources: the two APIs, park queue, table stream, SES events."""
         self.public.route_to(self.public_fn.function)
@@ -226,6 +244,12 @@ class NurtureStack(Stack):
                 max_batching_window=STREAM_BATCH_WINDOW,
             )
         )
+        # One job run per invocation: a run takes the invocation's time, not a batch's.
+        self.import_fn.function.add_event_source(
+            sources.SqsEventSource(
+                self.imports.queue, batch_size=1, report_batch_item_failures=True
+            )
+        )
         self.email.route_feedback(self.feedback_fn.function, self.ses_event_dlq)
         self.outbound.wire(self.deliver_fn.function, self.retry_fn.function)
 
@@ -239,6 +263,7 @@ class NurtureStack(Stack):
             ("ScheduleDlq", self.schedule_dlq),
             ("SesEventDlq", self.ses_event_dlq),
             ("WebhookDlq", self.outbound.dead_letters),
+            ("ImportDlq", self.imports.dead_letters),
         ):
             alarms.watch_dead_letters(name, queue)
         self.outbound.alarm(alarms)

@@ -167,7 +167,7 @@ def test_alarms_cover_every_listed_metric(template: assertions.Template) -> None
     assert metrics.count("Errors") == len(ALL_SPECS)
     assert metrics.count("Throttles") == len(ALL_SPECS)
     assert metrics.count("Duration") == len(ALL_SPECS)  # near the timeout
-    assert metrics.count("ApproximateNumberOfMessagesVisible") == 5 + 1  # DLQs + park queue
+    assert metrics.count("ApproximateNumberOfMessagesVisible") == 6 + 1  # DLQs + park queue
     assert metrics.count("ApproximateAgeOfOldestMessage") == 1  # park queue
     assert metrics.count("5xx/Count") == 1  # the public HTTP API's 5XX rate
     assert metrics.count("5XXError/Count") == 1  # the marketer REST API's
