@@ -339,6 +339,16 @@ def profile_change(contact: Contact, profile: Mapping[str, Any] | None) -> Profi
     )
 
 
+def plan(contact: Contact, known: KnownContact) -> tuple[Outcome, ProfileChange]:
+    """What importing `contact` over what the table knows comes to, and what it must write."""
+    change = profile_change(contact, known.profile)
+    if known.suppressed:
+        return "suppressed", change
+    if known.profile is None:
+        return "imported", change
+    return ("unchanged" if change.empty else "updated"), change
+
+
 def import_contacts(
     table: Table,
     rows: Iterable[Row],
@@ -349,25 +359,20 @@ def import_contacts(
     workers: int = 1,
     on_batch: Callable[[], None] = lambda: None,
     on_contact: Callable[[Placed], None] = lambda placed: None,
-    on_planned: Callable[[Placed], None] = lambda placed: None,
 ) -> ImportReport:
     """Import valid rows once each; a second run of the same rows writes nothing.
 
     Suppressed addresses are skipped and existing contacts' subscription state is left alone,
     so an import never re-subscribes anyone. `workers` threads write one batch's contacts at
     once (they are distinct addresses), which is what makes DynamoDB latency bearable.
-    `on_contact` hears, in file order, the id each valid row was given or matched;
-    `on_planned` hears each valid row's outcome before its write (from a writing thread), so a
-    caller can remember what a crash in the middle of the write would make it forget.
+    `on_contact` hears, in file order, the id each valid row was given or matched.
 
     A row the table refuses is rejected like any bad row and the import goes on. If AWS fails
     for longer than its retries, `ImportInterrupted` carries the report of what was done.
     """
     report = ImportReport()
     contacts = _contacts_only(first_occurrences(rows), report)
-    one = partial(
-        _import_one, table, now=now, new_id=new_id, dry_run=dry_run, on_planned=on_planned
-    )
+    one = partial(_import_one, table, now=now, new_id=new_id, dry_run=dry_run)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while batch := list(islice(contacts, BATCH)):
             try:
@@ -412,7 +417,6 @@ def _import_one(
     now: str,
     new_id: Callable[[], str],
     dry_run: bool,
-    on_planned: Callable[[Placed], None],
 ) -> Placed | Rejected | Exception:
     """Apply one contact; a write that lost a race is re-planned from a fresh read.
 
@@ -422,17 +426,10 @@ def _import_one(
     try:
         for _attempt in range(3):
             placed = partial(Placed, contact.line, contact.email, known.contact_id)
-            change = profile_change(contact, known.profile)
-            outcome: Outcome = "imported" if known.profile is None else "updated"
-            if known.suppressed:
-                outcome = "suppressed"
-            elif known.profile is not None and change.empty:
-                outcome = "unchanged"
+            outcome, change = plan(contact, known)
             if dry_run or outcome in ("suppressed", "unchanged"):
-                on_planned(placed(outcome))
                 return placed(outcome)
             contact_id = known.contact_id or new_id()
-            on_planned(placed(outcome))
             if _write(table, contact, known, change, now, contact_id):
                 return Placed(contact.line, contact.email, contact_id, outcome)
             known = table.known_contacts([contact.email_hash])[contact.email_hash]

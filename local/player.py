@@ -1,5 +1,5 @@
 """What AWS does between our functions, played locally: due schedules, the table's stream, the
-park queue and the webhook delivery queue.
+park queue, the webhook delivery queue and the contact import queue.
 
 moto stores EventBridge Scheduler schedules but never fires them, and nothing polls its
 DynamoDB Streams or SQS queues. The player does, feeding the same Lambda handlers AWS invokes.
@@ -37,6 +37,8 @@ class Player:
     on_webhook_retry: Handler | None = None
     webhook_queue_url: str = ""
     on_webhook_queue: Handler | None = None
+    import_queue_url: str = ""
+    on_import: Handler | None = None
     visibility_seconds: int = 30
     filters: tuple[dict[str, Any], ...] = tuple(filter_patterns())
     """The stream mapping's filter patterns (the deployed ones): records none matches are
@@ -79,15 +81,26 @@ class Player:
         return fired
 
     def deliver_webhooks(self) -> int:
-        """Hand queued webhook deliveries to their consumer until the queue is empty; delete
-        what it did not report as failed (a failed one is received again after
-        `visibility_seconds`, as SQS does)."""
+        """Hand queued webhook deliveries to their consumer until the queue is empty."""
         if self.on_webhook_queue is None:
             return 0
+        return self._drain(self.webhook_queue_url, self.on_webhook_queue)
+
+    def run_imports(self) -> int:
+        """Hand contact import job runs to the worker until the import queue is empty (a run
+        that ran out of time queued the next one)."""
+        if self.on_import is None:
+            return 0
+        return self._drain(self.import_queue_url, self.on_import)
+
+    def _drain(self, queue_url: str, handler: Handler) -> int:
+        """Hand a queue's messages to their consumer until it is empty; delete what it did not
+        report as failed (a failed one is received again after `visibility_seconds`, as SQS
+        does)."""
         handled = 0
         while True:
             messages = self.sqs.receive_message(
-                QueueUrl=self.webhook_queue_url,
+                QueueUrl=queue_url,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=self.visibility_seconds,
             ).get("Messages", [])
@@ -101,12 +114,12 @@ class Player:
                 }
                 for m in messages
             ]
-            answer = self.on_webhook_queue({"Records": records}, None) or {}
+            answer = handler({"Records": records}, None) or {}
             failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
             for message in messages:
                 if message["MessageId"] not in failed:
                     self.sqs.delete_message(
-                        QueueUrl=self.webhook_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"]
                     )
             handled += len(messages) - len(failed)
             if failed and (self.visibility_seconds > 0 or len(failed) == len(messages)):

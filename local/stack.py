@@ -39,6 +39,8 @@ GROUP = "nurture"
 WEBHOOK_GROUP = "nurture-webhooks"
 WEBHOOK_QUEUE = "nurture-webhooks"
 WEBHOOK_DLQ = "nurture-webhooks-dlq"
+IMPORT_BUCKET = "nurture-imports"
+IMPORT_QUEUE = "nurture-imports"
 BUS = "nurture-local"
 CLOCK_FILE = "clock-offset"
 ALREADY_THERE = {
@@ -47,6 +49,7 @@ ALREADY_THERE = {
     "ConflictException",
     "ResourceAlreadyExistsException",
     "ConfigurationSetAlreadyExistsException",
+    "BucketAlreadyOwnedByYou",
 }
 SENDER = "nurture demo <hello@nurture.example>"
 """The From address of the local stack's mail: a display name, as recipients expect."""
@@ -145,6 +148,8 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         "NURTURE_EVENT_BUS": BUS,
         "NURTURE_WEBHOOK_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{WEBHOOK_QUEUE}",
         "NURTURE_WEBHOOK_DLQ_URL": f"{endpoint}/{ACCOUNT}/{WEBHOOK_DLQ}",
+        "NURTURE_IMPORT_BUCKET": IMPORT_BUCKET,
+        "NURTURE_IMPORT_QUEUE_URL": f"{endpoint}/{ACCOUNT}/{IMPORT_QUEUE}",
         "NURTURE_WEBHOOK_SCHEDULE_GROUP": WEBHOOK_GROUP,
         "NURTURE_WEBHOOK_RETRY_TARGET_ARN": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:retry",
         "NURTURE_WEBHOOK_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/nurture-webhooks",
@@ -194,6 +199,8 @@ def _provision(sender: str) -> None:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": "5"})
     sqs.create_queue(QueueName=WEBHOOK_QUEUE, Attributes={"RedrivePolicy": redrive})
+    sqs.create_queue(QueueName=IMPORT_QUEUE)
+    _unless_there(lambda: services.client("s3").create_bucket(Bucket=IMPORT_BUCKET))
 
 
 def _unless_there(create: Callable[[], object]) -> None:
@@ -356,6 +363,8 @@ def _player(checkpoints: dict[str, str]) -> Player:
         on_webhook_retry=lambdas.retry_webhooks,
         webhook_queue_url=os.environ["NURTURE_WEBHOOK_QUEUE_URL"],
         on_webhook_queue=lambdas.deliver_webhooks,
+        import_queue_url=os.environ["NURTURE_IMPORT_QUEUE_URL"],
+        on_import=lambdas.import_worker,
         checkpoints=checkpoints,
     )
 
@@ -379,6 +388,7 @@ def _serve(api: subprocess.Popen[bytes], clock_file: Path, player: Player) -> in
             player.replay_parked()
             player.pump()
             player.deliver_webhooks()
+            player.run_imports()
             player.fire_due(datetime.now(UTC) + timedelta(seconds=_offset(clock_file)))
         except Exception as exc:  # a local hiccup must not stop the demo; print it
             print(f"local player: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from chalicelib import services
-from chalicelib.cli import people
+from chalicelib.cli import imports, people
 from chalicelib.cli.common import FAILED, FileRefused, now
 from chalicelib.cli.people import export_contact
 from chalicelib.contactfiles import READERS, export_csv
@@ -69,8 +69,21 @@ def contacts() -> None:
     type=click.File("w", encoding="utf-8", lazy=True),
     help="Write every row's contact id to this CSV file ('-' for standard output).",
 )
+@click.option(
+    "--job/--no-job",
+    default=None,
+    help="Import as a job in AWS (upload, then a resumable import with an error report), or "
+    f"from here. Default: a job for files over {imports.JOB_THRESHOLD >> 20} MiB.",
+)
+@click.option("--wait", is_flag=True, help="With a job: follow it until it is over.")
 def import_command(
-    file: Path, file_format: str | None, dry_run: bool, workers: int, ids_file: Any
+    file: Path,
+    file_format: str | None,
+    dry_run: bool,
+    workers: int,
+    ids_file: Any,
+    job: bool | None,
+    wait: bool,
 ) -> None:
     """Import contacts from FILE (CSV with a header line, or JSON Lines).
 
@@ -86,10 +99,25 @@ def import_command(
     every row with --ids (columns line, email, contact_id, outcome). Contacts are named by
     id or email address in every other command.
 
+    Files over 5 MiB (or with --job) are imported as a job in AWS: uploaded, then imported
+    in chunks that checkpoint, so a crash or timeout resumes where it stopped; rejected rows go
+    to a CSV report (line, field, message) whose download URL is printed. --wait follows the
+    job; `nurture contacts import-status ID` shows it later.
+
     Exit status: 0 all rows imported (or suppressed), 1 some rows rejected or no rows at all,
     2 file refused.
     """
-    reader = READERS[file_format or _format_of(file)]
+    file_format = file_format or _format_of(file)
+    if job is None:
+        job = file.stat().st_size > imports.JOB_THRESHOLD and not dry_run and ids_file is None
+    if job:
+        if dry_run or ids_file is not None:
+            raise click.UsageError("--dry-run and --ids read the table from here: not with --job")
+        imports.run_job(file, file_format, wait)
+        return
+    if wait:
+        raise click.UsageError("--wait follows an import job: add --job")
+    reader = READERS[file_format]
     ids = _IdListing(ids_file)
     # The bar counts bytes read and is drawn only when stderr is a terminal.
     size = file.stat().st_size
@@ -195,7 +223,7 @@ def _print_report(report: ImportReport, dry_run: bool) -> None:
         click.echo(str(rejected))
 
 
-for _command in people.COMMANDS:
+for _command in (*people.COMMANDS, imports.import_status_command):
     contacts.add_command(_command)
 
 COMMANDS = (contacts,)

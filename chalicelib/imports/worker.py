@@ -1,15 +1,15 @@
 """The import worker: reads an uploaded file from its checkpoint in chunks, through the same
 row validation and contact writes as a synchronous import, and checkpoints after each chunk.
 
-Each row's address is remembered with its line and outcome just before its contact is
-written; then the chunk's rejected rows go to the error report's part for the chunk, and only
-then does the checkpoint move (a conditional update on where it stood). A crash anywhere in a
-chunk (or a Lambda timeout) leaves the checkpoint before it: the next run reads the chunk
-again from the same byte and line, and the rows already written find their contact as they
-left it (an import writes only what differs) and are counted as they were the first time, so
-nothing changes twice, nothing is skipped and the counts stay exact. A later row for an
-address an earlier chunk placed is rejected as a duplicate, as within a chunk (and within a
-synchronous import).
+Before a chunk's contacts are written, each address is remembered with the line that places
+it and what placing it comes to; then the contacts are written, the chunk's rejected rows go
+to the error report's part for the chunk, and only then does the checkpoint move (a
+conditional update on where it stood). A crash anywhere in a chunk (or a Lambda timeout)
+leaves the checkpoint before it: the next run reads the chunk again from the same byte and
+line, and the rows already written find their contact as they left it (an import writes only
+what differs) and are counted as they were the first time, so nothing changes twice, nothing
+is skipped and the counts stay exact. A later row for an address an earlier chunk placed is
+rejected as a duplicate, as within a chunk (and within a synchronous import).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from itertools import islice
 from typing import IO, Literal
 
 from chalicelib.contactfiles import RESUMABLE, Position, neutralise_cell
-from chalicelib.contacts import Contact, Placed, Rejected, Row, duplicate, import_contacts
+from chalicelib.contacts import Contact, Rejected, Row, duplicate, import_contacts, plan
 from chalicelib.errors import InvalidInput
 from chalicelib.imports.objects import ImportObjects
 from chalicelib.store.imports import ACTIVE, ImportJob, ImportJobs, Placement, Progress
@@ -98,22 +98,17 @@ class Worker:
         hashes = {row.line: row.email_hash for row in rows if isinstance(row, Contact)}
         known = self.jobs.placed(job.job_id, hashes.values())
         earlier = {h for h, placed in known.items() if placed.line <= at.line}
+        rows = [_unless_placed(row, hashes, earlier) for row in rows]
         # Placed by an earlier attempt at this chunk that crashed: counted as it was then.
         again = {p.line: p.outcome for p in known.values() if p.line > at.line}
+        self._remember(job, [row for row in rows if row.line not in again])
         outcomes: Counter[str] = Counter()
-
-        def planned(placed: Placed) -> None:
-            if placed.line not in again:
-                placement = Placement(placed.line, placed.outcome)
-                self.jobs.record_placed(job.job_id, hashes[placed.line], placement, job.expires_at)
-
         report = import_contacts(
             self.table,
-            [_unless_placed(row, hashes, earlier) for row in rows],
+            rows,
             now=self.now(),
             new_id=self.new_id,
             workers=WORKERS,
-            on_planned=planned,
             on_contact=lambda placed: outcomes.update([again.get(placed.line, placed.outcome)]),
         )
         self.objects.write_part(job.job_id, at.line + 1, report_lines(report.rejected))
@@ -129,6 +124,19 @@ class Worker:
             suppressed=at.suppressed + outcomes["suppressed"],
             rejected=at.rejected + len(report.rejected),
         )
+
+    def _remember(self, job: ImportJob, rows: Sequence[Row]) -> None:
+        """Each address's first row in the chunk and its planned outcome, before any write."""
+        first: dict[str, Contact] = {}
+        for row in rows:
+            if isinstance(row, Contact):
+                first.setdefault(row.email_hash, row)
+        known = self.table.known_contacts(first)
+        placements = {
+            email_hash: Placement(row.line, plan(row, known[email_hash])[0])
+            for email_hash, row in first.items()
+        }
+        self.jobs.record_placed(job.job_id, placements, job.expires_at)
 
 
 def _unless_placed(row: Row, hashes: dict[int, str], earlier: set[str]) -> Row:

@@ -150,17 +150,20 @@ class ImportJobs:
         }
 
     def record_placed(
-        self, job_id: str, email_hash: str, placement: Placement, expires_at: int
+        self, job_id: str, placements: Mapping[str, Placement], expires_at: int
     ) -> None:
-        """Remember the line that placed an address and its outcome, before the contact is
-        written (a rerun of the chunk finds it and counts the row as it was first counted)."""
-        item = {
-            **_key(f"IMP#{job_id}#{email_hash}", "ROW"),
-            "line": _value(placement.line),
-            "outcome": _value(placement.outcome),
-            "ttl": _value(expires_at),
-        }
-        self.table.client.put_item(TableName=self.table.name, Item=item)
+        """Remember the row (line) that places each address and what it comes to, before the
+        contacts are written: a rerun of the chunk counts each row as it was first counted
+        (rewriting one is harmless: a rerun places an address from the same line)."""
+        self.table.put_batch(
+            {
+                **_key(f"IMP#{job_id}#{email_hash}", "ROW"),
+                "line": _value(placement.line),
+                "outcome": _value(placement.outcome),
+                "ttl": _value(expires_at),
+            }
+            for email_hash, placement in placements.items()
+        )
 
     def _update(
         self,

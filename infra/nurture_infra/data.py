@@ -88,8 +88,8 @@ def grant_recipient_writes(table: dynamodb.Table, grantee: iam.IGrantable) -> No
 
 
 def grant_import_writes(table: dynamodb.Table, grantee: iam.IGrantable) -> None:
-    """The import worker: read and write items one by one (contacts, the job, its addresses);
-    no query, scan, delete or index."""
+    """The import worker: read and write items by key (contacts, the job, the addresses it
+    placed, 25 to a batch); no query, scan, delete or index."""
     grantee.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(
             actions=[
@@ -97,6 +97,7 @@ def grant_import_writes(table: dynamodb.Table, grantee: iam.IGrantable) -> None:
                 "dynamodb:BatchGetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
                 "dynamodb:ConditionCheckItem",
             ],
             resources=[table.table_arn],

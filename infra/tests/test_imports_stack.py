@@ -90,6 +90,7 @@ def test_the_worker_may_do_only_what_a_job_run_does(template: assertions.Templat
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
         "dynamodb:ConditionCheckItem",
         "s3:GetObject",
         "s3:PutObject",
