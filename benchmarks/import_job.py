@@ -55,7 +55,10 @@ def main() -> None:
             )
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # holding 100,000 contacts, it can take a while
+            server.kill()
 
 
 def child(rows: int, endpoint: str) -> None:

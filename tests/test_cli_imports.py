@@ -3,11 +3,14 @@ HTTP to a moto server (as to S3), a worker thread plays the import queue's Lambd
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import requests
 from click.testing import CliRunner, Result
@@ -25,7 +28,8 @@ def run(*args: str) -> Result:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A moto server on a free port that every client talks to over HTTP."""
+    """A moto server on a free port that every client of `services` talks to over HTTP (the
+    clients other tests cached, and objects holding them, are left as they are)."""
     from moto.server import ThreadedMotoServer
 
     with socket.socket() as probe:
@@ -35,16 +39,19 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto's state is per process
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+
+    @functools.cache
+    def client(service: str) -> Any:
+        return boto3.session.Session().client(service, endpoint_url=endpoint)
+
+    monkeypatch.setattr(services, "client", client)
     monkeypatch.setattr(cli_imports, "POLL_SECONDS", 0.2)
-    services.client.cache_clear()
     try:
         services.table().create()
         services.client("s3").create_bucket(Bucket=settings().import_bucket)
         services.client("sqs").create_queue(QueueName="nurture-imports")
         yield
     finally:
-        services.client.cache_clear()
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         server.stop()
 
