@@ -6,19 +6,15 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from nurture_infra.queues import dead_letter_queue
+from nurture_infra.queues import consumed_queue
 
 # As long as the app keeps a job (chalicelib/imports/jobs.py RETENTION_DAYS): an upload, its
 # error report and its parts are gone with it. Contact files hold personal data: kept no longer.
 RETENTION = Duration.days(14)
 UPLOADS = "uploads/"
 REPORTS = "reports/"
-# A run that crashed comes back after the visibility timeout; after this many receives the job
-# waits in the dead-letter queue (alarmed) until `POST /api/imports/{id}/start` resumes it.
-MAX_RECEIVES = 5
 
 
 class ContactImports(Construct):
@@ -40,19 +36,9 @@ class ContactImports(Construct):
                 ),
             ],
         )
-        self.dead_letters = dead_letter_queue(self, "Dlq")
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            # AWS recommends six times the consumer's timeout.
-            visibility_timeout=Duration.seconds(worker_timeout.to_seconds() * 6),
-            retention_period=RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=MAX_RECEIVES
-            ),
-        )
+        # A run that crashed comes back after the visibility timeout; after five receives the job
+        # waits in the dead-letter queue (alarmed) until `POST /api/imports/{id}/start` resumes it.
+        self.queue, self.dead_letters = consumed_queue(self, "", worker_timeout, RETENTION)
 
     @property
     def environment(self) -> dict[str, str]:

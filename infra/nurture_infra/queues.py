@@ -8,6 +8,7 @@ from constructs import Construct
 
 DLQ_RETENTION = Duration.days(14)  # SQS's longest: time for a person to look and redrive
 PARK_RETENTION = Duration.days(4)  # shorter than its DLQ: what it gives up is kept longer
+MAX_RECEIVES = 5
 
 
 def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
@@ -21,17 +22,25 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     )
 
 
-def park_queue(scope: Construct, consumer_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
-    """Events the API could not write; its consumer replays them, poison ones go to the DLQ."""
-    dlq = dead_letter_queue(scope, "ParkDlq")
+def consumed_queue(
+    scope: Construct, prefix: str, consumer_timeout: Duration, retention: Duration
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """A queue a Lambda consumes (`{prefix}Queue`) and its dead-letter queue (`{prefix}Dlq`),
+    where a message goes after five failed receives."""
+    dlq = dead_letter_queue(scope, f"{prefix}Dlq")
     queue = sqs.Queue(
         scope,
-        "ParkQueue",
+        f"{prefix}Queue",
         # AWS recommends six times the consumer timeout so retries are not double-delivered.
         visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * 6),
-        retention_period=PARK_RETENTION,
+        retention_period=retention,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVES),
     )
     return queue, dlq
+
+
+def park_queue(scope: Construct, consumer_timeout: Duration) -> tuple[sqs.Queue, sqs.Queue]:
+    """Events the API could not write; its consumer replays them, poison ones go to the DLQ."""
+    return consumed_queue(scope, "Park", consumer_timeout, PARK_RETENTION)
