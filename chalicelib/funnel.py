@@ -8,8 +8,11 @@ counts as an open too.
 Counts are kept per cell: the send's step, its A/B variant (stored on the send when SES is
 called) and the UTC day it was claimed, so a report has variants and a daily trend without
 reading sends. Unsubscribes and skips are counted by reason too, revenue per currency (once
-per conversion id), and a sequence's holdout per contact (`enrolled`, `converted`, by group).
-Everything is read back as one `Counted` (`Funnel.counted`).
+per conversion id), and a sequence's holdout per contact (`enrolled`, `converted` and revenue,
+by group and day of enrolment). A holdout contact's conversions count only within the
+sequence's goal window from its enrolment (`goal: {within}`; without a goal, HOLDOUT_WINDOW),
+for the treated and the held out alike. Everything is read back as one `Counted`
+(`Funnel.counted`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from chalicelib import store
 from chalicelib.sequences import Sequence
+from chalicelib.stamps import instant, iso
 
 METRICS = (
     "sent",
@@ -42,6 +47,17 @@ REASON_METRICS = ("unsubscribed", "skipped")
 """Metrics also counted by reason, as `unsubscribed:too_many`, `skipped:capped`."""
 REVENUE = "revenue:"
 """Revenue is summed per currency, as `revenue:EUR` (`revenue:XXX` for no currency)."""
+HOLDOUT_WINDOW = timedelta(days=30)
+"""How long after enrolling a holdout contact's conversions count when the sequence has no
+goal (with one, the goal's `within`)."""
+
+
+def holdout_window(sequence: Sequence) -> tuple[timedelta, str]:
+    """The holdout's conversion window from enrolment, and where it comes from (`goal` or
+    `default`)."""
+    if sequence.goal is not None:
+        return sequence.goal.within, "goal"
+    return HOLDOUT_WINDOW, "default"
 
 
 def event_metrics(event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -83,20 +99,26 @@ class StepFunnel:
 @dataclass(frozen=True)
 class Counted:
     """What the funnel counted for a sequence: totals per cell (step, A/B variant, the send's
-    UTC day) and per holdout group (`treated`, `held`: contacts `enrolled` and `converted`)."""
+    UTC day) and per holdout cohort (group `treated` or `held`, and UTC day of enrolment:
+    contacts `enrolled`, `converted`, `revenue:{currency}`)."""
 
     cells: Mapping[store.Cell, Mapping[str, Decimal]] = field(default_factory=dict)
-    groups: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    cohorts: Mapping[store.Cohort, Mapping[str, Decimal]] = field(default_factory=dict)
 
     def within(self, since: str | None, until: str | None) -> Counted:
-        """Only sends of days from `since` to `until` (ISO dates, both included); the holdout
-        counts contacts and stays whole."""
-        kept = {
-            cell: totals
-            for cell, totals in self.cells.items()
-            if (since is None or cell.day >= since) and (until is None or cell.day <= until)
-        }
-        return Counted(kept, self.groups)
+        """Only sends of days from `since` to `until` (ISO dates, both included), and the
+        holdout's contacts enrolled on those days; holdout counts kept before enrolment days
+        were (`undated`) are left out of a range."""
+
+        def inside(day: str) -> bool:
+            return (since is None or day >= since) and (until is None or day <= until)
+
+        if since is None and until is None:
+            return self
+        return Counted(
+            {cell: totals for cell, totals in self.cells.items() if inside(cell.day)},
+            {c: totals for c, totals in self.cohorts.items() if c.day and inside(c.day)},
+        )
 
     def step(self, step_id: str, variant: str | None = None) -> dict[str, Any]:
         """A step's (or one of its variants') metrics, reasons and revenue."""
@@ -116,15 +138,32 @@ class Counted:
                 by_day[cell.day].append(totals)
         return [{"day": day, **_shaped(_summed(by_day[day]))} for day in sorted(by_day)]
 
-    def holdout(self) -> dict[str, tuple[int, int]]:
-        """(contacts enrolled, contacts converted) of the `treated` and `held` groups."""
-        return {
-            group: (
-                int(self.groups.get(group, {}).get("enrolled", 0)),
-                int(self.groups.get(group, {}).get("converted", 0)),
+    def holdout(self) -> dict[str, HoldoutGroup]:
+        """Each holdout group's contacts enrolled and converted, and its revenue per currency."""
+        found = {}
+        for group in HOLDOUT_GROUPS:
+            total = _summed(t for c, t in self.cohorts.items() if c.group == group)
+            revenue = {
+                name.removeprefix(REVENUE): str(value)
+                for name, value in sorted(total.items())
+                if name.startswith(REVENUE)
+            }
+            found[group] = HoldoutGroup(
+                int(total.get("enrolled", 0)), int(total.get("converted", 0)), revenue
             )
-            for group in HOLDOUT_GROUPS
-        }
+        return found
+
+    def undated(self) -> int:
+        """Holdout contacts counted before enrolment days were kept (no date range has them)."""
+        return sum(int(t.get("enrolled", 0)) for c, t in self.cohorts.items() if not c.day)
+
+
+@dataclass(frozen=True)
+class HoldoutGroup:
+    enrolled: int
+    converted: int
+    revenue: Mapping[str, str]
+    """Per currency, as exact decimal text."""
 
 
 HOLDOUT_GROUPS = ("treated", "held")
@@ -156,14 +195,14 @@ def _shaped(total: Mapping[str, Decimal]) -> dict[str, Any]:
 
 
 def tally(rows: Iterable[store.Counter]) -> Counted:
-    """Stored counter rows summed per cell and per holdout group (shards and origins)."""
+    """Stored counter rows summed per cell and per holdout cohort (shards and origins)."""
     cells: dict[store.Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    groups: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    cohorts: dict[store.Cohort, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
-        into = cells[row.cell] if row.cell is not None else groups[str(row.group)]
+        into = cells[row.cell] if row.cell is not None else cohorts[row.cohort or store.Cohort("")]
         for name, value in row.totals.items():
             into[name] += value
-    return Counted(cells, groups)
+    return Counted(cells, cohorts)
 
 
 class Funnel:
@@ -171,6 +210,8 @@ class Funnel:
         self.table = table
         self.sends = store.Sends(table)
         self.reports = store.Reports(table)
+        self.versions = store.Versions(table, "sequence")
+        self._windows: dict[tuple[str, int], timedelta] = {}
 
     def count(self, send_id: str, metrics: tuple[str, ...]) -> None:
         origin = self.sends.origin(send_id) if metrics and send_id else None
@@ -182,20 +223,29 @@ class Funnel:
 
     def event(self, event: Mapping[str, Any]) -> None:
         """A stored event, as the rules finally classified it: its send's metrics; for a
-        conversion also its revenue (once per conversion id) and the contact's holdout
-        groups' conversions."""
+        conversion also its revenue (once per conversion id) and, within each holdout window
+        the contact is in, its group's conversion and revenue."""
         send_id = str(event.get("send_id") or "")
         self.count(send_id, event_metrics(event))
         if event.get("type") != "converted":
             return
         contact_id, at = str(event.get("contact_id", "")), str(event.get("at", ""))
-        for sequence_id, group in self.reports.holdout_groups(contact_id).items():
-            self.table.apply(store.holdout_converted_write(contact_id, sequence_id, group, at))
         value = event.get("value")
+        currency = str(event.get("currency") or "XXX")
+        conversion_id = str(event.get("conversion_id") or event.get("event_id") or "")
+        for membership in self.reports.memberships(contact_id):
+            if not _in_window(membership, at):
+                continue
+            self.table.apply(store.holdout_converted_write(contact_id, membership, at))
+            if value is not None and conversion_id:
+                amount = Decimal(str(value))
+                write = store.holdout_revenue_write(
+                    contact_id, membership, conversion_id, currency, amount
+                )
+                self.table.apply(write)
         origin = self.sends.origin(send_id) if send_id and value is not None else None
         if origin is None or origin.run == 0:
             return
-        currency = str(event.get("currency") or "XXX")
         write = store.count_once_write(
             send_id,
             f"{REVENUE}{currency}",
@@ -208,20 +258,30 @@ class Funnel:
 
     def enrolled(self, enrollment: Mapping[str, Any]) -> None:
         """A new enrollment: the contact joins its group of the sequence's holdout (`held`
-        when enrolled as held out), once whatever re-entries follow."""
+        when enrolled as held out), once whatever re-entries follow, with the window its
+        conversions count in (from the version it enrolled on)."""
         group = "held" if enrollment.get("status") == "held_out" else "treated"
+        sequence_id, at = str(enrollment["sequence_id"]), str(enrollment.get("enrolled_at", ""))
+        window = self._window(sequence_id, int(enrollment.get("version") or 0))
+        until = iso(instant(at).timestamp() + window.total_seconds())
         write = store.holdout_enrolled_write(
-            str(enrollment["contact_id"]),
-            str(enrollment["sequence_id"]),
-            group,
-            str(enrollment.get("enrolled_at", "")),
+            str(enrollment["contact_id"]), sequence_id, group, at, until
         )
         self.table.apply(write)
+
+    def _window(self, sequence_id: str, version: int) -> timedelta:
+        key = (sequence_id, version)
+        if key not in self._windows:
+            from chalicelib import catalog
+
+            sequence = catalog.load(self.versions, sequence_id, version or None)
+            self._windows[key] = holdout_window(sequence)[0]
+        return self._windows[key]
 
     def settle(self, sequence_id: str, counted: Counted, origin: str) -> None:
         """Store totals counted elsewhere (the local demo's simulated month) beside what the
         stream counts, with plain batched puts; storing them again replaces them."""
-        items = store.settled_items(sequence_id, counted.cells, counted.groups, origin)
+        items = store.settled_items(sequence_id, counted.cells, counted.cohorts, origin)
         self.table.put_batch(items)
 
     def counted(self, sequence_id: str) -> Counted:
@@ -235,3 +295,11 @@ class Funnel:
             StepFunnel(step.id, {m: counted.step(step.id)[m] for m in METRICS})
             for step in sequence.steps
         ]
+
+
+def _in_window(membership: store.Membership, at: str) -> bool:
+    """Whether a conversion at `at` counts for the holdout: from enrolment to the window's end,
+    both included (a membership from before windows were kept counts any conversion)."""
+    if membership.until is None:
+        return True
+    return instant(membership.enrolled_at) <= instant(at) <= instant(membership.until)

@@ -13,7 +13,8 @@ from typing import Any
 from chalicelib.contactfiles import export_csv
 from chalicelib.errors import InvalidInput
 from chalicelib.experiments import results
-from chalicelib.funnel import METRICS, Counted
+from chalicelib.fields import format_duration
+from chalicelib.funnel import METRICS, Counted, holdout_window
 from chalicelib.sequences import Sequence
 
 __all__ = ["CSV_COLUMNS", "csv_lines", "days", "document"]
@@ -56,7 +57,8 @@ def document(
     until: str | None = None,
 ) -> dict[str, Any]:
     """The report of `sequence` (newest `version`, pushed at `pushed_at`) from its counts, of
-    sends from `since` to `until` (the holdout counts contacts, whatever the dates)."""
+    sends from `since` to `until` (and the holdout's contacts enrolled on those days)."""
+    undated = counted.undated() if since or until else 0
     counted = counted.within(since, until)
     steps = []
     variant_rows: dict[str, list[dict[str, Any]]] = {}
@@ -68,7 +70,6 @@ def document(
             ]
             variant_rows[step.id] = row["variants"]
         steps.append(row)
-    holdout = counted.holdout()
     return {
         "sequence_id": sequence.id,
         "version": version,
@@ -77,12 +78,29 @@ def document(
         "steps": steps,
         "days": counted.days(),
         "experiments": [results.variant_results(s, rows) for s, rows in variant_rows.items()],
-        "holdout": (
-            results.holdout(sequence.holdout, holdout["treated"], holdout["held"])
-            if sequence.holdout
-            else None
-        ),
+        "holdout": _holdout(sequence, counted, undated) if sequence.holdout else None,
         "proposal": results.propose(sequence, pushed_at, variant_rows, now),
+    }
+
+
+def _holdout(sequence: Sequence, counted: Counted, undated: int) -> dict[str, Any]:
+    """The holdout's lift from its groups' conversions within the window, each group's revenue
+    per currency, the window and where it comes from, and how many contacts a date range
+    left out because they were counted before enrolment days were kept."""
+    groups = counted.holdout()
+    treated, held = groups["treated"], groups["held"]
+    window, source = holdout_window(sequence)
+    return {
+        **results.holdout(
+            int(sequence.holdout or 0),
+            (treated.enrolled, treated.converted),
+            (held.enrolled, held.converted),
+        ),
+        "treated_revenue": dict(treated.revenue),
+        "held_revenue": dict(held.revenue),
+        "window": format_duration(window),
+        "window_from": source,
+        "undated": undated,
     }
 
 

@@ -57,7 +57,7 @@ class Month:
     cells: dict[store.Cell, dict[str, Decimal]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(Decimal))
     )
-    groups: dict[str, dict[str, Decimal]] = field(
+    cohorts: dict[store.Cohort, dict[str, Decimal]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(Decimal))
     )
 
@@ -68,14 +68,16 @@ class Month:
     def counted(self) -> Counted:
         return Counted(
             {cell: dict(totals) for cell, totals in self.cells.items()},
-            {group: dict(totals) for group, totals in self.groups.items()},
+            {cohort: dict(totals) for cohort, totals in self.cohorts.items()},
         )
 
 
 def simulate(sequence: Sequence, start: datetime, contacts: int, seed: int = 14) -> Month:
     """The month from `start`: contacts enrolled evenly over its days, each sent the
     announcement the day it enrolls, then the reminder and the last call unless it bought,
-    left or bounced; sends after the month's end are not made yet."""
+    left or bounced; sends after the month's end are not made yet. The holdout counts each
+    group's contacts by day of enrolment, those who bought (all within the goal's 14 days) and
+    what they spent."""
     rng = random.Random(seed)  # noqa: S311 - a simulation, not security
     month, announce = Month(), sequence.step("announce")
     end = start + timedelta(days=DAYS)
@@ -83,36 +85,49 @@ def simulate(sequence: Sequence, start: datetime, contacts: int, seed: int = 14)
         contact_id = f"month{n:05d}"
         enrolled = start + timedelta(days=n * DAYS // contacts)
         held = held_out(contact_id, sequence.id, sequence.holdout)
-        group = month.groups["held" if held else "treated"]
-        group["enrolled"] += 1
-        bought = rng.random() < ORGANIC_BUY_RATE  # without any email
+        cohort = month.cohorts[
+            store.Cohort("held" if held else "treated", enrolled.date().isoformat())
+        ]
+        cohort["enrolled"] += 1
+        order = _order(rng) if rng.random() < ORGANIC_BUY_RATE else None  # without any email
         if not held:
             _, arm = choose(announce, None, "en", f"{contact_id}\x1f{sequence.id}\x1fannounce")
-            bought |= _recipient(rng, month, str(arm), enrolled, end)
-        if bought:
-            group["converted"] += 1
+            order = _recipient(rng, month, str(arm), enrolled, end) or order
+        if order is not None:
+            cohort["converted"] += 1
+            cohort[f"revenue:{order[0]}"] += order[1]
     return month
 
 
-def _recipient(rng: random.Random, month: Month, arm: str, day: datetime, end: datetime) -> bool:
-    """One contact's sends and what each led to; whether the contact bought."""
+def _order(rng: random.Random) -> tuple[str, Decimal]:
+    """A purchase: its currency and value."""
+    currency = "USD" if rng.random() < 0.15 else "EUR"
+    return currency, Decimal(rng.randrange(1900, 19900)) / 100
+
+
+def _recipient(
+    rng: random.Random, month: Month, arm: str, day: datetime, end: datetime
+) -> tuple[str, Decimal] | None:
+    """One contact's sends and what each led to; the order, when the contact bought."""
     apple = rng.random() < APPLE_SHARE
     for step, variant, wait in (("announce", arm, 0), *((s, "", w) for s, w in LATER_STEPS)):
         day += timedelta(days=wait)
         if day >= end:
-            return False
+            return None
         cell = store.Cell(step, variant, day.date().isoformat())
         if rng.random() < 0.015:
             month.add(cell, "skipped", f"skipped:{_pick(rng, SKIP_REASONS)}")
             continue
         ended = _sent(rng, month, cell, apple)
         if ended is not None:
-            return ended
-    return False
+            return ended or None
+    return None
 
 
-def _sent(rng: random.Random, month: Month, cell: store.Cell, apple: bool) -> bool | None:
-    """One message and its outcome: True when the contact bought, False when it left (an
+def _sent(
+    rng: random.Random, month: Month, cell: store.Cell, apple: bool
+) -> tuple[str, Decimal] | bool | None:
+    """One message and its outcome: the order when the contact bought, False when it left (an
     unsubscribe, a bounce, a complaint), None when the sequence goes on."""
     month.add(cell, "sent")
     if rng.random() < 0.01:
@@ -136,10 +151,9 @@ def _sent(rng: random.Random, month: Month, cell: store.Cell, apple: bool) -> bo
     if rng.random() >= BUY_RATE:
         return None
     month.add(cell, "converted")
-    currency = "USD" if rng.random() < 0.15 else "EUR"
-    value = Decimal(rng.randrange(1900, 19900)) / 100
+    currency, value = _order(rng)
     month.add(cell, f"revenue:{currency}", amount=value)
-    return True
+    return currency, value
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:

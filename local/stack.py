@@ -288,7 +288,7 @@ def _load_month() -> str:
     if loaded is None:
         return f"the simulated month in {month.SEQUENCE} (kept from the last run)"
     groups = loaded.counted().holdout()
-    contacts = groups["treated"][0] + groups["held"][0]
+    contacts = groups["treated"].enrolled + groups["held"].enrolled
     return (
         f"{contacts:,} simulated contacts over {month.DAYS} days in {month.SEQUENCE} "
         "(an A/B test and a holdout)"

@@ -10,8 +10,13 @@ shards and adds the marks up by cell: about 100 bytes a mark, so 10,000 sends ea
 clicked (30,000 marks, about 3 MB) read about 370 units, eventually consistent.
 
 A sequence's holdout is counted per contact: the contact's membership (`C#{contact}` /
-`X#{sequence}`, naming its group) is written with its group's `enrolled` count, and marked
-converted with its group's `converted` count (`R#{sequence}` / `H#{group}#{shard}`).
+`X#{sequence}`, naming its group, when it enrolled and until when its conversions count) is
+written with its cohort's `enrolled` count, marked converted with its cohort's `converted`
+count, and each conversion's revenue (once per conversion id) is added to its cohort's
+`revenue:{currency}`. A cohort is a group's contacts enrolled on one UTC day
+(`R#{sequence}` / `H#{group}#{day}#{shard}`), so a report can narrow the comparison to
+enrolments in a date range; counts written before days were kept (`H#{group}#{shard}`) have
+no day.
 """
 
 from __future__ import annotations
@@ -40,12 +45,35 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Cohort:
+    """A holdout group's contacts enrolled on one UTC day (`""`: counted before days were)."""
+
+    group: str
+    day: str = ""
+
+
+@dataclass(frozen=True)
 class Counter:
-    """One stored counter row: its cell (or holdout `group`) and metric totals."""
+    """One stored counter row: its cell (or holdout cohort) and metric totals."""
 
     cell: Cell | None
-    group: str | None
+    cohort: Cohort | None
     totals: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A contact's place in a sequence's holdout: its group, when it enrolled, and the last
+    instant a conversion counts (None for memberships written before windows were kept)."""
+
+    sequence_id: str
+    group: str
+    enrolled_at: str
+    until: str | None
+
+    @property
+    def cohort(self) -> Cohort:
+        return Cohort(self.group, self.enrolled_at[:10] if self.until else "")
 
 
 def _shard(ident: str) -> int:
@@ -73,8 +101,12 @@ def count_once_write(
     return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
 
 
-def holdout_enrolled_write(contact_id: str, sequence_id: str, group: str, at: str) -> Write:
-    """The contact joins `group` (`treated` or `held`) of the sequence's holdout, once."""
+def holdout_enrolled_write(
+    contact_id: str, sequence_id: str, group: str, at: str, until: str
+) -> Write:
+    """The contact joins `group` (`treated` or `held`) of the sequence's holdout, once; its
+    conversions count from `at` to `until`."""
+    membership = Membership(sequence_id, group, at, until)
     return [
         {
             "Put": {
@@ -83,20 +115,21 @@ def holdout_enrolled_write(contact_id: str, sequence_id: str, group: str, at: st
                     "sequence_id": _value(sequence_id),
                     "group": _value(group),
                     "enrolled_at": _value(at),
+                    "until": _value(until),
                 },
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         },
-        _group_add(contact_id, sequence_id, group, "enrolled"),
+        _cohort_add(contact_id, sequence_id, membership.cohort, "enrolled"),
     ]
 
 
-def holdout_converted_write(contact_id: str, sequence_id: str, group: str, at: str) -> Write:
-    """The contact's first conversion since joining the sequence's holdout `group`."""
+def holdout_converted_write(contact_id: str, membership: Membership, at: str) -> Write:
+    """The contact's first conversion in its holdout window."""
     return [
         {
             "Update": {
-                "Key": _key(f"C#{contact_id}", f"X#{sequence_id}"),
+                "Key": _key(f"C#{contact_id}", f"X#{membership.sequence_id}"),
                 "UpdateExpression": "SET converted_at = :at",
                 "ConditionExpression": (
                     "attribute_exists(PK) AND attribute_not_exists(converted_at)"
@@ -104,17 +137,47 @@ def holdout_converted_write(contact_id: str, sequence_id: str, group: str, at: s
                 "ExpressionAttributeValues": {":at": _value(at)},
             }
         },
-        _group_add(contact_id, sequence_id, group, "converted"),
+        _cohort_add(contact_id, membership.sequence_id, membership.cohort, "converted"),
     ]
 
 
-def _group_add(contact_id: str, sequence_id: str, group: str, metric: str) -> dict[str, Any]:
+def holdout_revenue_write(
+    contact_id: str, membership: Membership, conversion_id: str, currency: str, amount: Decimal
+) -> Write:
+    """A conversion's value in the holdout window, added to its cohort's revenue once per
+    conversion id (the ids counted are kept on the membership)."""
+    return [
+        {
+            "Update": {
+                "Key": _key(f"C#{contact_id}", f"X#{membership.sequence_id}"),
+                "UpdateExpression": "ADD revenue_ids :ids",
+                "ConditionExpression": "attribute_exists(PK) AND NOT contains(revenue_ids, :id)",
+                "ExpressionAttributeValues": {
+                    ":ids": {"SS": [conversion_id]},
+                    ":id": _value(conversion_id),
+                },
+            }
+        },
+        _cohort_add(
+            contact_id, membership.sequence_id, membership.cohort, f"revenue:{currency}", amount
+        ),
+    ]
+
+
+def _cohort_add(
+    contact_id: str, sequence_id: str, cohort: Cohort, metric: str, amount: Decimal | int = 1
+) -> dict[str, Any]:
+    day = f"{cohort.day}#" if cohort.day else ""
     return {
         "Update": {
-            "Key": _key(f"R#{sequence_id}", f"H#{group}#{_shard(contact_id)}"),
-            "UpdateExpression": "ADD #metric :one SET #group = :group",
-            "ExpressionAttributeNames": {"#metric": metric, "#group": "group"},
-            "ExpressionAttributeValues": {":one": _value(1), ":group": _value(group)},
+            "Key": _key(f"R#{sequence_id}", f"H#{cohort.group}#{day}{_shard(contact_id)}"),
+            "UpdateExpression": "ADD #metric :amount SET #group = :group, #day = :day",
+            "ExpressionAttributeNames": {"#metric": metric, "#group": "group", "#day": "day"},
+            "ExpressionAttributeValues": {
+                ":amount": _value(amount),
+                ":group": _value(cohort.group),
+                ":day": _value(cohort.day),
+            },
         }
     }
 
@@ -122,20 +185,20 @@ def _group_add(contact_id: str, sequence_id: str, group: str, metric: str) -> di
 def settled_items(
     sequence_id: str,
     cells: Mapping[Cell, Mapping[str, Decimal]],
-    groups: Mapping[str, Mapping[str, Decimal]],
+    cohorts: Mapping[Cohort, Mapping[str, Decimal]],
     origin: str,
 ) -> list[dict[str, Any]]:
     """Counter rows holding totals counted elsewhere (a simulated history), one per cell and
-    group under their own `origin` suffix: writing them again replaces them, and the stream's
+    cohort under their own `origin` suffix: writing them again replaces them, and the stream's
     own counting, in shards 0-7, is never touched."""
     items = []
     for cell, totals in cells.items():
         key = _key(f"R#{sequence_id}", f"N#{cell.step_id}#{cell.variant}#{cell.day}#{origin}")
         fields = {"step_id": cell.step_id, "variant": cell.variant, "day": cell.day}
         items.append({**key, **_attrs({**fields, **totals})})
-    for group, totals in groups.items():
-        key = _key(f"R#{sequence_id}", f"H#{group}#{origin}")
-        items.append({**key, **_attrs({"group": group, **totals})})
+    for cohort, totals in cohorts.items():
+        key = _key(f"R#{sequence_id}", f"H#{cohort.group}#{cohort.day}#{origin}")
+        items.append({**key, **_attrs({"group": cohort.group, "day": cohort.day, **totals})})
     return items
 
 
@@ -157,8 +220,8 @@ class Reports:
             sk = str(row.pop("SK"))
             row.pop("PK")
             if sk.startswith("H#"):
-                group = str(row.pop("group"))
-                rows.append(Counter(None, group, _totals(row)))
+                cohort = Cohort(str(row.pop("group")), str(row.pop("day", "")))
+                rows.append(Counter(None, cohort, _totals(row)))
             elif sk.startswith("N#"):  # a counter written before marks: still counted
                 cell = Cell(
                     str(row.pop("step_id")), str(row.pop("variant", "")), str(row.pop("day", ""))
@@ -190,8 +253,8 @@ class Reports:
         for page in pages:
             yield from page["Items"]
 
-    def holdout_groups(self, contact_id: str) -> dict[str, str]:
-        """The holdout group the contact joined in each sequence (sequence id → group)."""
+    def memberships(self, contact_id: str) -> list[Membership]:
+        """The contact's place in each sequence's holdout it joined."""
         found = self.client.query(
             TableName=self._table.name,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :x)",
@@ -199,7 +262,15 @@ class Reports:
             ConsistentRead=True,
         )
         rows = [_plain(item) for item in found["Items"]]
-        return {str(row["sequence_id"]): str(row["group"]) for row in rows}
+        return [
+            Membership(
+                str(row["sequence_id"]),
+                str(row["group"]),
+                str(row.get("enrolled_at", "")),
+                str(row["until"]) if row.get("until") else None,
+            )
+            for row in rows
+        ]
 
 
 def _totals(row: dict[str, Any]) -> dict[str, Decimal]:
