@@ -301,6 +301,20 @@ def list_segments() -> Response:
     )
 
 
+@app.route("/api/stages", methods=["GET"])
+@marketer_api
+def show_stages() -> Response:
+    """The newest lifecycle: its name and stages in order (none before one is pushed)."""
+    _known_params(_query(), set())
+    lifecycle = services.catalogue().stages
+    return web.json_doc(
+        {
+            "name": lifecycle.name if lifecycle else None,
+            "stages": list(lifecycle.stages) if lifecycle else [],
+        }
+    )
+
+
 @app.route("/api/stages", methods=["POST"], content_types=YAML)
 @marketer_api
 def push_stages() -> Response:
@@ -497,15 +511,20 @@ def preview_schedule() -> Response:
 def report(sequence_id: str) -> Response:
     """The sequence's funnel per step and A/B variant with reasons and revenue, its daily trend
     and experiments; `since`/`until` (UTC days of the send) narrow it; `Accept: text/csv`
-    answers the rows as CSV. `by=stage|segment`: instead, its enrollments by the contacts'
-    stage or segments now."""
+    answers the rows as CSV. `segment` and `stage` keep sends to contacts who were in that
+    segment and at that stage when sent. `by=stage|segment`: instead, its enrollments by the
+    contacts' stage or segments now."""
     query = _query()
-    _known_params(query, {"since", "until", "by"})
+    _known_params(query, {"since", "until", "by", "segment", "stage"})
     by = query.get("by")
     if by is not None:
         return web.json_doc(services.report_by(_text_id(sequence_id, "sequence_id"), by))
     doc = services.report(
-        _text_id(sequence_id, "sequence_id"), query.get("since"), query.get("until")
+        _text_id(sequence_id, "sequence_id"),
+        query.get("since"),
+        query.get("until"),
+        query.get("segment"),
+        query.get("stage"),
     )
     if web.wants_csv(app.current_request.headers.get("accept", "")):
         from chalicelib.reporting import csv_lines

@@ -120,6 +120,26 @@ class Counted:
             {c: totals for c, totals in self.cohorts.items() if c.day and inside(c.day)},
         )
 
+    def audience(self, segment: str | None, stage: str | None) -> Counted:
+        """Only sends to contacts who were in `segment` and at `stage` when sent (either may be
+        None: any); counts written before sends were stamped are left out (see `unstamped`).
+        The holdout, which compares contacts as enrolled, is kept whole."""
+        return Counted(
+            {
+                cell: totals
+                for cell, totals in self.cells.items()
+                if cell.stage is not None
+                and (stage is None or cell.stage == stage)
+                and (segment is None or segment in cell.segments)
+            },
+            self.cohorts,
+        )
+
+    def unstamped(self) -> dict[str, Any]:
+        """What was counted for sends made before sends were stamped with the contact's stage
+        and segments: no stage or segment filter can place it."""
+        return _shaped(_summed(t for cell, t in self.cells.items() if cell.stage is None))
+
     def step(self, step_id: str, variant: str | None = None) -> dict[str, Any]:
         """A step's (or one of its variants') metrics, reasons and revenue."""
         return _shaped(
@@ -217,7 +237,7 @@ class Funnel:
         origin = self.sends.origin(send_id) if metrics and send_id else None
         if origin is None or origin.run == 0:
             return
-        cell = store.Cell(origin.step_id, origin.variant, origin.day)
+        cell = _cell(origin)
         for metric in metrics:
             self.table.apply(store.count_once_write(send_id, metric, origin.sequence_id, cell))
 
@@ -250,7 +270,7 @@ class Funnel:
             send_id,
             f"{REVENUE}{currency}",
             origin.sequence_id,
-            store.Cell(origin.step_id, origin.variant, origin.day),
+            _cell(origin),
             Decimal(str(value)),
             guard=f"revenue#{event.get('conversion_id', '')}",
         )
@@ -295,6 +315,10 @@ class Funnel:
             StepFunnel(step.id, {m: counted.step(step.id)[m] for m in METRICS})
             for step in sequence.steps
         ]
+
+
+def _cell(origin: store.SendOrigin) -> store.Cell:
+    return store.Cell(origin.step_id, origin.variant, origin.day, origin.stage, origin.segments)
 
 
 def _in_window(membership: store.Membership, at: str) -> bool:

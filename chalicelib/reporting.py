@@ -6,7 +6,7 @@ API's JSON, its CSV (`Accept: text/csv`) and `nurture report --format`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from chalicelib.fields import format_duration
 from chalicelib.funnel import METRICS, Counted, holdout_window
 from chalicelib.sequences import Sequence
 
-__all__ = ["CSV_COLUMNS", "csv_lines", "days", "document"]
+__all__ = ["CSV_COLUMNS", "audience", "csv_lines", "days", "document"]
 
 CSV_COLUMNS = (
     "step_id",
@@ -47,6 +47,23 @@ def days(since: str | None, until: str | None) -> tuple[str | None, str | None]:
     return since or None, until or None
 
 
+def audience(
+    segment: str | None,
+    stage: str | None,
+    segments: Collection[str],
+    stages: Collection[str],
+) -> tuple[str | None, str | None]:
+    """The report's segment and stage filter, each a pushed id (or None); errors name the
+    parameter."""
+    if segment is not None and segment not in segments:
+        raise InvalidInput("segment", f"no segment {segment[:80]!r} is pushed")
+    if stage is not None and not stages:
+        raise InvalidInput("stage", "no lifecycle stages are pushed")
+    if stage is not None and stage not in stages:
+        raise InvalidInput("stage", f"no stage {stage[:80]!r} in the lifecycle")
+    return segment, stage
+
+
 def document(
     sequence: Sequence,
     version: int,
@@ -55,11 +72,20 @@ def document(
     now: datetime,
     since: str | None = None,
     until: str | None = None,
+    segment: str | None = None,
+    stage: str | None = None,
 ) -> dict[str, Any]:
     """The report of `sequence` (newest `version`, pushed at `pushed_at`) from its counts, of
-    sends from `since` to `until` (and the holdout's contacts enrolled on those days)."""
+    sends from `since` to `until` (and the holdout's contacts enrolled on those days), to
+    contacts who were in `segment` and at `stage` when sent. Counts a segment or stage filter
+    cannot place (sends made before sends were stamped) are left out and summed apart in
+    `unfilterable`; the holdout is not narrowed by segment or stage."""
     undated = counted.undated() if since or until else 0
     counted = counted.within(since, until)
+    filtered = segment is not None or stage is not None
+    unfilterable = counted.unstamped() if filtered else None
+    if filtered:
+        counted = counted.audience(segment, stage)
     steps = []
     variant_rows: dict[str, list[dict[str, Any]]] = {}
     for step in sequence.steps:
@@ -75,18 +101,25 @@ def document(
         "version": version,
         "since": since,
         "until": until,
+        "segment": segment,
+        "stage": stage,
+        "unfilterable": unfilterable,
         "steps": steps,
         "days": counted.days(),
         "experiments": [results.variant_results(s, rows) for s, rows in variant_rows.items()],
-        "holdout": _holdout(sequence, counted, undated) if sequence.holdout else None,
+        "holdout": _holdout(sequence, counted, undated, filtered) if sequence.holdout else None,
         "proposal": results.propose(sequence, pushed_at, variant_rows, now),
     }
 
 
-def _holdout(sequence: Sequence, counted: Counted, undated: int) -> dict[str, Any]:
+def _holdout(
+    sequence: Sequence, counted: Counted, undated: int, by_audience: bool
+) -> dict[str, Any]:
     """The holdout's lift from its groups' conversions within the window, each group's revenue
     per currency, the window and where it comes from, and how many contacts a date range
-    left out because they were counted before enrolment days were kept."""
+    left out because they were counted before enrolment days were kept. With a segment or
+    stage filter, it says it compares every contact enrolled (held-out contacts get no send
+    to stamp)."""
     groups = counted.holdout()
     treated, held = groups["treated"], groups["held"]
     window, source = holdout_window(sequence)
@@ -101,6 +134,7 @@ def _holdout(sequence: Sequence, counted: Counted, undated: int) -> dict[str, An
         "window": format_duration(window),
         "window_from": source,
         "undated": undated,
+        "segment_and_stage": "not applied: every contact enrolled" if by_audience else None,
     }
 
 

@@ -153,7 +153,7 @@ class Sender:
 
         Raises `QuotaExceeded` after releasing the claim when SES's daily quota is used up.
         """
-        record = self._claim(job, cap, zone)
+        record = self._claim(job, profile, cap, zone)
         if isinstance(record, Outcome):
             return record
         try:
@@ -166,8 +166,14 @@ class Sender:
         return self._send(job, record, message)
 
     def _claim(
-        self, job: SendJob, cap: store.CapRule | None, zone: store.ZoneUsed | None
+        self,
+        job: SendJob,
+        profile: Profile,
+        cap: store.CapRule | None,
+        zone: store.ZoneUsed | None,
     ) -> store.SendRecord | Outcome:
+        """Claim the send, stamped with what the contact is now (its lifecycle stage and
+        segments), which the funnel's counts for it carry, so reports filter by them."""
         now = self.clock()
         attrs: dict[str, store.Scalar] = {
             "contact_id": job.contact_id,
@@ -175,6 +181,7 @@ class Sender:
             "version": job.version,
             "step_id": job.step_id,
             "run": job.run,
+            **store.audience_attrs(profile.stage, profile.segments),
         }
         try:
             claimed = self.sends.claim(

@@ -225,18 +225,35 @@ def triggers(index: Index | None = None) -> Triggers:
     return Triggers(table(), index or triggers_index(), flow, flow.gates)
 
 
-def report(sequence_id: str, since: str | None, until: str | None) -> dict[str, Any]:
-    """The report of the newest version of a sequence (see `reporting.document`)."""
+def report(
+    sequence_id: str,
+    since: str | None,
+    until: str | None,
+    segment: str | None = None,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """The report of the newest version of a sequence (see `reporting.document`); `segment`
+    and `stage` must be pushed ids."""
     from datetime import UTC, datetime
 
     from chalicelib import catalog, reporting
     from chalicelib.funnel import Funnel
 
     window = reporting.days(since, until)
+    audience = (segment, stage)
+    if segment is not None or stage is not None:
+        known = catalogue()
+        audience = reporting.audience(segment, stage, known.segments, known.stage_names)
     sequence, stored = catalog.newest_stored(versions(), sequence_id)
     counted = Funnel(table()).counted(sequence.id)
     return reporting.document(
-        sequence, stored.version, stored.pushed_at, counted, datetime.now(UTC), *window
+        sequence,
+        stored.version,
+        stored.pushed_at,
+        counted,
+        datetime.now(UTC),
+        *window,
+        *audience,
     )
 
 

@@ -39,6 +39,7 @@ COURSE = yaml.safe_dump(json.loads(load_sequence(COURSE_FILE).to_json())).encode
         ("POST", "/api/segments", YAML),
         ("GET", "/api/segments", {}),
         ("POST", "/api/stages", YAML),
+        ("GET", "/api/stages", {}),
     ],
 )
 @pytest.mark.parametrize(

@@ -35,8 +35,16 @@ COUNTED = ("unsubscribed", "bounced", "complained", "skipped", "opened_machine",
 )
 @click.option("--since", help="First UTC day of the sends counted (2026-03-01).")
 @click.option("--until", help="Last UTC day of the sends counted, included.")
+@click.option("--segment", help="Only sends to contacts who were in this segment when sent.")
+@click.option("--stage", help="Only sends to contacts who were at this stage when sent.")
 def report_command(
-    sequence_id: str, shape: str, by: str | None, since: str | None, until: str | None
+    sequence_id: str,
+    shape: str,
+    by: str | None,
+    since: str | None,
+    until: str | None,
+    segment: str | None,
+    stage: str | None,
 ) -> None:
     """The funnel of a sequence, step by step and per A/B variant: sends and the deliveries,
     unique human opens, clicks and conversions they led to (rates of sent), unsubscribes,
@@ -46,9 +54,19 @@ def report_command(
     from chalicelib.reporting import csv_lines
 
     if by is not None:
+        if segment is not None or stage is not None:
+            raise click.UsageError("--by cannot be combined with --segment or --stage")
         _breakdown(sequence_id, by)
         return
-    doc = or_fail(lambda: services.report(sequence_id, since, until))
+    doc = or_fail(lambda: services.report(sequence_id, since, until, segment, stage))
+    left_out = doc.get("unfilterable") or {}
+    if left_out.get("sent") or left_out.get("skipped"):
+        click.echo(
+            f"note: {left_out['sent']:,} sends and {left_out['skipped']:,} skips made before "
+            "sends carried the contact's stage and segments are left out (they cannot be "
+            "filtered)",
+            err=True,
+        )
     if shape == "json":
         click.echo(json.dumps(doc, indent=2, default=str))
         return

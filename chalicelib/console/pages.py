@@ -36,6 +36,7 @@ COLUMNS = (
 RATED = frozenset(("delivered", "opened", "clicked", "converted", "unsubscribed", "bounced"))
 METRIC_LABELS = {"clicked": "human clicks", "converted": "conversions"}
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+SLUG = r"[a-z0-9][a-z0-9_-]{0,63}"
 _DETAIL_SKIPPED = frozenset(
     ("at", "type", "send_id", "sequence_id", "step_id", "variant", "verdict", "run", "version")
 )
@@ -81,7 +82,7 @@ class Pages:
 
     def sequence(self, request: Request, csrf: str, found: re.Match[str]) -> Reply:
         sequence_id = found["id"]
-        filters = _dates(request.query)
+        filters = _report_filters(request.query)
         shown = self.api.get(
             f"/api/sequences/{_q(sequence_id)}", {"version": request.query.get("version")}
         )
@@ -102,6 +103,8 @@ class Pages:
             versions=sorted(versions, key=lambda v: -int(v["version"])),
             filters=filters,
             filter_query=_query_string(filters),
+            segments=[s["segment_id"] for s in self.api.get("/api/segments")["segments"]],
+            stages=self.api.get("/api/stages")["stages"],
             report=report,
             rows=rows,
             totals=totals,
@@ -120,7 +123,7 @@ class Pages:
         answer = self.api.call(
             "GET",
             f"/api/reports/{_q(found['id'])}",
-            _dates(request.query),
+            _report_filters(request.query),
             headers={"Accept": "text/csv"},
         )
         name = f"{found['id']}-report.csv"
@@ -275,7 +278,13 @@ def _environment() -> Any:
         auto_reload=False,
     )
     environment.filters.update(
-        num=_num, pct=_pct, pct_points=_pct_points, when=_when, detail=_detail, decay=_decay
+        num=_num,
+        pct=_pct,
+        pct_points=_pct_points,
+        when=_when,
+        detail=_detail,
+        decay=_decay,
+        money=_money,
     )
     return environment
 
@@ -379,6 +388,13 @@ def _trend_chart(days: Sequence[Mapping[str, Any]]) -> str:
 def _dates(query: Mapping[str, str]) -> dict[str, str]:
     """The date filters that are dates; anything else is dropped rather than sent on."""
     return {k: query[k] for k in ("since", "until") if DAY.fullmatch(query.get(k, ""))}
+
+
+def _report_filters(query: Mapping[str, str]) -> dict[str, str]:
+    """A report's date filters, and its segment and stage when chosen (the API checks that
+    they exist and answers which one does not)."""
+    chosen = {k: query[k] for k in ("segment", "stage") if re.fullmatch(SLUG, query.get(k, ""))}
+    return {**_dates(query), **chosen}
 
 
 def _query_string(filters: Mapping[str, str]) -> str:

@@ -58,7 +58,16 @@ if TYPE_CHECKING:
         profile_pages,
         score_write,
     )
-    from chalicelib.store.sends import Capped, CapRule, SendOrigin, SendRecord, Sends, send_key
+    from chalicelib.store.sends import (
+        Capped,
+        CapRule,
+        SendOrigin,
+        SendRecord,
+        Sends,
+        audience_attrs,
+        segment_set,
+        send_key,
+    )
     from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
     from chalicelib.store.timers import ContactTimer, Timer, Timers
     from chalicelib.store.versions import ModelKind, ModelVersion, Versions
@@ -95,6 +104,8 @@ _LAZY = {
     "ModelKind": "versions",
     "ModelVersion": "versions",
     "SendOrigin": "sends",
+    "audience_attrs": "sends",
+    "segment_set": "sends",
     "People": "people",
     "Position": "people",
     "Stored": "people",
@@ -171,6 +182,7 @@ __all__ = [
     "Webhooks",
     "Write",
     "ZoneUsed",
+    "audience_attrs",
     "conversion_write",
     "count_once_write",
     "email_claim_write",
@@ -191,6 +203,7 @@ __all__ = [
     "profile_update_write",
     "reclassify_writes",
     "score_write",
+    "segment_set",
     "send_accepted_write",
     "send_key",
     "send_outcome_write",

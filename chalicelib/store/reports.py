@@ -2,12 +2,13 @@
 once per metric, each conversion's revenue once, each contact once per holdout group.
 
 A send reaching a metric is one mark (`R#{sequence}#{shard}` / `U#{metric or guard}#{send}`,
-holding its cell and amount): one conditional PutItem of about 100 bytes, one write unit and
-no transaction (a guard item and a counter increment in a transaction cost four). A
-redelivered stream record finds its mark there and counts nothing twice. Marks are spread over
-SHARDS partitions by send, so a large send does not make one partition hot; a report reads the
-shards and adds the marks up by cell: about 100 bytes a mark, so 10,000 sends each opened and
-clicked (30,000 marks, about 3 MB) read about 370 units, eventually consistent.
+holding its cell and amount, and the contact's stage and segments as stamped on the send, so
+a report can keep the sends to a segment or stage as they were when sent): one conditional
+PutItem, one write unit and no transaction (a guard item and a counter increment in a
+transaction cost four). A redelivered stream record finds its mark there and counts nothing
+twice. Marks are spread over SHARDS partitions by send, so a large send does not make one
+partition hot; a report reads the shards and adds the marks up by cell (what that costs:
+`benchmarks/report.py`).
 
 A sequence's holdout is counted per contact: the contact's membership (`C#{contact}` /
 `X#{sequence}`, naming its group, when it enrolled and until when its conversions count) is
@@ -29,19 +30,26 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.store.items import Write, _key, _plain, _value
+from chalicelib.store.sends import SEGMENTS_SEPARATOR, segment_set
 from chalicelib.store.table import Table
 
 SHARDS = 8
 MARK = "U#"
+_CELL = ("s", "v", "d", "g", "sg")
+"""A mark's cell: step, variant, day, stage and segments (absent attributes read as `""`)."""
 
 
 @dataclass(frozen=True)
 class Cell:
-    """Where a send's counts go: its step, A/B variant (`""` without) and UTC day."""
+    """Where a send's counts go: its step, A/B variant (`""` without) and UTC day, and the
+    contact's stage (`""` for none) and segments when it was sent; `stage` None for counts
+    written before sends were stamped, which no stage or segment filter can place."""
 
     step_id: str
     variant: str = ""
     day: str = ""
+    stage: str | None = None
+    segments: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,10 @@ def count_once_write(
         "v": _value(cell.variant),
         "d": _value(cell.day),
     }
+    if cell.stage is not None:  # stamped (`""`: no stage); no `sg`: in no segment
+        item["g"] = _value(cell.stage)
+    if cell.stage is not None and cell.segments:
+        item["sg"] = _value(SEGMENTS_SEPARATOR.join(sorted(cell.segments)))
     if amount != 1:
         item["a"] = _value(amount)
     return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}]
@@ -227,13 +239,19 @@ class Reports:
                     str(row.pop("step_id")), str(row.pop("variant", "")), str(row.pop("day", ""))
                 )
                 rows.append(Counter(cell, None, _totals(row)))
-        cells: dict[Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        # Marks are read raw (no deserializer: it is most of the time a mark costs), summed by
+        # their cell's stored text, and made into cells once per distinct cell.
+        sums: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for shard in range(SHARDS):
             for item in self._query(f"R#{sequence_id}#{shard}", MARK, consistent=False):
-                mark = _plain(item)
-                cell = Cell(str(mark["s"]), str(mark.get("v", "")), str(mark.get("d", "")))
-                cells[cell][str(mark["m"])] += Decimal(mark.get("a", 1))
-        rows += [Counter(cell, None, dict(totals)) for cell, totals in cells.items()]
+                where = tuple(item[name]["S"] if name in item else "" for name in _CELL)
+                stamped = "1" if "g" in item else ""
+                amount = item.get("a")
+                totals = sums[(*where, stamped)]
+                totals[item["m"]["S"]] += Decimal(amount["N"]) if amount else 1
+        for (step, variant, day, stage, segments, stamped), totals in sums.items():
+            cell = Cell(step, variant, day, stage if stamped else None, segment_set(segments))
+            rows.append(Counter(cell, None, dict(totals)))
         return rows
 
     def _query(self, pk: str, prefix: str, *, consistent: bool) -> Iterator[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,13 +51,31 @@ class Capped(Exception):
 @dataclass(frozen=True)
 class SendOrigin:
     """Which sequence step (and run; 0 is a test send) a send belongs to, its A/B variant
-    (`""` without, or before SES was called) and the UTC day it was claimed."""
+    (`""` without, or before SES was called), the UTC day it was claimed, and the contact's
+    lifecycle `stage` (`""` for none) and segments when it was claimed (`stage` None: a send
+    claimed before sends were stamped)."""
 
     sequence_id: str
     step_id: str
     run: int
     variant: str = ""
     day: str = ""
+    stage: str | None = None
+    segments: frozenset[str] = frozenset()
+
+
+SEGMENTS_SEPARATOR = ","
+"""Segment ids are slugs, so a sorted comma-joined text holds a set of them compactly."""
+
+
+def audience_attrs(stage: str | None, segments: Iterable[str]) -> dict[str, str]:
+    """A send's stamp of the contact's stage and segments (both always written, empty for
+    none, so a stamped send is told from one claimed before stamps)."""
+    return {"stage": stage or "", "segments": SEGMENTS_SEPARATOR.join(sorted(segments))}
+
+
+def segment_set(text: str) -> frozenset[str]:
+    return frozenset(text.split(SEGMENTS_SEPARATOR)) if text else frozenset()
 
 
 def send_key(send_id: str) -> dict[str, Any]:
@@ -117,8 +135,10 @@ class Sends:
         found = self.client.get_item(
             TableName=self._table.name,
             Key=send_key(send_id),
-            ProjectionExpression="sequence_id, step_id, #run, variant, claimed_at",
-            ExpressionAttributeNames={"#run": "run"},
+            ProjectionExpression=(
+                "sequence_id, step_id, #run, variant, claimed_at, #stage, #segments"
+            ),
+            ExpressionAttributeNames={"#run": "run", "#stage": "stage", "#segments": "segments"},
         )
         item = _plain(found.get("Item", {}))
         if "sequence_id" not in item:
@@ -129,6 +149,8 @@ class Sends:
             int(item.get("run", 0)),
             str(item.get("variant", "")),
             str(item.get("claimed_at", ""))[:10],
+            str(item["stage"]) if "stage" in item else None,
+            segment_set(str(item.get("segments", ""))),
         )
 
     def get(self, send_id: str) -> SendRecord | None:

@@ -29,7 +29,7 @@ ROUTES: Routes = {
     "/api/sequences/{sequence_id}": ("GET",),
     "/api/sequences/{sequence_id}/versions": ("GET",),
     "/api/segments": ("GET", "POST"),
-    "/api/stages": ("POST",),
+    "/api/stages": ("GET", "POST"),
     "/api/scoring": ("GET", "POST"),
     "/api/scoring/validate": ("POST",),
     "/api/scoring/rescore": ("POST",),
