@@ -165,6 +165,7 @@ def test_the_timeline_pages_newest_first_with_sends_and_reasons(
     assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
     kinds = [e["type"] for e in entries]
     assert sorted(kinds) == ["bounced", "clicked", "delivered", "opened", "sent"]
+    assert not [e for e in entries if {"PK", "SK"} & set(e)]  # where it is stored is not shown
     sent = next(e for e in entries if e["type"] == "sent")
     assert (sent["sequence_id"], sent["step_id"], sent["delivery_status"]) == (
         "engage",

@@ -48,6 +48,8 @@ TIMELINE_COLUMNS = (
 """Columns of a timeline exported as CSV."""
 EARLIEST, LATEST = "0000", "9999"
 _HIDDEN = frozenset(("GSI1PK", "GSI1SK", "ttl", "contact_id", "event_id"))
+_KEYS = frozenset(("PK", "SK"))
+"""The table's keys: where an event is stored, not what happened (left out of the timeline)."""
 _SEND_FIELDS = (
     "sequence_id",
     "step_id",
@@ -210,7 +212,7 @@ def _event_entry(
     send = sends.get(str(event.get("send_id", "")))
     if event.get("type") == "sent" and send is not None:
         return None
-    entry: dict[str, Any] = plain(event)
+    entry: dict[str, Any] = {k: v for k, v in plain(event).items() if k not in _KEYS}
     if send is not None:
         entry.update(
             {k: plain(send[k]) for k in ("sequence_id", "step_id", "variant") if k in send}
