@@ -179,7 +179,8 @@ class Tracker:
         verdict: classify.Verdict,
         **attrs: store.Scalar,
     ) -> None:
-        # One item per (send, link, verdict) per day, decided by its key with no read.
+        # One item per (send, link, verdict and its reason) per day, decided by its key with no
+        # read (`store.engagement`).
         event = store.engagement(
             claims.contact_id,
             kind,
