@@ -6,6 +6,9 @@ Cold import: a fresh interpreter without site-packages, holding only the asset's
 (linked from this environment) and what the Lambda runtime provides (boto3), imports the
 function's entry and what its first invocation imports; median of interleaved runs. Lambda
 gives a function memory/1769 of a vCPU, so at 512 MB an import takes about 3.5 times as long.
+Then, when this machine has the runtime's Python (bundling.bytecode_compiler), the public asset
+as built, run by that Python: the entry import (`import app`) with the asset's bytecode and
+without it, against `import boto3` from a runtime directory compiled as Lambda's image ships it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from nurture_infra.bundling import (  # noqa: E402
     PUBLIC,
     PUBLIC_DISTRIBUTIONS,
     PipBundler,
+    bytecode_compiler,
+    compile_bytecode,
+    python_version,
 )
 from nurture_infra.functions import ALL_SPECS  # noqa: E402
 from nurture_infra.localruntime import RUNTIME, closure, link_distributions  # noqa: E402
@@ -59,6 +65,7 @@ FIRST_CALL = {
     "app.on_schedule": ["chalicelib.journey", "chalicelib.send", "chalicelib.compose"],
     "app.deliver_webhooks": ["chalicelib.outbound", "chalicelib.schedule"],
     "app.retry_webhooks": ["chalicelib.outbound", "chalicelib.schedule"],
+    "app.import_worker": ["chalicelib.imports"],
 }
 REQUIREMENTS = [
     line.split("#", 1)[0].strip()
@@ -71,13 +78,14 @@ def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def sizes(scratch: Path) -> None:
-    print("package size (as deployed: wheels for each asset's architecture):")
+def sizes(scratch: Path, compiler: str | None) -> None:
+    bytecode = f"bytecode from {compiler}" if compiler else "no bytecode: no runtime Python here"
+    print(f"package size (as deployed: wheels for each asset's architecture, {bytecode}):")
     for name, asset in (("full (5 functions)", FULL), ("public (arm64)", PUBLIC)):
         only = asset.only
         out = scratch / asset.name
         out.mkdir()
-        PipBundler(ROOT, asset=asset).try_bundle(str(out))
+        PipBundler(ROOT, asset=asset, compiler=compiler).try_bundle(str(out))
         archive = shutil.make_archive(str(out), "zip", out)
         parts = sorted(
             ((tree_size(p) if p.is_dir() else p.stat().st_size, p.name) for p in out.iterdir()),
@@ -106,8 +114,9 @@ def layout(scratch: Path, only: frozenset[str] | None) -> Path:
     return asset
 
 
-def import_ms(asset: Path, modules: list[str]) -> float:
-    """Wall time of importing `modules` in a fresh interpreter holding only the asset."""
+def import_ms(asset: Path, modules: list[str], python: str = sys.executable) -> float:
+    """Wall time of importing `modules` in a fresh interpreter holding only the asset (its
+    `package` and `runtime` directories), writing no bytecode (/var/task is read-only)."""
     script = (
         "import time\nstart = time.perf_counter()\n"
         + "".join(f"import {m}\n" for m in modules)
@@ -119,8 +128,8 @@ def import_ms(asset: Path, modules: list[str]) -> float:
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-S", "-c", script],
+    result = subprocess.run(  # noqa: S603 - a chosen interpreter, a fixed script
+        [python, "-S", "-c", script],
         env=environment,
         capture_output=True,
         text=True,
@@ -153,7 +162,50 @@ def cold_imports(scratch: Path) -> None:
         )
 
 
+def runtime_imports(scratch: Path, compiler: str | None) -> None:
+    """The public asset as built, under the runtime's Python, with and without its bytecode."""
+    if compiler is None:
+        print(f"public asset under Python {python_version()}: skipped, no such interpreter here")
+        return
+    runtime, links = scratch / "runtime", scratch / "runtime-links"
+    link_distributions(closure(RUNTIME), links)
+    for linked in links.iterdir():
+        copy = shutil.copytree if linked.is_dir() else shutil.copy2
+        copy(linked.resolve(), runtime / linked.name)  # type: ignore[operator]
+    for cache in runtime.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    compile_bytecode(compiler, runtime)  # Lambda's image carries boto3's bytecode
+    built = scratch / PUBLIC.name
+    stripped = scratch / "public-without-bytecode"
+    shutil.copytree(built, stripped, ignore=shutil.ignore_patterns("__pycache__"))
+    assets = {}
+    for name, package in (("with", built), ("without", stripped)):
+        assets[name] = scratch / f"run-{name}"
+        assets[name].mkdir()
+        (assets[name] / "package").symlink_to(package)
+        (assets[name] / "runtime").symlink_to(runtime)
+    samples: dict[str, list[float]] = {"with": [], "without": [], "boto3": []}
+    for _ in range(RUNS * 3):
+        samples["with"].append(import_ms(assets["with"], ["app"], compiler))
+        samples["without"].append(import_ms(assets["without"], ["app"], compiler))
+        samples["boto3"].append(import_ms(assets["with"], ["boto3"], compiler))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    print(
+        f"public asset under {compiler} (entry `import app`, median of {RUNS * 3}, wall): "
+        f"with bytecode {medians['with']:.1f} ms, without {medians['without']:.1f} ms, "
+        f"import boto3 {medians['boto3']:.1f} ms"
+    )
+    for name in ("with", "without"):
+        ratios = [a / b for a, b in zip(samples[name], samples["boto3"], strict=True)]
+        print(
+            f"  app {name} bytecode / boto3 = {statistics.median(ratios):.2f}x "
+            f"(spread {min(ratios):.2f}-{max(ratios):.2f})  (target <= 1.3x)"
+        )
+
+
 if __name__ == "__main__":
+    found = bytecode_compiler(python_version())
     with tempfile.TemporaryDirectory() as scratch:
-        sizes(Path(scratch))
+        sizes(Path(scratch), found)
         cold_imports(Path(scratch))
+        runtime_imports(Path(scratch), found)

@@ -110,7 +110,7 @@ class NurtureStack(Stack):
             **self.outbound.environment(functions.function_arn(self, stage, functions.RETRY)),
             **self.imports.environment,
         }
-        code = app_code(source_dir)
+        code = app_code(self, source_dir)
 
         def function(
             spec: FunctionSpec, on_failure: lambda_.IDestination | None = None
@@ -130,7 +130,7 @@ class NurtureStack(Stack):
             functions.PUBLIC.name,
             spec=functions.PUBLIC,
             stage=stage,
-            code=app_code(source_dir, bundling.PUBLIC),
+            code=app_code(self, source_dir, bundling.PUBLIC),
             asset=bundling.PUBLIC,
             environment=recipient,
             reserved_concurrency=config.public_concurrency,

@@ -32,6 +32,7 @@ def test_pip_targets_lambda_linux_and_python() -> None:
     ):
         assert command[command.index(flag) + 1] == value
     assert "--only-binary=:all:" in command
+    assert "--no-compile" in command  # pip's bytecode would be for the build machine's Python
 
 
 def test_bundler_copies_app_sources_only(tmp_path: Path) -> None:
