@@ -62,6 +62,7 @@ class Settings:
     # the worker, the largest upload, and how long an upload or report URL is valid.
     import_bucket: str = ""
     import_queue_url: str = ""
+    import_dlq_url: str = ""
     import_max_bytes: int = 1 << 30
     import_url_seconds: int = 3600
     # Secrets come either inline (local stack, tests) or from Secrets Manager (AWS).
@@ -113,6 +114,7 @@ _ENV = {
     "webhook_retention_days": "NURTURE_WEBHOOK_RETENTION_DAYS",
     "import_bucket": "NURTURE_IMPORT_BUCKET",
     "import_queue_url": "NURTURE_IMPORT_QUEUE_URL",
+    "import_dlq_url": "NURTURE_IMPORT_DLQ_URL",
     "import_max_bytes": "NURTURE_IMPORT_MAX_BYTES",
     "import_url_seconds": "NURTURE_IMPORT_URL_SECONDS",
     "signing_keys": "NURTURE_SIGNING_KEYS",

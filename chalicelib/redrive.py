@@ -13,6 +13,10 @@ replayed; one that fails again stays in its queue (visible again at once) and is
 - stream: where a batch the stream consumer gave up on lies in the stream
   (`DDBStreamBatchInfo`; records stay in the stream for 24 hours): read again and handed to
   the consumers.
+- import: a run of a contact import job given up on after the import queue's receives
+  (`{"import_id": ...}`): the job is queued again and the worker goes on from its checkpoint
+  (rows before it are not read again; a chunk cut short is redone without a second effect);
+  a job that is over already is left as it is.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from typing import Any, Protocol
 
 from chalicelib.errors import InvalidInput
 
-QUEUES = ("park", "schedule", "ses-event", "stream")
+QUEUES = ("park", "schedule", "ses-event", "stream", "import")
 Replay = Callable[[Any], None]
 
 __all__ = [
     "QUEUES",
     "Redriven",
+    "import_replay",
     "lambda_record",
     "park_replay",
     "payload",
@@ -150,6 +155,10 @@ class Resumer(Protocol):
     def resume(self, key: str, at: datetime) -> None: ...
 
 
+class Starter(Protocol):
+    def start(self, job_id: str, now: float) -> object: ...
+
+
 Handler = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
@@ -173,6 +182,19 @@ def schedule_replay(scheduler: Resumer, clock: Callable[[], float]) -> Replay:
         if not isinstance(minute, str) or not minute:
             raise InvalidInput("minute", "is missing: not a due minute")
         scheduler.resume(minute, datetime.fromtimestamp(clock(), UTC) + timedelta(minutes=1))
+
+    return replay
+
+
+def import_replay(imports: Starter, clock: Callable[[], float]) -> Replay:
+    """A run of an import job: the job queued again, as `import-status --resume` does (an
+    unknown job, or one never uploaded, fails the replay and stays)."""
+
+    def replay(doc: Any) -> None:
+        job_id = doc.get("import_id") if isinstance(doc, Mapping) else None
+        if not isinstance(job_id, str) or not job_id:
+            raise InvalidInput("import_id", "is missing: not a run of an import job")
+        imports.start(job_id, clock())
 
     return replay
 

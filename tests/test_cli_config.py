@@ -22,6 +22,7 @@ TEMPLATE = {
         "ApiFunctionName": {"Value": "nurture-prod-api"},
         "ApiUrl": {"Value": "https://abc.execute-api.us-east-1.amazonaws.com/v1"},
         "ParkDlqUrl": {"Value": "https://sqs.us-east-1.amazonaws.com/123456789012/park-dlq"},
+        "ImportDlqUrl": {"Value": "https://sqs.us-east-1.amazonaws.com/123456789012/import-dlq"},
     },
 }
 
@@ -73,6 +74,7 @@ def test_the_cli_environment_comes_from_the_stack(stack: str) -> None:
         "NURTURE_SCHEDULE_GROUP": "nurture-prod",
         "NURTURE_API_URL": "https://abc.execute-api.us-east-1.amazonaws.com/v1",
         "NURTURE_PARK_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/park-dlq",
+        "NURTURE_IMPORT_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/import-dlq",
     }
     shell = subprocess.run(  # noqa: S603 - the printed lines, sourced by a real shell
         ["/bin/sh", "-c", result.output + 'printf %s "$NURTURE_API_URL"'],

@@ -415,3 +415,95 @@ def test_the_synchronous_import_points_at_the_job_path_when_too_large(
 def _jobs(table: Table) -> list[dict[str, Any]]:
     items = table.client.scan(TableName=table.name)["Items"]
     return [item for item in items if item["PK"]["S"].startswith("IMP#")]
+
+
+# ---------------------------------------------------------------- the dead-letter queue
+
+
+def dead_letter_queue(max_receives: int) -> str:
+    """The import queue's dead-letter queue, with the queue's redrive policy as deployed."""
+    sqs = services.client("sqs")
+    dlq = sqs.create_queue(QueueName="nurture-imports-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]
+    policy = {"deadLetterTargetArn": arn["QueueArn"], "maxReceiveCount": str(max_receives)}
+    sqs.set_queue_attributes(
+        QueueUrl=settings().import_queue_url, Attributes={"RedrivePolicy": json.dumps(policy)}
+    )
+    return str(dlq)
+
+
+def deliver_failing(run_worker: Worker) -> bool:
+    """One receive of the import queue handed to the handler, whose run fails (the whole
+    batch, so the invocation fails): the message is not deleted and comes back at once. False
+    when the queue had nothing to deliver."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from chalicelib import imports as jobs
+
+    sqs, url = services.client("sqs"), settings().import_queue_url
+    messages = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages")
+    if not messages:
+        return False
+    record = {"messageId": messages[0]["MessageId"], "body": messages[0]["Body"]}
+    with pytest.raises(BatchProcessingError):
+        jobs.drive({"Records": [record]}, run_worker, services.import_queue(), lambda: 1e9)
+    return True
+
+
+def redrive_imports(dlq: str) -> Any:
+    from click.testing import CliRunner
+
+    from chalicelib.cli import nurture
+
+    return CliRunner().invoke(nurture, ["dlq", "redrive", "import", "--queue-url", dlq])
+
+
+def test_a_run_dead_lettered_then_redriven_resumes_and_imports_each_row_once(
+    client: Client, imports: None, table: Table
+) -> None:
+    dlq = dead_letter_queue(max_receives=2)
+    job = create(client, people_csv(10))
+    start(client, job["import_id"])
+    first = worker(chunk_rows=3)
+    _crash_on(first, "advance", 2)  # chunk 1 checkpointed, chunk 2 written but not
+    assert deliver_failing(first)
+    second = worker(chunk_rows=3)
+    _crash_on(second, "advance", 1)  # the outage goes on: chunk 2 written again, no checkpoint
+    assert deliver_failing(second)
+    assert not deliver_failing(worker())  # received twice: SQS moved it to the dead letters
+    midway = stored(table)
+    assert status(client, job["import_id"])["rows"] == 3 and len(midway) == 6
+
+    sqs = services.client("sqs")
+    dead = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"][0]["Body"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=dead)  # SQS may hold a message twice
+    result = redrive_imports(dlq)
+    assert result.exit_code == 0, result.output
+    assert "import: 2 replayed, 0 left in the queue" in result.output
+    assert drain() == 2  # the job resumed from its checkpoint; the second run found it done
+    done = status(client, job["import_id"])
+    assert (done["state"], done["rows"], done["imported"], done["rejected"]) == ("done", 10, 10, 0)
+    after = stored(table)
+    assert sorted(after) == sorted(f"p{n}@example.com" for n in range(10))
+    for email, profile in midway.items():  # one contact each, as the crashed runs left it
+        assert after[email]["contact_id"] == profile["contact_id"]
+
+    sqs.send_message(QueueUrl=dlq, MessageBody=dead)  # redriven again, long after
+    assert "import: 1 replayed, 0 left" in redrive_imports(dlq).output
+    assert drain() == 0  # a job over already is not queued again
+    assert status(client, job["import_id"]) == done and stored(table) == after
+
+
+def test_a_dead_letter_naming_no_job_stays_and_is_named(client: Client, imports: None) -> None:
+    dlq = dead_letter_queue(max_receives=5)
+    made = client.http.post("/api/imports", headers=KEY, body='{"format": "csv", "size": 9}')
+    awaiting = shape(made)["import_id"]  # never uploaded
+    for doc in ({"import_id": "0123456789abcdef"}, {"job": 1}, {"import_id": awaiting}):
+        services.client("sqs").send_message(QueueUrl=dlq, MessageBody=json.dumps(doc))
+    result = redrive_imports(dlq)
+    assert result.exit_code == 1
+    assert "import: 0 replayed, 3 left in the queue" in result.output
+    assert "no import 0123456789abcdef" in result.output
+    assert "import_id: is missing" in result.output
+    assert "nothing uploaded yet" in result.output
+    assert drain() == 0

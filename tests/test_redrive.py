@@ -164,6 +164,8 @@ def test_a_stream_batch_given_up_on_is_read_again_and_counted_once(table: Table)
 def test_redrive_needs_a_queue_and_names_the_option(table: Table) -> None:
     result = CliRunner().invoke(nurture, ["dlq", "redrive", "park"])
     assert result.exit_code == 2 and "--queue-url" in result.output
+    result = CliRunner().invoke(nurture, ["dlq", "redrive", "import"])
+    assert result.exit_code == 2 and "NURTURE_IMPORT_DLQ_URL" in result.output
     result = CliRunner().invoke(nurture, ["dlq", "redrive", "inbox", "--queue-url", "x"])
     assert result.exit_code == 2 and "inbox" in result.output
 

@@ -20,6 +20,7 @@ OUTPUTS = {
     "ScheduleDlqUrl": "NURTURE_SCHEDULE_DLQ_URL",
     "SesEventDlqUrl": "NURTURE_SES_EVENT_DLQ_URL",
     "StreamDlqUrl": "NURTURE_STREAM_DLQ_URL",
+    "ImportDlqUrl": "NURTURE_IMPORT_DLQ_URL",
 }
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 API_FUNCTION = "ApiFunctionName"

@@ -20,6 +20,7 @@ URL_SETTINGS = {
     "schedule": "schedule_dlq_url",
     "ses-event": "ses_event_dlq_url",
     "stream": "stream_dlq_url",
+    "import": "import_dlq_url",
 }
 
 
@@ -33,7 +34,8 @@ def dlq() -> None:
 @click.option(
     "--queue-url",
     help="The queue (default: NURTURE_PARK_DLQ_URL, NURTURE_SCHEDULE_DLQ_URL, "
-    "NURTURE_SES_EVENT_DLQ_URL or NURTURE_STREAM_DLQ_URL, from the stack's outputs).",
+    "NURTURE_SES_EVENT_DLQ_URL, NURTURE_STREAM_DLQ_URL or NURTURE_IMPORT_DLQ_URL, from the "
+    "stack's outputs).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many messages.")
 def redrive_command(queue: str, queue_url: str | None, limit: int | None) -> None:
@@ -66,6 +68,8 @@ def _replay(queue: str) -> Replay:
         return redrive.schedule_replay(services.scheduler(), time.time)
     if queue == "ses-event":
         return redrive.ses_event_replay(_ses_events)
+    if queue == "import":
+        return redrive.import_replay(services.imports(), time.time)
     return redrive.stream_replay(services.client("dynamodbstreams"), _stream)
 
 
