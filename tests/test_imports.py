@@ -417,6 +417,28 @@ def _jobs(table: Table) -> list[dict[str, Any]]:
     return [item for item in items if item["PK"]["S"].startswith("IMP#")]
 
 
+def test_a_file_put_again_after_the_start_fails_the_job_and_none_of_it_is_read(
+    client: Client, imports: None, table: Table
+) -> None:
+    """The upload URL takes PUTs until it expires: the job reads only the file it was started
+    on, so a later PUT (here of the same size, as the URL demands) is refused, not imported."""
+    body = people_csv(9)
+    job = create(client, body)
+    start(client, job["import_id"])
+    assert worker(chunk_rows=3).run(job["import_id"], lambda: 0) == "more"  # one chunk in
+    upload = job["upload"]
+    replaced = body.replace(b"Name", b"Nome")
+    again = requests.put(upload["url"], data=replaced, headers=upload["headers"], timeout=10)
+    assert again.status_code == 200 and len(replaced) == len(body)
+
+    drain()
+    failed = status(client, job["import_id"])
+    assert failed["state"] == "failed" and failed["rows"] == 3
+    assert failed["problem"].startswith("upload: was replaced after the import started")
+    names = sorted(profile.get("first_name") for profile in stored(table).values())
+    assert names == ["Name0", "Name1", "Name2"]
+
+
 # ---------------------------------------------------------------- the dead-letter queue
 
 

@@ -113,12 +113,12 @@ class Imports:
         queues it again: a job whose run was dead-lettered resumes from its checkpoint."""
         job = self.status(job_id, now).job
         if job.state == "awaiting_upload":
-            size = self.objects.uploaded_size(job_id)
-            if size is None:
+            upload = self.objects.uploaded(job_id)
+            if upload is None:
                 raise ImportNotReady(f"import {job_id}: nothing uploaded yet; PUT the file first")
-            if size > self.max_bytes:
-                raise TooLarge("upload", f"is {size:,} bytes; at most {self.max_bytes:,}")
-            self.jobs.queue(job_id, size, iso(now))
+            if upload.size > self.max_bytes:
+                raise TooLarge("upload", f"is {upload.size:,} bytes; at most {self.max_bytes:,}")
+            self.jobs.queue(job_id, upload.size, upload.etag, iso(now))
         found = self.status(job_id, now)
         if found.job.state in ACTIVE:
             self.queue.send(job_id)

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any, cast
 
 from botocore.exceptions import ClientError
 
-__all__ = ["ImportObjects"]
+from chalicelib.errors import InvalidInput
+
+__all__ = ["ImportObjects", "Upload"]
 
 PART_BYTES = 8 << 20  # a multipart upload's parts (S3: at least 5 MiB but the last)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The uploaded object as a job was started on it: its size and its S3 ETag."""
+
+    size: int
+    etag: str
 
 
 def upload_key(job_id: str) -> str:
@@ -41,21 +52,31 @@ class ImportObjects:
             )
         )
 
-    def uploaded_size(self, job_id: str) -> int | None:
-        """The uploaded file's size, or None when nothing was uploaded yet."""
+    def uploaded(self, job_id: str) -> Upload | None:
+        """The uploaded file, or None when nothing was uploaded yet."""
         try:
             found = self.s3.head_object(Bucket=self.bucket, Key=upload_key(job_id))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return int(found["ContentLength"])
+        return Upload(int(found["ContentLength"]), str(found["ETag"]))
 
-    def read_from(self, job_id: str, offset: int) -> IO[bytes]:
-        """The upload from byte `offset` on, streamed (a range read)."""
-        found = self.s3.get_object(
-            Bucket=self.bucket, Key=upload_key(job_id), Range=f"bytes={offset}-"
-        )
+    def read_from(self, job_id: str, offset: int, etag: str) -> IO[bytes]:
+        """The upload the job was started on (`etag`; any, if empty), from byte `offset` on,
+        streamed (a range read). The upload URL takes PUTs until it expires: a file put after
+        the start is refused, not read from the middle."""
+        pinned = {"IfMatch": etag} if etag else {}
+        try:
+            found = self.s3.get_object(
+                Bucket=self.bucket, Key=upload_key(job_id), Range=f"bytes={offset}-", **pinned
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+            raise InvalidInput(
+                "upload", "was replaced after the import started: create a new import for it"
+            ) from None
         return cast(IO[bytes], _Body(found["Body"]))
 
     def write_part(self, job_id: str, first_line: int, content: bytes) -> None:

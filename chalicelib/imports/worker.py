@@ -18,6 +18,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from itertools import islice
 from typing import IO, Literal
 
@@ -65,21 +66,19 @@ class Worker:
         if job is None or job.state not in ACTIVE:
             return "idle"
         at = job.progress
-        stream = self._stream(job)
         try:
-            rows = RESUMABLE[job.file_format](stream, Position(at.offset, at.line, at.columns))
-            while chunk := list(islice(rows, self.chunk_rows)):
-                after = self._chunk(job, at, chunk)
-                if not self.jobs.advance(job_id, at, after, self.now()):
-                    return "idle"
-                at = after
-                if at.offset < job.size and time_left() < RESERVE_SECONDS:
-                    return "more"
-        except InvalidInput as refused:  # the file as a whole: its encoding or header
+            with closing(self._stream(job)) as stream:
+                rows = RESUMABLE[job.file_format](stream, Position(at.offset, at.line, at.columns))
+                while chunk := list(islice(rows, self.chunk_rows)):
+                    after = self._chunk(job, at, chunk)
+                    if not self.jobs.advance(job_id, at, after, self.now()):
+                        return "idle"
+                    at = after
+                    if at.offset < job.size and time_left() < RESERVE_SECONDS:
+                        return "more"
+        except InvalidInput as refused:  # the file as a whole: replaced, its encoding, header
             self.jobs.finish(job_id, at, "failed", self.now(), problem=str(refused))
             return "done"
-        finally:
-            stream.close()
         if at.rejected:
             self.objects.assemble_report(job_id, REPORT_HEADER)
         self.jobs.finish(job_id, at, "done", self.now(), report=at.rejected > 0)
@@ -88,7 +87,7 @@ class Worker:
     def _stream(self, job: ImportJob) -> IO[bytes]:
         if job.progress.offset >= job.size:
             return io.BytesIO()  # read to the end: only the finish is left
-        return self.objects.read_from(job.job_id, job.progress.offset)
+        return self.objects.read_from(job.job_id, job.progress.offset, job.etag)
 
     def _chunk(
         self, job: ImportJob, at: Progress, chunk: Sequence[tuple[Row, Position]]

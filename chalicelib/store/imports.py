@@ -54,7 +54,8 @@ class Placement:
 @dataclass(frozen=True)
 class ImportJob:
     """One upload and its import. `size` is the declared size until the upload is started,
-    then the uploaded object's."""
+    then the uploaded object's; `etag` is the uploaded object's once started (the job reads
+    only that object)."""
 
     job_id: str
     file_format: str
@@ -69,6 +70,7 @@ class ImportJob:
     finished_at: str = ""
     problem: str = ""
     report: bool = False
+    etag: str = ""
 
 
 class ImportJobs:
@@ -94,14 +96,20 @@ class ImportJobs:
         )
         return _job(_plain(found["Item"])) if "Item" in found else None
 
-    def queue(self, job_id: str, size: int, now: str) -> bool:
-        """Mark an uploaded job queued with the object's size; False if it was not awaiting
-        its upload (started already)."""
+    def queue(self, job_id: str, size: int, etag: str, now: str) -> bool:
+        """Mark an uploaded job queued with the object's size and ETag; False if it was not
+        awaiting its upload (started already)."""
         return self._update(
             job_id,
-            "SET #state = :queued, #size = :size, queued_at = :now",
+            "SET #state = :queued, #size = :size, etag = :etag, queued_at = :now",
             "#state = :awaiting",
-            {":queued": "queued", ":size": size, ":now": now, ":awaiting": "awaiting_upload"},
+            {
+                ":queued": "queued",
+                ":size": size,
+                ":etag": etag,
+                ":now": now,
+                ":awaiting": "awaiting_upload",
+            },
             {"#size": "size"},
         )
 
@@ -230,4 +238,5 @@ def _job(item: Mapping[str, Any]) -> ImportJob:
         finished_at=str(item.get("finished_at", "")),
         problem=str(item.get("problem", "")),
         report=bool(item.get("report", False)),
+        etag=str(item.get("etag", "")),
     )
