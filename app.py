@@ -188,7 +188,7 @@ def product_events() -> Response:
             request.headers,
             (request.context or {}).get("identity"),
             config.api_auth,
-            services.api_secrets(),
+            services.conversion_secrets(),
             body,
             now,
             config.signature_tolerance_seconds,

@@ -41,13 +41,13 @@ def server(
     headers: Mapping[str, str],
     identity: Mapping[str, Any] | None,
     mode: str,
-    secrets: ApiSecrets,
+    conversion_secrets: tuple[str, ...],
     body: bytes,
     now: float,
     tolerance: int,
 ) -> None:
     """A server-to-server call (product events): signed like a conversion callback with one of
-    the shared secrets, or, where API Gateway checks IAM (`mode` `iam`), SigV4-signed."""
+    its secrets, or, where API Gateway checks IAM (`mode` `iam`), SigV4-signed."""
     signature = headers.get(SIGNATURE_HEADER, "")
     if (
         not signature
@@ -55,4 +55,4 @@ def server(
         and ((identity or {}).get("userArn") or (identity or {}).get("caller"))
     ):
         return
-    check_signature(signature, body, secrets.conversion_secrets, now, tolerance)
+    check_signature(signature, body, conversion_secrets, now, tolerance)
