@@ -33,7 +33,6 @@ MAX_VALUE = Decimal(10**12)
 CURRENCIES = Path(__file__).resolve().parent / "data" / "currencies.json"
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _CONTACT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_STAMP = re.compile(r"[0-9]{1,12}")
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,34 @@ class Conversion:
 def check_signature(
     header: str, body: bytes, secrets_: tuple[str, ...], now: float, tolerance: int
 ) -> None:
-    """Raise `Unauthorized` unless `header` signs `body` recently with one of `secrets_`."""
-    assignments = (part.partition("=") for part in header.split(","))
-    parts = [(name.strip(), value.strip()) for name, equals, value in assignments if equals]
-    stamps = [value for name, value in parts if name == "t"]
-    if len(stamps) != 1 or not _STAMP.fullmatch(stamps[0]):
+    """Raise `Unauthorized` unless `header` signs `body` recently with one of `secrets_`.
+    One pass over the header's parts: it runs on the hot path of `POST /api/events`."""
+    stamps: list[str] = []
+    given: list[str] = []
+    for part in header.split(","):
+        name, equals, value = part.partition("=")
+        name = name.strip()
+        if equals and name == "t":
+            stamps.append(value.strip())
+        elif equals and name == "v1" and value.isascii():
+            given.append(value.strip().lower())
+    if len(stamps) != 1 or not _is_stamp(stamps[0]):
         raise Unauthorized("signature: missing or malformed timestamp")
     stamp = int(stamps[0])
     if abs(now - stamp) > tolerance:
         raise Unauthorized("signature: timestamp outside the allowed window")
-    given = [value for name, value in parts if name == "v1"]
     signed = f"{stamp}.".encode() + body
-    expected = [hmac.digest(s.encode(), signed, "sha256").hex() for s in secrets_]
-    if not any(hmac.compare_digest(e, g.lower()) for e in expected for g in given if g.isascii()):
-        raise Unauthorized("signature: does not match")
+    for secret in secrets_:
+        expected = hmac.digest(secret.encode(), signed, "sha256").hex()
+        for value in given:
+            if hmac.compare_digest(expected, value):
+                return
+    raise Unauthorized("signature: does not match")
+
+
+def _is_stamp(text: str) -> bool:
+    """1 to 12 ASCII digits (what a regular expression would say, for half the CPU)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
 
 
 def sign_request(secret: str, body: bytes, now: int) -> str:

@@ -48,7 +48,7 @@ def parse(data: bytes | str, field: str = "body") -> Any:
         raise InvalidInput(field, "is nested too deeply") from None
     except ValueError as exc:
         raise InvalidInput(field, f"is not valid JSON ({exc})") from None
-    if _ESCAPED_SURROGATE.search(text):
+    if "\\u" in text and _ESCAPED_SURROGATE.search(text):  # the cheap test first
         try:
             json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
         except UnicodeEncodeError:

@@ -15,6 +15,7 @@ MAX_DIGITS = 38
 MIN_EXPONENT = -130
 MAX_EXPONENT = 125
 _WHOLE_LIMIT = 10**MAX_DIGITS
+_NUMBERS = (int, float, Decimal)  # a tuple: `int | float | Decimal` is built at every call
 
 
 def storable(value: object) -> Decimal:
@@ -22,10 +23,10 @@ def storable(value: object) -> Decimal:
     exactly; `ValueError` saying why not otherwise."""
     if type(value) is int and -_WHOLE_LIMIT < value < _WHOLE_LIMIT:
         return Decimal(value)  # at most 38 digits: always storable
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise ValueError(f"expected a number, got {type(value).__name__}")
     try:
-        number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, ValueError):
         raise ValueError("is not a number") from None
     if not number.is_finite():

@@ -14,17 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib import jsondoc, numbers, store
 from chalicelib.contactnames import is_email
 from chalicelib.emails import hash_identity, normalise_email
 from chalicelib.errors import InvalidInput, TooLarge
 from chalicelib.parking import Parking, commit
-from chalicelib.stamps import iso
+from chalicelib.stamps import iso_utc
 
 __all__ = ["MAX_BATCH", "Accepted", "parse", "record", "record_batch", "resolve", "save"]
 
@@ -42,14 +41,13 @@ FIELDS = ("event_id", "contact", "name", "properties", "at")
 _KNOWN = frozenset(FIELDS)
 _ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
-_PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CONTACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """What a request stored: the events, and whether each was new (single form only)."""
+class Accepted(NamedTuple):
+    """What a request carries: its events, and whether it was the batch form (a named tuple,
+    made on the hot path, like `store.ProductEvent`)."""
 
     events: tuple[store.ProductEvent, ...]
     batch: bool
@@ -191,14 +189,15 @@ def _at(doc: Mapping[str, Any], prefix: str, now: float, retention_days: int) ->
             prefix + "at", "must be an ISO 8601 time with a UTC offset, like 2026-03-01T09:30:00Z"
         )
     try:
-        moment = datetime.fromisoformat(text).timestamp()  # the pattern requires an offset
+        moment = datetime.fromisoformat(text)  # the pattern requires an offset
     except ValueError:
         raise InvalidInput(prefix + "at", f"{text!r} is not a real time") from None
-    if moment > now + FUTURE_SECONDS:
+    seconds = moment.timestamp()
+    if seconds > now + FUTURE_SECONDS:
         raise InvalidInput(prefix + "at", "is in the future")
-    if moment < now - retention_days * DAY:
+    if seconds < now - retention_days * DAY:
         raise InvalidInput(prefix + "at", f"is older than the {retention_days}-day event retention")
-    return iso(moment)
+    return iso_utc(moment.astimezone(UTC))
 
 
 def _contact(doc: Mapping[str, Any], prefix: str) -> tuple[str | None, str | None]:
@@ -214,21 +213,25 @@ def _contact(doc: Mapping[str, Any], prefix: str) -> tuple[str | None, str | Non
 
 
 def _check(value: Any, path: str, depth: int) -> None:
-    """Property values: objects, lists, text, numbers DynamoDB stores, true/false, null."""
-    if isinstance(value, dict):
+    """Property values: objects, lists, text, numbers DynamoDB stores, true/false, null. Told
+    apart by exact type, as parsed JSON has them: the cheap test on the hot path."""
+    kind = type(value)
+    if kind is dict:
         if depth > MAX_DEPTH:
             raise InvalidInput(path, f"nests deeper than {MAX_DEPTH} levels")
         if len(value) > MAX_KEYS:
             raise InvalidInput(path, f"has more than {MAX_KEYS} keys")
         for key, item in value.items():
-            if not _PROPERTY.fullmatch(key):
+            # A letter or _, then up to 63 of A-Z a-z 0-9 _: an ASCII identifier (these three
+            # tests cost a sixth of a regular expression's, and they run for every key)
+            if not (key.isascii() and key.isidentifier() and len(key) <= 64):
                 raise InvalidInput(
                     f"{path}.{key[:64]}",
                     "property names are a letter or _, then up to 63 of A-Z a-z 0-9 _",
                 )
             if type(item) is not str or len(item) > MAX_TEXT:  # short text: nothing to check
                 _check(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
+    elif kind is list:
         if depth > MAX_DEPTH:
             raise InvalidInput(path, f"nests deeper than {MAX_DEPTH} levels")
         if len(value) > MAX_ITEMS:
@@ -236,15 +239,13 @@ def _check(value: Any, path: str, depth: int) -> None:
         for i, item in enumerate(value):
             if type(item) is not str or len(item) > MAX_TEXT:
                 _check(item, f"{path}[{i}]", depth + 1)
-    elif isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            raise InvalidInput(path, f"is longer than {MAX_TEXT} characters")
-    elif isinstance(value, bool) or value is None:
-        return
-    elif isinstance(value, int | Decimal):
+    elif kind is int or kind is Decimal:
         try:
             numbers.storable(value)
         except ValueError as exc:
             raise InvalidInput(path, str(exc)) from None
-    else:
+    elif kind is str:
+        if len(value) > MAX_TEXT:
+            raise InvalidInput(path, f"is longer than {MAX_TEXT} characters")
+    elif kind is not bool and value is not None:
         raise InvalidInput(path, "must be an object, a list, text, a number, true/false or null")

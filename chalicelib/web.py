@@ -11,6 +11,7 @@ ours, and Chalice's own (415 for a content type a route does not take, 405, 500)
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -95,7 +96,7 @@ class NurtureChalice(Chalice):
             route = {"route": entry.uri_pattern, "method": method}
             logger.exception("unhandled error", extra=route)
             response = problem("internal error", 500)
-        return response.to_dict(self.api.binary_types)
+        return lambda_answer(response, self.api.binary_types)
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         headers = event.get("headers") or {}
@@ -105,6 +106,30 @@ class NurtureChalice(Chalice):
             if multi is not None:
                 event["multiValueHeaders"] = {**multi, "accept": ["*/*"]}
         return super().__call__(event, context)
+
+
+def lambda_answer(response: Response, binary_types: list[str]) -> dict[str, Any]:
+    """`response.to_dict(binary_types)`, the short way for the bodies the views make (bytes)
+    when every type is binary (`*/*`): headers split as Chalice splits them, the body in
+    base64. Chalice's general conversion (a case-insensitive copy of the headers and two media
+    type matches) costs about five times as much, on every recipient route."""
+    body = response.body
+    if type(body) is not bytes or "*/*" not in binary_types:
+        return response.to_dict(binary_types)
+    single: dict[str, Any] = {}
+    multi: dict[str, list[Any]] = {}
+    for name, value in response.headers.items():
+        if isinstance(value, list):
+            multi[name] = value
+        else:
+            single[name] = value
+    return {
+        "headers": single,
+        "multiValueHeaders": multi,
+        "statusCode": response.status_code,
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
+    }
 
 
 def _takes(content_types: Sequence[str], event: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import pytest
 from chalice.app import Response
 
 from app import public
-from chalicelib import conversions, httpapi, store
+from chalicelib import conversions, httpapi, services, store, web
 from chalicelib.store import Table
 from chalicelib.tokens import Purpose
 from chalicelib.web import PIXEL
@@ -327,3 +327,52 @@ def test_the_public_entry_imports_nothing_its_routes_load_later() -> None:
         m for m in loaded if m in LOADED_LATER or m.startswith(tuple(f"{p}." for p in LOADED_LATER))
     ]
     assert early == [], f"imported by app.py: {early}"
+
+
+def test_the_public_function_checks_events_with_its_conversion_secret(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployed, the public function has the conversion secrets' own secret and no API keys
+    (infra: its environment): a signed product event is accepted with that secret alone."""
+    from chalicelib.config import settings
+
+    own = "a-conversion-secret-of-its-own"
+    arn = services.client("secretsmanager").create_secret(
+        Name="nurture/test/conversion-secrets",
+        SecretString=json.dumps({"conversion_secrets": [own]}),
+    )["ARN"]
+    monkeypatch.delenv("NURTURE_API_KEYS")
+    monkeypatch.setenv("NURTURE_CONVERSION_SECRETS_SECRET", arn)
+    settings.cache_clear()
+    try:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        doc = {"event_id": "cart-1", "contact": "alice", "name": "cart_updated", "at": at}
+        body = json.dumps(doc).encode()
+        answers = []
+        for secret in (CONVERSION_SECRET, own):
+            signature = conversions.sign_request(secret, body, int(time.time()))
+            headers = {"content-type": "application/json", "x-nurture-signature": signature}
+            answer = public(request("2.0", "POST", "/api/events", None, headers, body), None)
+            answers.append(answer["statusCode"])
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
+    assert answers == [401, 200]
+    assert [e["name"] for e in events_of(table, "alice", store.PRODUCT_EVENT)] == ["cart_updated"]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        web.gif(),
+        web.redirect("https://example.com/pricing?plan=team#compare"),
+        web.html("<p>é</p>", 404),
+        web.json_doc({"event_id": "cart-1", "duplicate": False}, 200, {"X-Extra": "1"}),
+        web.problem("credentials: unknown API key", 401, headers={"WWW-Authenticate": "Bearer"}),
+        Response(body=b"x", headers={"Set-Cookie": ["a=1", "b=2"], "Vary": "Accept"}),
+        Response(body={"not": "bytes"}, headers={"Content-Type": "application/json"}),
+    ],
+)
+def test_direct_answers_are_what_chalice_would_answer(response: Response) -> None:
+    assert web.lambda_answer(response, ["*/*"]) == response.to_dict(["*/*"])
+    assert web.lambda_answer(response, ["image/gif"]) == response.to_dict(["image/gif"])

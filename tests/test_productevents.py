@@ -4,16 +4,22 @@ event id, parked when the table fails; events named by address reach their conta
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app import replay_parked
-from chalicelib import services
+from chalicelib import productevents, services
 from chalicelib.conversions import sign_request
+from chalicelib.errors import InvalidInput
+from chalicelib.stamps import iso
 from chalicelib.store import Table
 from tests.conftest import CONVERSION_SECRET
 
@@ -205,3 +211,43 @@ def test_a_failed_write_is_parked_and_replayed_once(client: Client, table: Table
     for _ in range(2):
         assert replay_parked({"Records": records}, None) == {"batchItemFailures": []}
     assert len(product_events(table)) == 1
+
+
+NOW = 1_800_000_000.0
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2027, 1, 1),
+        max_value=datetime(2027, 1, 15, 7, 59),
+        timezones=st.just(UTC),
+    ),
+    offset_minutes=st.integers(-14 * 60, 14 * 60),
+    digits=st.sampled_from([0, 1, 3, 6]),
+)
+def test_an_events_time_is_stored_as_the_table_spells_that_instant(
+    moment: datetime, offset_minutes: int, digits: int
+) -> None:
+    """However the sender writes the instant (offset, fraction digits), `at` is `iso` of it: a
+    retried event keeps its key."""
+    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    text = local.isoformat(timespec="seconds" if digits == 0 else "microseconds")
+    if digits not in (0, 6):
+        head, dot, rest = text.partition(".")
+        text = head + dot + rest[:digits] + rest[6:]
+    doc = {"event_id": "e-1", "contact": "ann", "name": "viewed", "at": text}
+    [parsed] = productevents.parse(json.dumps(doc).encode(), NOW, 400).events
+    assert parsed.at == iso(datetime.fromisoformat(text).timestamp())
+
+
+@given(key=st.text(max_size=70) | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,70}", fullmatch=True))
+def test_property_names_are_a_letter_or_underscore_then_up_to_63_more(key: str) -> None:
+    doc = {"event_id": "e-1", "contact": "ann", "name": "viewed", "at": iso(NOW - 60)}
+    body = json.dumps({**doc, "properties": {key: 1}}).encode()
+    named = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key) is not None
+    try:
+        productevents.parse(body, NOW, 400)
+    except InvalidInput as exc:
+        assert not named and str(exc).startswith("properties.")
+    else:
+        assert named
