@@ -764,6 +764,16 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"minute": minute, "failed": failed, "again_at": again}
 
 
+@app.lambda_function(name="roll_up")
+@observability.handler
+def roll_up(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute (an EventBridge rule): the funnel's closed minutes and days rolled up into
+    totals, so a report reads totals instead of every mark. A failed or overlapping run is
+    harmless: the next one goes on from the stored progress."""
+    progress = services.rollup().run(time.time())
+    return {"minute": progress.minute, "day": progress.day}
+
+
 @app.lambda_function(name="on_stream")
 @observability.handler
 def on_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:

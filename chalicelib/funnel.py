@@ -17,8 +17,9 @@ for the treated and the held out alike. Everything is read back as one `Counted`
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -26,7 +27,8 @@ from typing import Any
 
 from chalicelib import store
 from chalicelib.sequences import Sequence
-from chalicelib.stamps import instant, iso
+from chalicelib.stamps import instant, iso, minute
+from chalicelib.store.tallies import merged
 
 METRICS = (
     "sent",
@@ -216,18 +218,18 @@ def _shaped(total: Mapping[str, Decimal]) -> dict[str, Any]:
 
 def tally(rows: Iterable[store.Counter]) -> Counted:
     """Stored counter rows summed per cell and per holdout cohort (shards and origins)."""
-    cells: dict[store.Cell, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    cohorts: dict[store.Cohort, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for row in rows:
-        into = cells[row.cell] if row.cell is not None else cohorts[row.cohort or store.Cohort("")]
-        for name, value in row.totals.items():
-            into[name] += value
+    listed = list(rows)
+    cells = merged([[(row.cell, row.totals) for row in listed if row.cell is not None]])
+    cohorts = merged(
+        [[(row.cohort or store.Cohort(""), row.totals) for row in listed if row.cell is None]]
+    )
     return Counted(cells, cohorts)
 
 
 class Funnel:
-    def __init__(self, table: store.Table) -> None:
+    def __init__(self, table: store.Table, clock: Callable[[], float] = time.time) -> None:
         self.table = table
+        self.clock = clock
         self.sends = store.Sends(table)
         self.reports = store.Reports(table)
         self.versions = store.Versions(table, "sequence")
@@ -238,8 +240,12 @@ class Funnel:
         if origin is None or origin.run == 0:
             return
         cell = _cell(origin)
+        written = minute(self.clock())
         for metric in metrics:
-            self.table.apply(store.count_once_write(send_id, metric, origin.sequence_id, cell))
+            write = store.count_once_write(
+                send_id, metric, origin.sequence_id, cell, written=written
+            )
+            self.table.apply(write)
 
     def event(self, event: Mapping[str, Any]) -> None:
         """A stored event, as the rules finally classified it: its send's metrics; for a
@@ -273,6 +279,7 @@ class Funnel:
             _cell(origin),
             Decimal(str(value)),
             guard=f"revenue#{event.get('conversion_id', '')}",
+            written=minute(self.clock()),
         )
         self.table.apply(write)
 
@@ -306,7 +313,7 @@ class Funnel:
 
     def counted(self, sequence_id: str) -> Counted:
         """Everything counted for the sequence, shards summed."""
-        return tally(self.reports.counters(sequence_id))
+        return tally(self.reports.counters(sequence_id, self.clock()))
 
     def report(self, sequence: Sequence) -> list[StepFunnel]:
         """Every step in sequence order, with zeros where nothing happened yet."""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.people.gdpr import Gdpr
     from chalicelib.people.view import View
     from chalicelib.profiles import Profile
+    from chalicelib.rollup import RollUp
     from chalicelib.schedule import Scheduler
     from chalicelib.scoring.service import Scores
     from chalicelib.sequences import Sequence
@@ -255,6 +256,13 @@ def report(
         *window,
         *audience,
     )
+
+
+def rollup() -> RollUp:
+    """The funnel's rollup job, over every pushed sequence."""
+    from chalicelib.rollup import RollUp
+
+    return RollUp(table(), lambda: [head.model_id for head in versions().heads()])
 
 
 def report_by(sequence_id: str, by: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -29,3 +30,39 @@ def iso_utc(moment: datetime) -> str:
 def instant(stamp: str) -> datetime:
     """The aware datetime of a stored timestamp (inverse of `iso`)."""
     return datetime.fromisoformat(stamp)
+
+
+_MINUTE = "%Y-%m-%dT%H:%M"
+
+
+def minute(epoch: float) -> str:
+    """The UTC minute of an instant: `1800000000.0` → `2027-01-15T08:00`."""
+    return (_EPOCH + timedelta(seconds=epoch)).strftime(_MINUTE)
+
+
+def minutes_after(after: str, through: str) -> Iterator[str]:
+    """Each minute after `after` up to `through` (both minutes as `minute` writes them)."""
+    at = datetime.strptime(after, _MINUTE)
+    while True:
+        at += timedelta(minutes=1)
+        following = at.strftime(_MINUTE)
+        if following > through:
+            return
+        yield following
+
+
+def minutes_apart(earlier: str, later: str) -> int:
+    """Whole minutes from one minute to another."""
+    gap = datetime.strptime(later, _MINUTE) - datetime.strptime(earlier, _MINUTE)
+    return int(gap.total_seconds() // 60)
+
+
+def days_after(after: str, through: str) -> Iterator[str]:
+    """Each UTC day (`2027-01-15`) after `after` up to `through`."""
+    at = date.fromisoformat(after)
+    while (at := at + timedelta(days=1)).isoformat() <= through:
+        yield at.isoformat()
+
+
+def day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()

@@ -1,5 +1,5 @@
 """What AWS does between our functions, played locally: due schedules, the table's stream, the
-park queue, the webhook delivery queue and the contact import queue.
+park queue, the webhook delivery queue, the contact import queue and the rollup rule.
 
 moto stores EventBridge Scheduler schedules but never fires them, and nothing polls its
 DynamoDB Streams or SQS queues. The player does, feeding the same Lambda handlers AWS invokes.
@@ -39,12 +39,16 @@ class Player:
     on_webhook_queue: Handler | None = None
     import_queue_url: str = ""
     on_import: Handler | None = None
+    on_roll_up: Handler | None = None
+    roll_up_every: float = 60.0
+    """Seconds between two rollup runs (an EventBridge rule runs it every minute in AWS)."""
     visibility_seconds: int = 30
     filters: tuple[dict[str, Any], ...] = tuple(filter_patterns())
     """The stream mapping's filter patterns (the deployed ones): records none matches are
     dropped, as Lambda drops them. Empty: every record is delivered."""
     checkpoints: dict[str, str] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
+    _rolled_at: float = float("-inf")
     produced: int = 0
     """Stream records read, and `delivered` those handed to the handler (after the filters)."""
     delivered: int = 0
@@ -92,6 +96,14 @@ class Player:
         if self.on_import is None:
             return 0
         return self._drain(self.import_queue_url, self.on_import)
+
+    def roll_up(self, now: float) -> bool:
+        """Run the funnel's rollup when a minute has passed since the last run."""
+        if self.on_roll_up is None or now - self._rolled_at < self.roll_up_every:
+            return False
+        self._rolled_at = now
+        self.on_roll_up({}, None)
+        return True
 
     def _drain(self, queue_url: str, handler: Handler) -> int:
         """Hand a queue's messages to their consumer until it is empty; delete what it did not

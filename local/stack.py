@@ -365,6 +365,7 @@ def _player(checkpoints: dict[str, str]) -> Player:
         on_webhook_queue=lambdas.deliver_webhooks,
         import_queue_url=os.environ["NURTURE_IMPORT_QUEUE_URL"],
         on_import=lambdas.import_worker,
+        on_roll_up=lambdas.roll_up,
         checkpoints=checkpoints,
     )
 
@@ -389,6 +390,7 @@ def _serve(api: subprocess.Popen[bytes], clock_file: Path, player: Player) -> in
             player.pump()
             player.deliver_webhooks()
             player.run_imports()
+            player.roll_up(time.time())
             player.fire_due(datetime.now(UTC) + timedelta(seconds=_offset(clock_file)))
         except Exception as exc:  # a local hiccup must not stop the demo; print it
             print(f"local player: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

@@ -5,10 +5,10 @@ changes nothing, and what the stream counts for the same sequence adds to it."""
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 
 from chalicelib import services, store
 from chalicelib.funnel import Funnel
+from chalicelib.stamps import minute
 from local import month
 
 
@@ -44,5 +44,6 @@ def test_the_stream_counts_beside_the_month(table: store.Table) -> None:
     month.load(table, services.versions(), time.time())
     before = Funnel(table).counted(month.SEQUENCE).step("announce")["sent"]
     cell = store.Cell("announce", "plain", "2026-01-01")
-    table.apply(store.count_once_write("s-1", "sent", month.SEQUENCE, cell, Decimal(1)))
+    written = minute(time.time())
+    table.apply(store.count_once_write("s-1", "sent", month.SEQUENCE, cell, written=written))
     assert Funnel(table).counted(month.SEQUENCE).step("announce")["sent"] == before + 1

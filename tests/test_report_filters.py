@@ -7,6 +7,7 @@ Unknown ids are refused by name (API and CLI), and a redelivered stream counts n
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -129,7 +130,10 @@ def test_counts_from_before_stamps_are_named_apart_not_dropped_or_mixed_in(sent:
     filtered one leaves it out and says how much it left out."""
     for n, metric in enumerate(("sent", "sent", "opened")):
         cell = store.Cell("hello", "plain", T0.date().isoformat())
-        sent.table.apply(store.count_once_write(f"old-{n % 2}", metric, "ab", cell))
+        write = store.count_once_write(
+            f"old-{n % 2}", metric, "ab", cell, written="2026-01-01T00:00"
+        )
+        sent.table.apply(write)
     whole = services.report("ab", None, None)
     assert totals(whole) == (expected(None, None)[0] + 2, expected(None, None)[1] + 1)
     doc = services.report("ab", None, None, "vip", None)
@@ -155,11 +159,11 @@ def test_counts_from_before_stamps_are_named_apart_not_dropped_or_mixed_in(sent:
 def test_unknown_segments_and_stages_are_400_naming_the_parameter(
     client: Client, sent: World, query: str, field: str
 ) -> None:
-    before = store.Reports(sent.table).counters("ab")
+    before = store.Reports(sent.table).counters("ab", time.time())
     answer = client.http.get(f"/api/reports/ab?{query}", headers=AUTH)
     assert answer.status_code == 400, answer.body
     assert json.loads(answer.body)["error"].startswith(f"{field}:")
-    assert store.Reports(sent.table).counters("ab") == before
+    assert store.Reports(sent.table).counters("ab", time.time()) == before
 
 
 def test_a_stage_filter_without_a_lifecycle_is_refused(client: Client, table: store.Table) -> None:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from chalicelib.store.people import People, Position, Stored, position
     from chalicelib.store.receipts import Receipt, Receipts
     from chalicelib.store.reports import (
-        Cell,
         Cohort,
         Counter,
         Membership,
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
         holdout_revenue_write,
         settled_items,
     )
+    from chalicelib.store.rollups import Progress
     from chalicelib.store.scores import (
         SCORE,
         RescoreCheckpoint,
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
         send_key,
     )
     from chalicelib.store.summaries import inactivity_write, summary_applied, summary_write
+    from chalicelib.store.tallies import Cell
     from chalicelib.store.timers import ContactTimer, Timer, Timers
     from chalicelib.store.versions import ModelKind, ModelVersion, Versions
     from chalicelib.store.webhooks import Health, Secret, Webhooks
@@ -112,7 +113,8 @@ _LAZY = {
     "position": "people",
     "Reports": "reports",
     "count_once_write": "reports",
-    "Cell": "reports",
+    "Cell": "tallies",
+    "Progress": "rollups",
     "Cohort": "reports",
     "Counter": "reports",
     "Membership": "reports",
@@ -161,6 +163,7 @@ __all__ = [
     "Position",
     "ProductEvent",
     "ProfileChange",
+    "Progress",
     "Receipt",
     "Receipts",
     "RecordedConversion",

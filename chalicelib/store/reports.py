@@ -7,8 +7,9 @@ a report can keep the sends to a segment or stage as they were when sent): one c
 PutItem, one write unit and no transaction (a guard item and a counter increment in a
 transaction cost four). A redelivered stream record finds its mark there and counts nothing
 twice. Marks are spread over SHARDS partitions by send, so a large send does not make one
-partition hot; a report reads the shards and adds the marks up by cell (what that costs:
-`benchmarks/report.py`).
+partition hot. Each mark is also indexed by the minute it was written, and a job rolls the
+marks up into minute and day totals (`store/rollups.py`): a report reads those totals and only
+the marks of the last minutes, not every mark (what that costs: `benchmarks/report.py`).
 
 A sequence's holdout is counted per contact: the contact's membership (`C#{contact}` /
 `X#{sequence}`, naming its group, when it enrolled and until when its conversions count) is
@@ -23,33 +24,22 @@ no day.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.stamps import minute, minutes_apart
 from chalicelib.store.items import Write, _key, _plain, _value
-from chalicelib.store.sends import SEGMENTS_SEPARATOR, segment_set
+from chalicelib.store.rollups import MARK, Rollups, mark_index
+from chalicelib.store.sends import SEGMENTS_SEPARATOR
 from chalicelib.store.table import Table
+from chalicelib.store.tallies import Cell, Marks
 
 SHARDS = 8
-MARK = "U#"
-_CELL = ("s", "v", "d", "g", "sg")
-"""A mark's cell: step, variant, day, stage and segments (absent attributes read as `""`)."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Where a send's counts go: its step, A/B variant (`""` without) and UTC day, and the
-    contact's stage (`""` for none) and segments when it was sent; `stage` None for counts
-    written before sends were stamped, which no stage or segment filter can place."""
-
-    step_id: str
-    variant: str = ""
-    day: str = ""
-    stage: str | None = None
-    segments: frozenset[str] = frozenset()
+LIVE_MINUTES = 120
+"""How far behind the rollup may be for a report to add up the marks written since from the
+index; further behind (the job stopped), a report adds up every mark instead."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +85,16 @@ def count_once_write(
     cell: Cell,
     amount: Decimal | int = 1,
     guard: str | None = None,
+    *,
+    written: str,
 ) -> Write:
-    """Add `amount` to `metric` of the cell once per (send, `guard` or the metric)."""
+    """Add `amount` to `metric` of the cell once per (send, `guard` or the metric); the mark
+    is indexed under the minute it is `written` (`stamps.minute`) for the rollup."""
+    shard = _shard(send_id)
+    pk, sk = f"R#{sequence_id}#{shard}", f"{MARK}{guard or metric}#{send_id}"
     item = {
-        **_key(f"R#{sequence_id}#{_shard(send_id)}", f"{MARK}{guard or metric}#{send_id}"),
+        **_key(pk, sk),
+        **mark_index(pk, sk, written, shard),
         "m": _value(metric),
         "s": _value(cell.step_id),
         "v": _value(cell.variant),
@@ -222,14 +218,20 @@ class Reports:
     def __init__(self, table: Table) -> None:
         self.client = table.client
         self._table = table
+        self.rollups = Rollups(table, SHARDS)
 
-    def counters(self, sequence_id: str) -> list[Counter]:
-        """Every count of the sequence: one row per cell (marks added up), per holdout shard
-        and per counter written before marks (the caller sums them)."""
+    def counters(self, sequence_id: str, now: float) -> list[Counter]:
+        """Every count of the sequence at `now`: one row per cell and per holdout shard, and
+        per counter written before marks (the caller sums them). Marks are read as the rollup
+        left them (`store/rollups.py`), or all added up when it has not run or lags behind."""
+        progress = self.rollups.progress()
+        if progress is not None and minutes_apart(progress.minute, minute(now)) > LIVE_MINUTES:
+            progress = None
         rows = []
         for item in self._query(f"R#{sequence_id}", "", consistent=True):
+            sk = item["SK"]["S"]
             row: dict[str, Any] = _plain(item)
-            sk = str(row.pop("SK"))
+            row.pop("SK")
             row.pop("PK")
             if sk.startswith("H#"):
                 cohort = Cohort(str(row.pop("group")), str(row.pop("day", "")))
@@ -239,19 +241,15 @@ class Reports:
                     str(row.pop("step_id")), str(row.pop("variant", "")), str(row.pop("day", ""))
                 )
                 rows.append(Counter(cell, None, _totals(row)))
-        # Marks are read raw (no deserializer: it is most of the time a mark costs), summed by
-        # their cell's stored text, and made into cells once per distinct cell.
-        sums: dict[tuple[str, ...], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        for shard in range(SHARDS):
-            for item in self._query(f"R#{sequence_id}#{shard}", MARK, consistent=False):
-                where = tuple(item[name]["S"] if name in item else "" for name in _CELL)
-                stamped = "1" if "g" in item else ""
-                amount = item.get("a")
-                totals = sums[(*where, stamped)]
-                totals[item["m"]["S"]] += Decimal(amount["N"]) if amount else 1
-        for (step, variant, day, stage, segments, stamped), totals in sums.items():
-            cell = Cell(step, variant, day, stage if stamped else None, segment_set(segments))
-            rows.append(Counter(cell, None, dict(totals)))
+        if progress is None:
+            marks = Marks()
+            for shard in range(SHARDS):
+                for item in self._query(f"R#{sequence_id}#{shard}", MARK, consistent=False):
+                    marks.add(item)
+            counted = marks.tally()
+        else:
+            counted = self.rollups.counted(sequence_id, progress, minute(now))
+        rows.extend(Counter(cell, None, totals) for cell, totals in counted.items())
         return rows
 
     def _query(self, pk: str, prefix: str, *, consistent: bool) -> Iterator[dict[str, Any]]:

@@ -167,14 +167,21 @@ class Table:
     def put_batch(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Put items 25 to a request, unconditionally (only for items whose rewrite is
         harmless); unprocessed items are retried with backoff. Returns the requests made."""
-        requests = 0
+        return self._in_batches({"PutRequest": {"Item": dict(item)}} for item in items)
+
+    def delete_batch(self, keys: Iterable[Mapping[str, Any]]) -> int:
+        """Delete the items of `keys` as `put_batch` puts them."""
+        return self._in_batches({"DeleteRequest": {"Key": dict(key)}} for key in keys)
+
+    def _in_batches(self, requests: Iterable[dict[str, Any]]) -> int:
+        made = 0
         pending: list[dict[str, Any]] = []
-        for item in items:
-            pending.append({"PutRequest": {"Item": dict(item)}})
+        for request in requests:
+            pending.append(request)
             if len(pending) == 25:
-                requests += self._write_batch(pending)
+                made += self._write_batch(pending)
                 pending = []
-        return requests + (self._write_batch(pending) if pending else 0)
+        return made + (self._write_batch(pending) if pending else 0)
 
     def _write_batch(self, pending: list[dict[str, Any]]) -> int:
         for attempt in itertools.count(1):
