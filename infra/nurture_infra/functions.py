@@ -42,7 +42,9 @@ DELIVER = FunctionSpec("deliver-webhooks", "app.deliver_webhooks", "Signed webho
 RETRY = FunctionSpec("retry-webhooks", "app.retry_webhooks", "Due webhook retries", _S(60))
 # A run imports chunks while more than 30 s are left, then queues the next run.
 IMPORT = FunctionSpec("import-contacts", "app.import_worker", "Contact import jobs", _S(180), 1024)
-ALL_SPECS = (PUBLIC, API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY, IMPORT)
+# Every minute the funnel's closed minutes and days become totals (chalicelib/rollup.py).
+ROLLUP = FunctionSpec("roll-up", "app.roll_up", "Funnel totals every minute", _S(120))
+ALL_SPECS = (PUBLIC, API, REPLAY, STREAM, FEEDBACK, SENDER, DELIVER, RETRY, IMPORT, ROLLUP)
 
 
 def function_name(stage: str, spec: FunctionSpec) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
@@ -149,6 +151,14 @@ class NurtureStack(Stack):
             functions.RETRY, destinations.SqsDestination(self.outbound.dead_letters)
         )
         self.import_fn = function(functions.IMPORT)
+        # No dead-letter queue: a failed run is simply the next minute's to finish.
+        self.rollup_fn = function(functions.ROLLUP)
+        self.rollup_rule = events.Rule(
+            self,
+            "RollUpEveryMinute",
+            schedule=events.Schedule.rate(Duration.minutes(1)),
+            targets=[targets.LambdaFunction(self.rollup_fn.function)],
+        )
         self._grant()
         self._wire()
         self._alarm(config.alarm_email)
@@ -183,6 +193,7 @@ class NurtureStack(Stack):
             self.deliver_fn,
             self.retry_fn,
             self.import_fn,
+            self.rollup_fn,
         )
 
     def _grant(self) -> None:
@@ -221,6 +232,8 @@ class NurtureStack(Stack):
         self.imports.grant_jobs(self.api_fn.role)
         grant_import_writes(self.table, self.import_fn.role)
         self.imports.grant_worker(self.import_fn.role)
+
+        grant_table_access(self.table, self.rollup_fn.role, write=True)
 
     def _wire(self) -> None:
         """Event sources: the two APIs, park queue, table stream, SES events."""
@@ -276,6 +289,7 @@ class NurtureStack(Stack):
         alarms.watch_park_queue(self.park)
         alarms.watch_scheduler(self.scheduling.group_name)
         alarms.watch_rule("SesFeedbackRule", self.email.feedback_rule)
+        alarms.watch_rule("RollUpRule", self.rollup_rule)
         alarms.watch_table(self.table)
         alarms.watch_ses_reputation()
         Dashboard(
