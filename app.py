@@ -767,11 +767,11 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="roll_up")
 @observability.handler
 def roll_up(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Every minute (an EventBridge rule): the funnel's closed minutes and days rolled up into
+    """Every minute (an EventBridge rule): the funnel's closed minutes and hours rolled up into
     totals, so a report reads totals instead of every mark. A failed or overlapping run is
     harmless: the next one goes on from the stored progress."""
     progress = services.rollup().run(time.time())
-    return {"minute": progress.minute, "day": progress.day}
+    return {"minute": progress.minute, "hour": progress.hour}
 
 
 @app.lambda_function(name="on_stream")

@@ -1,18 +1,23 @@
 """What a sequence's report reads and costs for 1,000,000 sends (target: answered in <= 2 s).
 
-The funnel stores one mark per (send, metric) in 8 shards (`store/reports.py`), each stamped
-with the contact's stage and segments when sent, and a report adds the marks up at read. So a
-report reads every mark of the sequence: its cost grows with sends. This writes the marks of
-a scaled model (MODEL_SENDS sends over 30 days: 4 cells, one step with 2 variants; delivered,
-machine and human opens, clicks, conversions with revenue at realistic rates; every contact
-with a stage and 0-3 segments) on in-process moto, then prints per 1,000,000 sends (the
-measured figures times 1,000,000 / MODEL_SENDS: everything here is linear in marks):
-- marks and their bytes (DynamoDB's item size: names plus values), and the read units of the
-  8 shard queries (eventually consistent, as the report reads them: half a unit per 4 KB of
-  each 1 MB page); with and without the stamps, so what filtering costs is in view;
-- our code's time to add the marks up by cell and build the report, whole and filtered by a
-  segment and a stage (the items handed over already fetched, so moto's slow serialisation is
-  not counted); DynamoDB's own time for the pages is not measured here.
+The funnel stores one mark per (send, metric), each stamped with the contact's stage and
+segments when sent and indexed by the minute it was written; a job rolls the marks up into
+minute totals, and folds those into a sequence's running totals (`chalicelib/rollup.py`); a
+report reads those totals and the marks of the last few minutes. This builds the model
+(MODEL_SENDS sends, 1,000,000 by default, over 30 days: 4 cells, one step with 2 variants;
+delivered, machine and human opens, clicks, conversions with revenue at realistic rates,
+engagement spread over the days after the send; every contact with a stage and 0-3 segments),
+every mark made by `count_once_write` as the stream makes it, and prints:
+- what the rollup writes and reads for it: the marks' index copies, the minute totals and the
+  running totals each time the job's rule folds them in (the job's own code encodes them, so
+  their sizes are real), in write and read units;
+- what a report reads: the running totals stored on in-process moto with the minute totals
+  since they were folded and the last minutes' marks, read through `Funnel.counted` and
+  `reporting.document`, timed whole (moto's own serialisation included, so an upper bound),
+  whole and filtered by a segment and a stage, and the running totals alone; and its read units
+  (consistent reads: one unit per 4 KB of each 1 MB page; the index's half a unit).
+The marks themselves are not read by a report any more; the previous design, which added
+them all up at read, took about 64 s of one core for 1,000,000 sends.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import random
 import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,39 +43,47 @@ os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 os.environ["NURTURE_TABLE"] = "nurture-bench"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-TARGET_SENDS = 1_000_000
-MODEL_SENDS = int(os.environ.get("MODEL_SENDS", "20000"))
+MODEL_SENDS = int(os.environ.get("MODEL_SENDS", "1000000"))
 RUNS = int(os.environ.get("RUNS", "5"))
 DAYS = 30
+START = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
 CELLS = (("announce", "plain"), ("announce", "curious"), ("reminder", ""), ("last_call", ""))
 STAGES = ("awareness", "consideration", "decision", "customer", "advocate")
 SEGMENTS = ("pricing-curious", "engaged-buyers", "hot-leads", "gone-quiet", "cold-fits", "vip")
 
 
-def marks(rng: random.Random) -> Iterator[tuple[str, str, Any, Decimal]]:
-    """(send id, metric, cell, amount) of every mark the model's sends leave."""
+def marks(rng: random.Random, sequence: str) -> Iterator[tuple[float, dict[str, Any]]]:
+    """(when written, stored item) of every mark the model's sends leave: the send's own at
+    its time, engagement over the following days."""
     from chalicelib import store
+    from chalicelib.stamps import minute
 
     for n in range(MODEL_SENDS):
         step, variant = CELLS[n % len(CELLS)]
-        day = f"2026-03-{1 + n * DAYS // MODEL_SENDS:02d}"
+        sent_at = START + n * DAYS * 86400 / MODEL_SENDS
         segments = frozenset(rng.sample(SEGMENTS, rng.choice((0, 1, 1, 2, 3))))
-        cell = store.Cell(step, variant, day, rng.choice(STAGES), segments)
+        cell = store.Cell(step, variant, minute(sent_at)[:10], rng.choice(STAGES), segments)
         send = f"{n:032x}"
-        found = ["sent"]
+        found = [("sent", sent_at, Decimal(1), None)]
         if rng.random() < 0.99:
-            found.append("delivered")
+            found.append(("delivered", sent_at + 5, Decimal(1), None))
         if rng.random() < 0.4:
-            found.append("opened_machine")
+            found.append(("opened_machine", sent_at + 60, Decimal(1), None))
         if rng.random() < 0.33:
-            found.append("opened")
+            opened = sent_at + rng.expovariate(1 / 86400)
+            found.append(("opened", opened, Decimal(1), None))
             if rng.random() < 0.2:
-                found.append("clicked")
+                found.append(("clicked", opened + 30, Decimal(1), None))
                 if rng.random() < 0.2:
-                    found.append("converted")
-                    yield send, "revenue:EUR", cell, Decimal(rng.randrange(1900, 19900)) / 100
-        for metric in found:
-            yield send, metric, cell, Decimal(1)
+                    value = Decimal(rng.randrange(1900, 19900)) / 100
+                    bought = opened + rng.expovariate(1 / 7200)
+                    found.append(("converted", bought, Decimal(1), None))
+                    found.append(("revenue:EUR", bought, value, f"revenue#{send}"))
+        for metric, at, amount, guard in found:
+            [write] = store.count_once_write(
+                send, metric, sequence, cell, amount, guard, written=minute(at)
+            )
+            yield at, write["Put"]["Item"]
 
 
 def main() -> None:
@@ -77,44 +91,86 @@ def main() -> None:
 
     with mock_aws():
         from chalicelib import catalog, reporting, services, store
-        from chalicelib.funnel import tally
+        from chalicelib.funnel import Funnel, tally
+        from chalicelib.rollup import FOLD_SHARE
         from chalicelib.sequences import load_sequence
-        from chalicelib.store.reports import SHARDS
+        from chalicelib.stamps import hour_before, hours_after, minute
+        from chalicelib.store.rollups import Progress, Rollups
+        from chalicelib.store.tallies import Marks, encoded, merged
         from local.month import FILE, SEQUENCE
 
         table = services.table()
         table.create()
         catalog.push(services.versions(), load_sequence(FILE), "2026-01-01T00:00:00.000Z")
-        items = []
-        for send, metric, cell, amount in marks(random.Random(1)):
-            guard = f"revenue#{send}" if metric.startswith("revenue:") else None
-            [write] = store.count_once_write(send, metric, SEQUENCE, cell, amount, guard)
-            items.append(write["Put"]["Item"])
-        table.put_batch(items)
-        fetched = {
-            f"R#{SEQUENCE}#{shard}": list(_query(table, f"R#{SEQUENCE}#{shard}"))
-            for shard in range(SHARDS)
-        }
-        stored = [item for page in fetched.values() for item in page]
-        fetched[f"R#{SEQUENCE}"] = list(_query(table, f"R#{SEQUENCE}"))
-        assert len(stored) == len(items)
-        scale = TARGET_SENDS / MODEL_SENDS
-        stamped = sum(_size(item) for item in stored)
-        bare = sum(
-            _size({k: v for k, v in item.items() if k not in ("g", "sg")}) for item in stored
-        )
+        now = START + (DAYS + 0.5) * 86400 + 1800
+        hour, last = minute(now)[:13], minute(now - 240)
+        by_minute: dict[str, Marks] = defaultdict(Marks)
+        live = []
+        count = index_units = mark_bytes = 0
+        for at, item in marks(random.Random(1), SEQUENCE):
+            count += 1
+            size = _size(item)
+            mark_bytes += size
+            index_units += -(-size // 1024)
+            written = minute(at)
+            if at > now:
+                continue  # not happened yet
+            if written > last:
+                live.append(item)
+            else:
+                by_minute[written].add(item)
+        minute_units = minute_bytes = 0
+        by_hour: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        for written, found in sorted(by_minute.items()):
+            tallied = found.tally()
+            texts = encoded(tallied)
+            minute_bytes += sum(len(t) for t in texts)
+            minute_units += sum(-(-(len(t) + 64) // 1024) for t in texts)
+            by_hour[written[:13]].append((sum(len(t) for t in texts), tallied))
+        # The job's folding (chalicelib/rollup.py), hour by hour up to the progress's hour.
+        progress = Progress(last, hour_before(hour))
+        running: dict[Any, Any] = {}
+        folded, pending, running_chars, running_units, folds = "", [], 0, 0, 0
+        for at in hours_after(hour_before(minute(START)[:13]), progress.hour):
+            pending.extend(by_hour.get(at, []))
+            due = sum(chars for chars, _ in pending) * FOLD_SHARE >= running_chars
+            if pending and (at.endswith("T23") or not folded or due):
+                running = merged([running.items(), *(t.items() for _, t in pending)])
+                texts = encoded(running)
+                running_chars = sum(len(t) for t in texts)
+                running_units += sum(-(-(len(t) + 64) // 1024) for t in texts)
+                folded, pending, folds = at, [], folds + 1
+        rollups = Rollups(table, store.reports.SHARDS)
+        rollups.put_running(SEQUENCE, folded, running)
+        for written, found in by_minute.items():
+            if written[:13] > folded:
+                rollups.put_minute(SEQUENCE, written, found.tally())
+        table.put_batch(live)
+        rollups.advance(progress)
         print(
-            f"per {TARGET_SENDS:,} sends (measured on {MODEL_SENDS:,}, scaled x{scale:.0f}): "
-            f"{len(stored) * scale:,.0f} marks, {stamped * scale / 2**20:,.0f} MiB "
-            f"({stamped / len(stored):.0f} bytes a mark; {bare / len(stored):.0f} without the "
-            f"stage and segment stamp, which adds {stamped / bare - 1:.0%}); the 8 shard "
-            f"queries read {_units(fetched, scale, stamped=True):,.0f} read units eventually "
-            f"consistent ({_units(fetched, scale, stamped=False):,.0f} without stamps)"
+            f"{MODEL_SENDS:,} sends over {DAYS} days: {count:,} marks "
+            f"({mark_bytes / count:.0f} bytes a mark with its index keys); the rollup writes "
+            f"{index_units:,} index units (one a mark), {minute_units:,} for "
+            f"{len(by_minute):,} minute totals ({minute_bytes / 2**20:,.1f} MiB) and "
+            f"{running_units:,} for {folds} running totals (at the end {len(running):,} cells, "
+            f"{running_chars / 2**20:,.1f} MiB); it reads {mark_bytes / 4096 / 2:,.0f} index "
+            f"units for the marks and about {minute_bytes / 4096:,.0f} for the minute totals"
+        )
+        stored = list(_query(table, f"RT#{SEQUENCE}"))
+        todays = [
+            item
+            for at in hours_after(folded, progress.minute[:13])
+            for item in _query(table, f"RU#{at}")
+        ]
+        units = _units(stored, 1) + _units(todays, 1) + _units(live, 0.5)
+        print(
+            f"at {minute(now)} a report reads {len(stored)} items of running totals "
+            f"({sum(map(_size, stored)) / 2**20:,.1f} MiB), {len(todays)} minute totals since "
+            f"they were folded at {folded}:59 and {len(live):,} marks of the last minutes: "
+            f"{units:,.0f} read units "
+            f"(${units * 0.25e-6:.5f} on demand at $0.25 per million)"
         )
         sequence, version = catalog.newest_stored(services.versions(), SEQUENCE)
-        reports = _Prefetched(table, fetched)
-        # moto's copy of the table and the fetched pages stay alive in this process: frozen,
-        # the garbage collector does not walk them at every collection the report triggers.
         gc.collect()
         gc.freeze()
         for label, segment, stage in (
@@ -122,40 +178,45 @@ def main() -> None:
             ("segment+stage", "hot-leads", "decision"),
         ):
             times = []
+            doc: dict[str, Any] = {}
             for _ in range(RUNS):
                 started = time.perf_counter()
-                counted = tally(reports.counters(SEQUENCE))
+                counted = Funnel(table, lambda: now).counted(SEQUENCE)
                 doc = reporting.document(
                     sequence,
                     version.version,
                     version.pushed_at,
                     counted,
-                    datetime.now(UTC),
+                    datetime.fromtimestamp(now, UTC),
                     segment=segment,
                     stage=stage,
                 )
                 times.append(time.perf_counter() - started)
             sent = sum(step["sent"] for step in doc["steps"])
             print(
-                f"report {label}: {sent * scale:,.0f} of {TARGET_SENDS:,} sends kept; adding the "
-                f"marks up and building the report took median "
-                f"{statistics.median(times) * 1e3:,.0f} ms (worst {max(times) * 1e3:,.0f} ms) for "
-                f"{MODEL_SENDS:,} sends, so about {statistics.median(times) * scale:,.1f} s of "
-                f"one core for {TARGET_SENDS:,} (over {RUNS} runs; DynamoDB's page time apart)"
+                f"report {label}: {sent:,} sends counted; read and built in median "
+                f"{statistics.median(times) * 1e3:,.0f} ms (worst {max(times) * 1e3:,.0f} ms) "
+                f"on moto, its serialisation included (over {RUNS} runs)"
             )
-
-
-class _Prefetched:
-    """`store.Reports` reading partitions fetched once, so only our code is timed."""
-
-    def __new__(cls, table: Any, fetched: dict[str, list[dict[str, Any]]]) -> Any:
-        from chalicelib import store
-
-        class Reports(store.Reports):
-            def _query(self, pk: str, prefix: str, *, consistent: bool) -> Iterator[dict[str, Any]]:
-                return (item for item in fetched[pk] if item["SK"]["S"].startswith(prefix))
-
-        return Reports(table)
+            if label == "whole":
+                assert sent == MODEL_SENDS, sent  # every send counted once
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            cells = rollups.running(SEQUENCE, folded)
+            counted = tally(store.Counter(cell, None, t) for cell, t in cells.items())
+            reporting.document(
+                sequence,
+                version.version,
+                version.pushed_at,
+                counted,
+                datetime.fromtimestamp(now, UTC),
+            )
+            times.append(time.perf_counter() - started)
+        print(
+            f"the running totals read from moto, decoded and the report built: "
+            f"median {statistics.median(times) * 1e3:,.0f} ms (worst {max(times) * 1e3:,.0f} ms)"
+        )
 
 
 def _query(table: Any, pk: str) -> Iterator[dict[str, Any]]:
@@ -168,21 +229,12 @@ def _query(table: Any, pk: str) -> Iterator[dict[str, Any]]:
         yield from page["Items"]
 
 
-def _units(fetched: dict[str, list[dict[str, Any]]], scale: float, *, stamped: bool) -> float:
-    """Eventually consistent read units of the shard queries at the target's size: each shard's
-    bytes scaled up, in 1 MB pages, half a unit per 4 KB of a page."""
-    total = 0.0
-    for pk, items in fetched.items():
-        if pk.count("#") < 2:  # the sequence's own partition: holdout counts, not marks
-            continue
-        size = sum(
-            _size(item if stamped else {k: v for k, v in item.items() if k not in ("g", "sg")})
-            for item in items
-        )
-        scaled = size * scale
-        pages, rest = divmod(scaled, 2**20)
-        total += pages * (2**20 / 4096) / 2 + -(-rest // 4096) / 2
-    return total
+def _units(items: list[dict[str, Any]], per_4kb: float) -> float:
+    """Read units of a query returning `items`: per 1 MB page, `per_4kb` a 4 KB (1 for a
+    consistent read, 0.5 for the index)."""
+    size = sum(_size(item) for item in items)
+    pages, rest = divmod(size, 2**20)
+    return pages * (2**20 / 4096) * per_4kb + -(-rest // 4096) * per_4kb
 
 
 def _size(item: dict[str, dict[str, str]]) -> int:

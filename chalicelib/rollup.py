@@ -1,14 +1,18 @@
 """The funnel's rollup job: every minute, the marks of each closed minute become one total per
-sequence, and when a day closes each sequence's running totals move on by the day's minute
-totals (where they are kept and how a report reads them: `store/rollups.py`).
+sequence; when an hour closes, a sequence's running totals take in its minute totals once
+these reach a quarter of their size, and at each UTC day's end in any case (where they are kept
+and how a report reads them: `store/rollups.py`). So a report reads at most a quarter more
+than the running totals, or a day of minute totals, and the running totals, which grow with
+the cells counted rather than with sends, are rewritten a bounded number of times a day.
 
 A minute is closed GRACE after it ends: a mark is stamped with its minute just before its
 PutItem, and the SDK's retries and the index's propagation (normally well under a second) end
 long before. A run rolls at most MINUTES_PER_RUN minutes, so after an outage the job catches
 up over a few runs without nearing its timeout; reports stay exact meanwhile (they add up the
-marks the rollup has not reached). A run closes at most one day, and minute totals and
-superseded running totals are deleted KEEP_DAYS days after the day that replaced them: a
-report, which read the progress at most seconds before, never misses what it goes on to read.
+marks the rollup has not reached). A run closes at most one hour; superseded running totals
+are deleted KEEP_HOURS after the hour that replaced them, and minute totals KEEP_HOURS after
+their day's end: a report, which read the progress at most seconds before, never misses what
+it goes on to read.
 
 On its first run the job adds up, per sequence, every mark written before marks were indexed
 or up to the first closed minute into its first running totals.
@@ -21,16 +25,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from itertools import islice
 
-from chalicelib.stamps import day_before, days_after, minute, minutes_after
+from chalicelib.stamps import hour_before, hours_after, minute, minutes_after
 from chalicelib.store import Table
 from chalicelib.store.reports import SHARDS
-from chalicelib.store.rollups import Progress, Rollups, sequence_of
-from chalicelib.store.tallies import Cell, Marks, Totals, merged
+from chalicelib.store.rollups import Progress, Rollups, last_day_end, sequence_of
+from chalicelib.store.tallies import Marks, merged
 
 GRACE = 180
 """Seconds after a minute ends before its marks are rolled up."""
 MINUTES_PER_RUN = 240
-KEEP_DAYS = 2
+KEEP_HOURS = 2
+FOLD_SHARE = 4
 SAVE_EVERY = 30
 """Minutes rolled between two saves of the progress within a run."""
 
@@ -50,17 +55,17 @@ class RollUp:
             progress = replace(progress, minute=at)
             if rolled % SAVE_EVERY == SAVE_EVERY - 1:
                 self.rollups.advance(progress)
-        last_day = progress.minute[:10]
-        if not progress.minute.endswith("T23:59"):
-            last_day = day_before(last_day)
-        for day in islice(days_after(progress.day, last_day), 1):
-            rolled_up = self._day(day)
-            progress = replace(progress, day=day)
+        last_hour = progress.minute[:13]
+        if not progress.minute.endswith(":59"):
+            last_hour = hour_before(last_hour)
+        for hour in islice(hours_after(progress.hour, last_hour), 1):
+            folded = self._hour(hour)
+            progress = replace(progress, hour=hour)
             self.rollups.advance(progress)
-            dropped = _days_before(day, KEEP_DAYS)
-            self.rollups.drop_minutes(dropped)
-            for sequence_id in rolled_up:
-                self.rollups.drop_running(sequence_id, dropped)
+            # Folded by their day's end at the latest, then kept KEEP_HOURS more.
+            self.rollups.drop_minutes(hour_before(hour, 24 + KEEP_HOURS))
+            for sequence_id in folded:
+                self.rollups.drop_running(sequence_id, hour_before(hour, KEEP_HOURS))
         if progress != start:
             self.rollups.advance(progress)
         return progress
@@ -72,32 +77,41 @@ class RollUp:
         for sequence_id, marks in by_sequence.items():
             self.rollups.put_minute(sequence_id, at, marks.tally())
 
-    def _day(self, day: str) -> list[str]:
-        """Running totals of `day` for each sequence that counted something that day: those of
-        the day before (or older) plus the day's minute totals. The sequences."""
-        by_sequence: dict[str, list[Iterable[tuple[Cell, Totals]]]] = defaultdict(list)
-        for sequence_id, cells in self.rollups.minute_totals(day):
-            by_sequence[sequence_id].append(list(cells))
-        for sequence_id, tallies in by_sequence.items():
-            before = self.rollups.running(sequence_id, day_before(day))
-            self.rollups.put_running(sequence_id, day, merged([before.items(), *tallies]))
-        return list(by_sequence)
+    def _hour(self, hour: str) -> list[str]:
+        """Fold minute totals into running totals where due: for each sequence that counted
+        something in `hour`, once its minute totals since its running totals reach 1/FOLD_SHARE
+        of their size; and at a UTC day's end, for every sequence that counted something that
+        day. The sequences folded."""
+        since = last_day_end(hour_before(hour))
+        day_end = hour.endswith("T23")
+        hours = list(hours_after(since, hour)) if day_end else [hour]
+        active = {found[0] for at in hours for found in self.rollups.minute_totals(at)}
+        folded = []
+        for sequence_id in sorted(active):
+            newest = self.rollups.newest_running(sequence_id, hour_before(hour))
+            start = max(newest[0] if newest else "", since)
+            pending = [
+                (chars, cells)
+                for at in hours_after(start, hour)
+                for _, chars, cells in self.rollups.minute_totals(at, sequence_id)
+            ]
+            if not day_end and newest and sum(c for c, _ in pending) * FOLD_SHARE < newest[1]:
+                continue
+            before = self.rollups.running(sequence_id, newest[0]) if newest else {}
+            total = merged([before.items(), *(cells for _, cells in pending)])
+            self.rollups.put_running(sequence_id, hour, total)
+            folded.append(sequence_id)
+        return folded
 
     def _baseline(self, closed: str) -> Progress:
         """The first run: each sequence's marks up to the closed minute, added up once into
-        its first running totals (of the day before the closed minute's)."""
-        progress = Progress(closed, day_before(closed[:10]))
+        its first running totals (of the hour before the closed minute's)."""
+        progress = Progress(closed, hour_before(closed[:13]))
         for sequence_id in self.sequence_ids():
             marks = Marks()
             for item in self.rollups.unindexed(sequence_id, closed):
                 marks.add(item)
             if marks.count:
-                self.rollups.put_running(sequence_id, progress.day, marks.tally())
+                self.rollups.put_running(sequence_id, progress.hour, marks.tally())
         self.rollups.advance(progress)
         return progress
-
-
-def _days_before(day: str, count: int) -> str:
-    for _ in range(count):
-        day = day_before(day)
-    return day

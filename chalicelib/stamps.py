@@ -33,6 +33,7 @@ def instant(stamp: str) -> datetime:
 
 
 _MINUTE = "%Y-%m-%dT%H:%M"
+_HOUR = "%Y-%m-%dT%H"
 
 
 def minute(epoch: float) -> str:
@@ -57,12 +58,16 @@ def minutes_apart(earlier: str, later: str) -> int:
     return int(gap.total_seconds() // 60)
 
 
-def days_after(after: str, through: str) -> Iterator[str]:
-    """Each UTC day (`2027-01-15`) after `after` up to `through`."""
-    at = date.fromisoformat(after)
-    while (at := at + timedelta(days=1)).isoformat() <= through:
-        yield at.isoformat()
+def hours_after(after: str, through: str) -> Iterator[str]:
+    """Each UTC hour (`2027-01-15T08`) after the hour `after` up to the hour `through`."""
+    at = datetime.strptime(after, _HOUR)
+    while (at := at + timedelta(hours=1)).strftime(_HOUR) <= through:
+        yield at.strftime(_HOUR)
 
 
 def day_before(day: str) -> str:
     return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def hour_before(hour: str, hours: int = 1) -> str:
+    return (datetime.strptime(hour, _HOUR) - timedelta(hours=hours)).strftime(_HOUR)

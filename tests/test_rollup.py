@@ -1,4 +1,4 @@
-"""The funnel's rollup on moto: a report reads minute and day totals and the last minutes' marks,
+"""The funnel's rollup on moto: a report reads running and minute totals and the last marks,
 and counts every mark exactly once, whenever the job ran, stopped, crashed or ran twice."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import rollup, services, store
 from chalicelib.funnel import tally
-from chalicelib.rollup import GRACE, KEEP_DAYS, RollUp
+from chalicelib.rollup import GRACE, KEEP_HOURS, RollUp
 from chalicelib.stamps import minute, minutes_apart
 from chalicelib.store import rollups as stored_rollups
 from chalicelib.store.rollups import INDEX_SHARDS, Progress, Rollups
@@ -83,7 +83,7 @@ def marks(table: store.Table) -> Marks:
     return Marks(table)
 
 
-def test_reports_stay_exact_while_the_rollup_runs_minute_after_minute_across_a_day(
+def test_reports_stay_exact_while_the_rollup_runs_minute_after_minute_across_midnight(
     table: store.Table, marks: Marks
 ) -> None:
     now = MIDNIGHT - 2400
@@ -99,11 +99,11 @@ def test_reports_stay_exact_while_the_rollup_runs_minute_after_minute_across_a_d
         assert reported(table, now, "other") == marks.owed("other")
         now += marks.rng.choice((13, 61, 300, 600))
     progress = Rollups(table, store.reports.SHARDS).progress()
-    assert progress is not None and progress.day == "2026-03-01"  # the day rolled up
+    assert progress is not None and progress.hour == "2026-03-01T23"  # the hour rolled up
     assert runs > 5
     items = services.client("dynamodb").scan(TableName=table.name)["Items"]
-    days = {item["SK"]["S"][:10] for item in items if item["PK"]["S"] == "RT#promo"}
-    assert max(days) == "2026-03-01"  # running totals up to the end of the day
+    hours = {item["SK"]["S"][:13] for item in items if item["PK"]["S"] == "RT#promo"}
+    assert max(hours) == "2026-03-01T23"  # running totals up to the end of the hour
 
 
 def test_a_report_reads_totals_and_the_last_minutes_not_every_mark(
@@ -173,7 +173,7 @@ def test_marks_from_before_the_index_are_counted_once_in_a_baseline(
     job(table).run(T0 + 600)
     job(table).run(T0 + 600)
     assert reported(table, T0 + 600) == marks.owed()
-    key = {"PK": {"S": "RT#promo"}, "SK": {"S": "2026-02-28#0"}}  # the first, of the day before
+    key = {"PK": {"S": "RT#promo"}, "SK": {"S": "2026-03-01T20#0"}}  # the first: 21:56 closed
     assert client.get_item(TableName=table.name, Key=key)["Item"]["n"] == {"N": "1"}
 
 
@@ -187,32 +187,59 @@ def test_a_report_adds_up_every_mark_when_the_rollup_lags_or_never_ran(
     assert reported(table, T0 + 3 * 3600) == marks.owed()
 
 
-def test_a_run_closes_one_day_and_what_was_replaced_is_dropped_two_days_later(
+def test_running_totals_take_in_minutes_once_grown_a_quarter_and_at_each_day_end(
     table: store.Table,
 ) -> None:
+    """`promo` counts as much each hour as its running totals hold: folded every hour, and the
+    replaced running totals dropped two hours later. `big` holds far more than its hours add:
+    folded only at the day's end. Minute totals go two hours after their day's end."""
     rollups = Rollups(table, store.reports.SHARDS)
     cell = store.Cell("hello", "", "2026-03-01")
-    for day in range(1, 8):
-        rollups.put_minute("promo", f"2026-03-0{day}T12:00", {cell: {"sent": Decimal(day)}})
-    rollups.advance(Progress("2026-03-07T23:50", "2026-03-02"))  # days 1 and 2: done before
-    now = datetime(2026, 3, 8, 0, 10, tzinfo=UTC).timestamp()
-    for day in range(3, 8):
-        assert job(table).run(now) == Progress("2026-03-08T00:06", f"2026-03-0{day}")
-        counted = tally(store.Reports(table).counters("promo", now))
-        assert counted.cells[cell]["sent"] == sum(range(3, 8))
+    many = {
+        store.Cell("hello", "", "2026-02-01", "lead", frozenset({f"s{n}"})): {"sent": Decimal(1)}
+        for n in range(40)
+    }
+    rollups.put_running("promo", "2026-03-01T02", {cell: {"sent": Decimal(2)}})
+    rollups.put_running("big", "2026-03-01T02", many)
+    for hour in range(3, 8):
+        for sequence in ("promo", "big"):
+            rollups.put_minute(sequence, f"2026-03-01T0{hour}:30", {cell: {"sent": Decimal(hour)}})
+    rollups.advance(Progress("2026-03-01T07:50", "2026-03-01T02"))
+    now = datetime(2026, 3, 1, 8, 10, tzinfo=UTC).timestamp()
+    owed = 2 + sum(range(3, 8))
+
+    def running_hours(sequence: str) -> list[str]:
+        scan = services.client("dynamodb").scan(TableName=table.name)["Items"]
+        return sorted({i["SK"]["S"][:13] for i in scan if i["PK"]["S"] == f"RT#{sequence}"})
+
+    def reported_sent(sequence: str, at: float) -> Decimal:
+        return tally(store.Reports(table).counters(sequence, at)).cells[cell]["sent"]
+
+    for hour in range(3, 8):
+        assert job(table).run(now) == Progress("2026-03-01T08:06", f"2026-03-01T0{hour}")
+        assert reported_sent("promo", now) == owed
+        assert reported_sent("big", now) == owed - 2
+    assert running_hours("promo") == [f"2026-03-01T0{h}" for h in range(7 - KEEP_HOURS, 8)]
+    assert running_hours("big") == ["2026-03-01T02"]
+    # On to the next day: minute totals of the first are read until two hours after it ends.
+    rollups.advance(Progress("2026-03-02T03:50", "2026-03-01T07"))
+    later = datetime(2026, 3, 2, 6, 10, tzinfo=UTC).timestamp()
+    while job(table).run(later).hour < "2026-03-02T05":
+        assert reported_sent("promo", later) == owed
+        assert reported_sent("big", later) == owed - 2
+    assert running_hours("big") == ["2026-03-01T02", "2026-03-01T23"]
     scan = services.client("dynamodb").scan(TableName=table.name)["Items"]
-    minute_days = sorted({i["PK"]["S"] for i in scan if i["PK"]["S"].startswith("RU#")})
-    assert minute_days == [f"RU#2026-03-0{d}" for d in range(8 - KEEP_DAYS, 8)]
-    running = sorted({i["SK"]["S"][:10] for i in scan if i["PK"]["S"] == "RT#promo"})
-    assert running == [f"2026-03-0{d}" for d in range(7 - KEEP_DAYS, 8)]
+    minute_hours = sorted({i["PK"]["S"] for i in scan if i["PK"]["S"].startswith("RU#")})
+    assert minute_hours == [f"RU#2026-03-01T0{h}" for h in range(4, 8)]  # T03 went at 03-02T05
+    assert reported_sent("big", later) == owed - 2
 
 
 def test_progress_never_moves_back(table: store.Table) -> None:
     rollups = Rollups(table, store.reports.SHARDS)
-    assert rollups.advance(Progress("2026-03-01T10:00", "2026-02-28"))
-    assert not rollups.advance(Progress("2026-03-01T09:59", "2026-02-28"))
-    assert not rollups.advance(Progress("2026-03-01T11:00", "2026-02-27"))
-    assert rollups.progress() == Progress("2026-03-01T10:00", "2026-02-28")
+    assert rollups.advance(Progress("2026-03-01T10:00", "2026-03-01T08"))
+    assert not rollups.advance(Progress("2026-03-01T09:59", "2026-03-01T08"))
+    assert not rollups.advance(Progress("2026-03-01T11:00", "2026-03-01T07"))
+    assert rollups.progress() == Progress("2026-03-01T10:00", "2026-03-01T08")
 
 
 def test_large_totals_are_parts_and_a_part_left_by_a_longer_attempt_is_not_read(
@@ -226,17 +253,19 @@ def test_large_totals_are_parts_and_a_part_left_by_a_longer_attempt_is_not_read(
     assert len(encoded(many, 200)) > 5 and "".join(encoded(many)).count("seg-") == 40
     monkeypatch.setattr(stored_rollups, "PART_CHARS", 200)
     rollups = Rollups(table, store.reports.SHARDS)
-    rollups.put_running("promo", "2026-03-01", many)
-    assert rollups.running("promo", "2026-03-01") == many
-    rollups.put_running("promo", "2026-03-01", few)
+    rollups.put_running("promo", "2026-03-01T10", many)
+    assert rollups.running("promo", "2026-03-01T10") == many
+    rollups.put_running("promo", "2026-03-01T10", few)
     found = services.client("dynamodb").query(
         TableName=table.name,
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": "RT#promo"}},
     )["Items"]
     assert len(found) > len(encoded(few, 200))  # the longer attempt's parts are still there
-    assert rollups.running("promo", "2026-03-05") == few
-    assert rollups.running("promo", "2026-02-28") == {}
+    assert rollups.running("promo", "2026-03-01T10") == few
+    newest = rollups.newest_running("promo", "2026-03-05T00")
+    assert newest == ("2026-03-01T10", sum(map(len, encoded(few, 200))))
+    assert rollups.newest_running("promo", "2026-03-01T09") is None
     assert dict(decoded(encoded(few)[0])) == few
     exact = {"revenue:EUR": Decimal("0.10"), "revenue:JPY": Decimal("1E+3"), "x": Decimal("-2.5")}
     [(_, back)] = decoded(encoded({store.Cell("hello"): exact})[0])
@@ -249,7 +278,7 @@ def test_the_lambda_rolls_up_through_the_services(table: store.Table, marks: Mar
     marks.write(T0, 3)
     done = app.roll_up({}, None)
     progress = Rollups(table, store.reports.SHARDS).progress()
-    assert progress is not None and done == {"minute": progress.minute, "day": progress.day}
+    assert progress is not None and done == {"minute": progress.minute, "hour": progress.hour}
 
 
 def _snapshot(table: store.Table) -> list[dict[str, Any]]:

@@ -1,14 +1,16 @@
-"""The funnel's marks rolled up by the minute and by the day, so a report reads totals.
+"""The funnel's marks rolled up by the minute and by the hour, so a report reads totals.
 
 Every mark (`reports.count_once_write`) is also in the index (GSI1) under the minute it was
 written: `MW#{minute}#{shard}` / `R#{sequence}#{shard}#U#...`. The rollup job
 (`chalicelib/rollup.py`) adds up each closed minute's marks into one item per sequence
-(`RU#{day}` / `{sequence}#{minute}#{part}`); when a day closes, each sequence's running totals
-of the day before plus its minute totals of the day become its running totals of the day
-(`RT#{sequence}` / `{day}#{part}`: everything counted up to that day's end). The progress item
-(`RU` / `PROGRESS`) says how far both have gone, and a report reads:
-- the sequence's newest running totals up to the progress's `day`;
-- minute totals after that day, up to its `minute`;
+(`RU#{hour}` / `{sequence}#{minute}#{part}`); at the close of some hours (when its minute
+totals have grown enough, and at each UTC day's end), a sequence's running totals plus its
+minute totals since become its running totals of that hour (`RT#{sequence}` / `{hour}#{part}`:
+everything counted up to that hour's end). The progress item (`RU` / `PROGRESS`) says how far
+both have gone, and a report reads:
+- the sequence's newest running totals up to the progress's `hour`;
+- its minute totals after those (all within the current UTC day) up to the progress's
+  `minute`;
 - the marks written after that minute, from the index.
 So a report reads one set of running totals, however old the sequence, and each mark is
 counted exactly once wherever a crashed or concurrent job stopped: progress moves only after
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.stamps import days_after, minutes_after
+from chalicelib.stamps import day_before, hours_after, minutes_after
 from chalicelib.store.items import _key, _value
 from chalicelib.store.table import Table
 from chalicelib.store.tallies import (
@@ -50,11 +52,11 @@ _PROGRESS = _key("RU", "PROGRESS")
 
 @dataclass(frozen=True)
 class Progress:
-    """Every mark written up to `minute` is in minute totals (or the baseline), and every day
-    up to `day` in day totals (or the baseline)."""
+    """Every mark written up to `minute` is in minute totals or running totals, and every
+    minute total up to the end of `hour` in running totals."""
 
     minute: str
-    day: str
+    hour: str
 
 
 def mark_index(pk: str, sk: str, minute: str, shard: int) -> dict[str, Any]:
@@ -79,19 +81,23 @@ class Rollups:
     def progress(self) -> Progress | None:
         found = self.client.get_item(TableName=self.table.name, Key=_PROGRESS, ConsistentRead=True)
         item = found.get("Item")
-        return Progress(item["minute"]["S"], item["day"]["S"]) if item else None
+        return Progress(item["minute"]["S"], item["hour"]["S"]) if item else None
 
     def advance(self, progress: Progress) -> bool:
         """Store `progress`, unless a run already went further (False)."""
         try:
             self.client.put_item(
                 TableName=self.table.name,
-                Item={**_PROGRESS, "minute": _value(progress.minute), "day": _value(progress.day)},
-                ConditionExpression="attribute_not_exists(PK) OR (#m <= :m AND #d <= :d)",
-                ExpressionAttributeNames={"#m": "minute", "#d": "day"},
+                Item={
+                    **_PROGRESS,
+                    "minute": _value(progress.minute),
+                    "hour": _value(progress.hour),
+                },
+                ConditionExpression="attribute_not_exists(PK) OR (#m <= :m AND #h <= :h)",
+                ExpressionAttributeNames={"#m": "minute", "#h": "hour"},
                 ExpressionAttributeValues={
                     ":m": _value(progress.minute),
-                    ":d": _value(progress.day),
+                    ":h": _value(progress.hour),
                 },
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -119,14 +125,15 @@ class Rollups:
                     yield item
 
     def put_minute(self, sequence_id: str, minute: str, tally: Tally) -> None:
-        self._put(f"RU#{minute[:10]}", f"{sequence_id}#{minute}#", tally)
+        self._put(f"RU#{minute[:13]}", f"{sequence_id}#{minute}#", tally)
 
-    def put_running(self, sequence_id: str, day: str, tally: Tally) -> None:
-        """Everything the sequence counted up to the end of `day`."""
-        self._put(f"RT#{sequence_id}", f"{day}#", tally)
+    def put_running(self, sequence_id: str, hour: str, tally: Tally) -> None:
+        """Everything the sequence counted up to the end of `hour`."""
+        self._put(f"RT#{sequence_id}", f"{hour}#", tally)
 
-    def running(self, sequence_id: str, through: str) -> Tally:
-        """The sequence's newest running totals of a day up to `through` (none: empty)."""
+    def newest_running(self, sequence_id: str, through: str) -> tuple[str, int] | None:
+        """The hour of the sequence's newest running totals up to the hour `through`, and
+        their size in characters (None: it has none)."""
         newest = self.client.query(
             TableName=self.table.name,
             KeyConditionExpression="PK = :pk AND SK < :upper",
@@ -139,24 +146,39 @@ class Rollups:
             ConsistentRead=True,
         )["Items"]
         if not newest:
-            return {}
-        day = newest[0]["SK"]["S"].partition("#")[0]
-        values = {":pk": _value(f"RT#{sequence_id}"), ":day": _value(f"{day}#")}
-        return dict(_cells(self._query("PK = :pk AND begins_with(SK, :day)", values)))
+            return None
+        hour = newest[0]["SK"]["S"].partition("#")[0]
+        first = self.client.get_item(
+            TableName=self.table.name,
+            Key=_key(f"RT#{sequence_id}", f"{hour}#0"),
+            ConsistentRead=True,
+            ProjectionExpression="b",
+        )
+        return hour, int(first["Item"]["b"]["N"])
 
-    def drop_running(self, sequence_id: str, before: str) -> None:
-        """Delete the sequence's running totals of days before `before` (newer ones hold
-        everything they held)."""
-        values = {":pk": _value(f"RT#{sequence_id}"), ":upper": _value(f"{before}#")}
-        found = self._query("PK = :pk AND SK < :upper", values)
-        self.table.delete_batch({"PK": item["PK"], "SK": item["SK"]} for item in found)
+    def running(self, sequence_id: str, hour: str) -> Tally:
+        """The sequence's running totals of `hour`."""
+        values = {":pk": _value(f"RT#{sequence_id}"), ":hour": _value(f"{hour}#")}
+        return dict(_cells(self._query("PK = :pk AND begins_with(SK, :hour)", values)))
+
+    def drop_running(self, sequence_id: str, kept_after: str) -> None:
+        """Delete the sequence's running totals that newer ones of an hour up to `kept_after`
+        replace (those after `kept_after`, and the newest before, stay)."""
+        values = {":pk": _value(f"RT#{sequence_id}"), ":upper": _value(f"{kept_after}#~")}
+        found = list(self._query("PK = :pk AND SK < :upper", values))
+        newest = max((item["SK"]["S"].partition("#")[0] for item in found), default="")
+        self.table.delete_batch(
+            {"PK": item["PK"], "SK": item["SK"]}
+            for item in found
+            if item["SK"]["S"].partition("#")[0] < newest
+        )
 
     def minute_totals(
-        self, day: str, sequence_id: str | None = None, through: str = "~"
-    ) -> Iterator[tuple[str, Iterator[tuple[Cell, Totals]]]]:
-        """(sequence, cells and totals) of each minute total of `day` up to the minute
-        `through` (of one sequence, or of all)."""
-        values = {":pk": _value(f"RU#{day}")}
+        self, hour: str, sequence_id: str | None = None, through: str = "~"
+    ) -> Iterator[tuple[str, int, Iterator[tuple[Cell, Totals]]]]:
+        """(sequence, size in characters, cells and totals) of each minute total of `hour` up
+        to the minute `through` (of one sequence, or of all)."""
+        values = {":pk": _value(f"RU#{hour}")}
         condition = "PK = :pk"
         if sequence_id is not None:
             condition += " AND begins_with(SK, :sequence)"
@@ -167,24 +189,26 @@ class Rollups:
             if minute <= through:
                 parts[(sequence, minute)].append(item)
         for (sequence, _), items in parts.items():
-            yield sequence, _cells(items)
+            yield sequence, sum(len(item["t"]["S"]) for item in items), _cells(items)
 
-    def drop_minutes(self, day: str) -> None:
-        """Delete the minute totals of `day` (once its day totals are read instead)."""
-        found = self._query("PK = :pk", {":pk": _value(f"RU#{day}")})
+    def drop_minutes(self, hour: str) -> None:
+        """Delete the minute totals of `hour` (once running totals hold them)."""
+        found = self._query("PK = :pk", {":pk": _value(f"RU#{hour}")})
         self.table.delete_batch({"PK": item["PK"], "SK": item["SK"]} for item in found)
 
     def counted(self, sequence_id: str, progress: Progress, now_minute: str) -> Tally:
-        """Everything the sequence counted: its running totals up to the progress's day, the
-        minute totals after that day up to its minute, then the marks written since, up to the
-        minute after `now_minute` (a writer's clock may run a little ahead)."""
-        tallies: list[Iterable[tuple[Cell, Totals]]] = [
-            self.running(sequence_id, progress.day).items()
-        ]
-        for day in days_after(progress.day, progress.minute[:10]):
-            tallies.extend(
-                cells for _, cells in self.minute_totals(day, sequence_id, progress.minute)
-            )
+        """Everything the sequence counted: its newest running totals up to the progress's
+        hour, the minute totals after them up to its minute, then the marks written since, up
+        to the minute after `now_minute` (a writer's clock may run a little ahead)."""
+        newest = self.newest_running(sequence_id, progress.hour)
+        tallies: list[Iterable[tuple[Cell, Totals]]] = []
+        if newest is not None:
+            tallies.append(self.running(sequence_id, newest[0]).items())
+        # Every sequence's minute totals up to the last day's end are in running totals.
+        start = max(newest[0] if newest else "", last_day_end(progress.hour))
+        for hour in hours_after(start, progress.minute[:13]):
+            found = self.minute_totals(hour, sequence_id, progress.minute)
+            tallies.extend(cells for _, _, cells in found)
         marks = Marks()
         for minute in minutes_after(progress.minute, _next_minute(now_minute)):
             for item in self.written(minute, sequence_id):
@@ -192,10 +216,12 @@ class Rollups:
         return merged([*tallies, marks.tally().items()])
 
     def _put(self, pk: str, prefix: str, tally: Tally) -> None:
-        """The tally's parts under `prefix`; part 0, naming how many there are, last."""
+        """The tally's parts under `prefix`; part 0, naming how many there are and their size
+        in characters, last."""
         texts = encoded(tally, PART_CHARS) or ["[]"]
         items = [{**_key(pk, f"{prefix}{n}"), "t": _value(text)} for n, text in enumerate(texts)]
         items[0]["n"] = _value(len(texts))
+        items[0]["b"] = _value(sum(len(text) for text in texts))
         self.table.put_batch(items[1:])
         self.table.put_batch(items[:1])
 
@@ -213,6 +239,11 @@ class Rollups:
             params["ConsistentRead"] = True
         for page in self.client.get_paginator("query").paginate(**params):
             yield from page["Items"]
+
+
+def last_day_end(hour: str) -> str:
+    """The last hour of the last UTC day that ended by the end of `hour` (itself, at 23)."""
+    return hour if hour.endswith("T23") else f"{day_before(hour[:10])}T23"
 
 
 def _next_minute(minute: str) -> str:
