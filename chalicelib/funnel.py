@@ -28,7 +28,6 @@ from typing import Any
 from chalicelib import store
 from chalicelib.sequences import Sequence
 from chalicelib.stamps import instant, iso, minute
-from chalicelib.store.tallies import merged
 
 METRICS = (
     "sent",
@@ -216,16 +215,6 @@ def _shaped(total: Mapping[str, Decimal]) -> dict[str, Any]:
     return shaped
 
 
-def tally(rows: Iterable[store.Counter]) -> Counted:
-    """Stored counter rows summed per cell and per holdout cohort (shards and origins)."""
-    listed = list(rows)
-    cells = merged([[(row.cell, row.totals) for row in listed if row.cell is not None]])
-    cohorts = merged(
-        [[(row.cohort or store.Cohort(""), row.totals) for row in listed if row.cell is None]]
-    )
-    return Counted(cells, cohorts)
-
-
 class Funnel:
     def __init__(self, table: store.Table, clock: Callable[[], float] = time.time) -> None:
         self.table = table
@@ -313,7 +302,7 @@ class Funnel:
 
     def counted(self, sequence_id: str) -> Counted:
         """Everything counted for the sequence, shards summed."""
-        return tally(self.reports.counters(sequence_id, self.clock()))
+        return Counted(*self.reports.counted(sequence_id, self.clock()))
 
     def report(self, sequence: Sequence) -> list[StepFunnel]:
         """Every step in sequence order, with zeros where nothing happened yet."""

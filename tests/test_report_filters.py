@@ -159,11 +159,11 @@ def test_counts_from_before_stamps_are_named_apart_not_dropped_or_mixed_in(sent:
 def test_unknown_segments_and_stages_are_400_naming_the_parameter(
     client: Client, sent: World, query: str, field: str
 ) -> None:
-    before = store.Reports(sent.table).counters("ab", time.time())
+    before = store.Reports(sent.table).counted("ab", time.time())
     answer = client.http.get(f"/api/reports/ab?{query}", headers=AUTH)
     assert answer.status_code == 400, answer.body
     assert json.loads(answer.body)["error"].startswith(f"{field}:")
-    assert store.Reports(sent.table).counters("ab", time.time()) == before
+    assert store.Reports(sent.table).counted("ab", time.time()) == before
 
 
 def test_a_stage_filter_without_a_lifecycle_is_refused(client: Client, table: store.Table) -> None:

@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import rollup, services, store
-from chalicelib.funnel import tally
 from chalicelib.rollup import GRACE, KEEP_HOURS, RollUp
 from chalicelib.stamps import minute, minutes_apart
 from chalicelib.store import rollups as stored_rollups
@@ -66,9 +65,9 @@ class Marks:
 
 
 def reported(table: store.Table, now: float, sequence: str = "promo") -> Expected:
-    counted = tally(store.Reports(table).counters(sequence, now))
+    cells, _ = store.Reports(table).counted(sequence, now)
     found: Expected = Tally()
-    for cell, totals in counted.cells.items():
+    for cell, totals in cells.items():
         for metric, value in totals.items():
             found[(sequence, cell.step_id, cell.variant, metric)] += value
     return found
@@ -213,7 +212,7 @@ def test_running_totals_take_in_minutes_once_grown_a_quarter_and_at_each_day_end
         return sorted({i["SK"]["S"][:13] for i in scan if i["PK"]["S"] == f"RT#{sequence}"})
 
     def reported_sent(sequence: str, at: float) -> Decimal:
-        return tally(store.Reports(table).counters(sequence, at)).cells[cell]["sent"]
+        return store.Reports(table).counted(sequence, at)[0][cell]["sent"]
 
     for hour in range(3, 8):
         assert job(table).run(now) == Progress("2026-03-01T08:06", f"2026-03-01T0{hour}")

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from chalicelib.store.receipts import Receipt, Receipts
     from chalicelib.store.reports import (
         Cohort,
-        Counter,
         Membership,
         Reports,
         count_once_write,
@@ -116,7 +115,6 @@ _LAZY = {
     "Cell": "tallies",
     "Progress": "rollups",
     "Cohort": "reports",
-    "Counter": "reports",
     "Membership": "reports",
     "holdout_converted_write": "reports",
     "holdout_enrolled_write": "reports",
@@ -148,7 +146,6 @@ __all__ = [
     "Change",
     "Cohort",
     "ContactTimer",
-    "Counter",
     "Deliveries",
     "Delivery",
     "Enrollment",

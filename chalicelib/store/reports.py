@@ -34,7 +34,7 @@ from chalicelib.store.items import Write, _key, _plain, _value
 from chalicelib.store.rollups import MARK, Rollups, mark_index
 from chalicelib.store.sends import SEGMENTS_SEPARATOR
 from chalicelib.store.table import Table
-from chalicelib.store.tallies import Cell, Marks
+from chalicelib.store.tallies import Cell, Marks, Tally, Totals, merged
 
 SHARDS = 8
 LIVE_MINUTES = 120
@@ -48,15 +48,6 @@ class Cohort:
 
     group: str
     day: str = ""
-
-
-@dataclass(frozen=True)
-class Counter:
-    """One stored counter row: its cell (or holdout cohort) and metric totals."""
-
-    cell: Cell | None
-    cohort: Cohort | None
-    totals: dict[str, Decimal]
 
 
 @dataclass(frozen=True)
@@ -220,14 +211,15 @@ class Reports:
         self._table = table
         self.rollups = Rollups(table, SHARDS)
 
-    def counters(self, sequence_id: str, now: float) -> list[Counter]:
-        """Every count of the sequence at `now`: one row per cell and per holdout shard, and
-        per counter written before marks (the caller sums them). Marks are read as the rollup
-        left them (`store/rollups.py`), or all added up when it has not run or lags behind."""
+    def counted(self, sequence_id: str, now: float) -> tuple[Tally, dict[Cohort, Totals]]:
+        """Everything counted for the sequence at `now`: totals per cell, and per holdout
+        cohort. Marks are read as the rollup left them (`store/rollups.py`), or all added up
+        when it has not run or lags behind; counters written before marks are added in."""
         progress = self.rollups.progress()
         if progress is not None and minutes_apart(progress.minute, minute(now)) > LIVE_MINUTES:
             progress = None
-        rows = []
+        counters: list[tuple[Cell, Totals]] = []
+        cohorts: list[tuple[Cohort, Totals]] = []
         for item in self._query(f"R#{sequence_id}", "", consistent=True):
             sk = item["SK"]["S"]
             row: dict[str, Any] = _plain(item)
@@ -235,22 +227,23 @@ class Reports:
             row.pop("PK")
             if sk.startswith("H#"):
                 cohort = Cohort(str(row.pop("group")), str(row.pop("day", "")))
-                rows.append(Counter(None, cohort, _totals(row)))
+                cohorts.append((cohort, _totals(row)))
             elif sk.startswith("N#"):  # a counter written before marks: still counted
                 cell = Cell(
                     str(row.pop("step_id")), str(row.pop("variant", "")), str(row.pop("day", ""))
                 )
-                rows.append(Counter(cell, None, _totals(row)))
+                counters.append((cell, _totals(row)))
         if progress is None:
             marks = Marks()
             for shard in range(SHARDS):
                 for item in self._query(f"R#{sequence_id}#{shard}", MARK, consistent=False):
                     marks.add(item)
-            counted = marks.tally()
+            cells = marks.tally()
         else:
-            counted = self.rollups.counted(sequence_id, progress, minute(now))
-        rows.extend(Counter(cell, None, totals) for cell, totals in counted.items())
-        return rows
+            cells = self.rollups.counted(sequence_id, progress, minute(now))
+        if counters:
+            cells = merged([cells.items(), counters])
+        return cells, merged([cohorts])
 
     def _query(self, pk: str, prefix: str, *, consistent: bool) -> Iterator[dict[str, Any]]:
         """The partition's items (those whose SK starts with `prefix`, when one is given)."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from chalicelib.store.sends import segment_set
 
@@ -26,11 +25,11 @@ _CELL = ("s", "v", "d", "g", "sg")
 """A mark's cell: step, variant, day, stage and segments (absent attributes read as `""`)."""
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """Where a send's counts go: its step, A/B variant (`""` without) and UTC day, and the
     contact's stage (`""` for none) and segments when it was sent; `stage` None for counts
-    written before sends were stamped, which no stage or segment filter can place."""
+    written before sends were stamped, which no stage or segment filter can place. A tuple:
+    a report hashes tens of thousands of them."""
 
     step_id: str
     variant: str = ""
