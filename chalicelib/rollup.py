@@ -29,7 +29,7 @@ from chalicelib.stamps import hour_before, hours_after, minute, minutes_after
 from chalicelib.store import Table
 from chalicelib.store.reports import SHARDS
 from chalicelib.store.rollups import Progress, Rollups, last_day_end, sequence_of
-from chalicelib.store.tallies import Marks, merged
+from chalicelib.store.tallies import Cell, Marks, Totals, merged
 
 GRACE = 180
 """Seconds after a minute ends before its marks are rolled up."""
@@ -84,17 +84,22 @@ class RollUp:
         day. The sequences folded."""
         since = last_day_end(hour_before(hour))
         day_end = hour.endswith("T23")
-        hours = list(hours_after(since, hour)) if day_end else [hour]
-        active = {found[0] for at in hours for found in self.rollups.minute_totals(at)}
+        # At a day's end each minute total of the day is read once, here; otherwise this
+        # hour's, and a sequence's earlier ones only if it counted something in this hour.
+        found: dict[str, list[tuple[str, int, Iterable[tuple[Cell, Totals]]]]] = defaultdict(list)
+        for at in hours_after(since, hour) if day_end else [hour]:
+            for sequence_id, chars, cells in self.rollups.minute_totals(at):
+                found[sequence_id].append((at, chars, cells))
         folded = []
-        for sequence_id in sorted(active):
+        for sequence_id, totals in sorted(found.items()):
             newest = self.rollups.newest_running(sequence_id, hour_before(hour))
             start = max(newest[0] if newest else "", since)
-            pending = [
-                (chars, cells)
-                for at in hours_after(start, hour)
-                for _, chars, cells in self.rollups.minute_totals(at, sequence_id)
-            ]
+            earlier = [] if day_end else hours_after(start, hour_before(hour))
+            for at in earlier:
+                totals.extend(
+                    (at, c, cells) for _, c, cells in self.rollups.minute_totals(at, sequence_id)
+                )
+            pending = [(chars, cells) for at, chars, cells in totals if at > start]
             if not day_end and newest and sum(c for c, _ in pending) * FOLD_SHARE < newest[1]:
                 continue
             before = self.rollups.running(sequence_id, newest[0]) if newest else {}
@@ -111,7 +116,7 @@ class RollUp:
             marks = Marks()
             for item in self.rollups.unindexed(sequence_id, closed):
                 marks.add(item)
-            if marks.count:
-                self.rollups.put_running(sequence_id, progress.hour, marks.tally())
+            if tally := marks.tally():
+                self.rollups.put_running(sequence_id, progress.hour, tally)
         self.rollups.advance(progress)
         return progress

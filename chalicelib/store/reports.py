@@ -220,7 +220,7 @@ class Reports:
             progress = None
         counters: list[tuple[Cell, Totals]] = []
         cohorts: list[tuple[Cohort, Totals]] = []
-        for item in self._query(f"R#{sequence_id}", "", consistent=True):
+        for item in self._partition(f"R#{sequence_id}"):
             sk = item["SK"]["S"]
             row: dict[str, Any] = _plain(item)
             row.pop("SK")
@@ -235,9 +235,8 @@ class Reports:
                 counters.append((cell, _totals(row)))
         if progress is None:
             marks = Marks()
-            for shard in range(SHARDS):
-                for item in self._query(f"R#{sequence_id}#{shard}", MARK, consistent=False):
-                    marks.add(item)
+            for item in self.rollups.marks(sequence_id, consistent=False):
+                marks.add(item)
             cells = marks.tally()
         else:
             cells = self.rollups.counted(sequence_id, progress, minute(now))
@@ -245,19 +244,13 @@ class Reports:
             cells = merged([cells.items(), counters])
         return cells, merged([cohorts])
 
-    def _query(self, pk: str, prefix: str, *, consistent: bool) -> Iterator[dict[str, Any]]:
-        """The partition's items (those whose SK starts with `prefix`, when one is given)."""
-        condition, values = "PK = :pk", {":pk": _value(pk)}
-        if prefix:
-            condition, values[":prefix"] = (
-                f"{condition} AND begins_with(SK, :prefix)",
-                _value(prefix),
-            )
+    def _partition(self, pk: str) -> Iterator[dict[str, Any]]:
+        """Every item of the partition `pk`, read consistently."""
         pages = self.client.get_paginator("query").paginate(
             TableName=self._table.name,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ConsistentRead=consistent,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": _value(pk)},
+            ConsistentRead=True,
         )
         for page in pages:
             yield from page["Items"]

@@ -114,15 +114,20 @@ class Rollups:
                 values[":sequence"] = _value(f"R#{sequence_id}#")
             yield from self._query(condition, values, index=True)
 
+    def marks(self, sequence_id: str, *, consistent: bool) -> Iterator[dict[str, Any]]:
+        """Every mark of the sequence, shard after shard."""
+        for shard in range(self.shards):
+            values = {":pk": _value(f"R#{sequence_id}#{shard}"), ":mark": _value(MARK)}
+            condition = "PK = :pk AND begins_with(SK, :mark)"
+            yield from self._query(condition, values, consistent=consistent)
+
     def unindexed(self, sequence_id: str, through: str) -> Iterator[dict[str, Any]]:
         """The sequence's marks that no minute total will hold: those written before marks were
         indexed, and those indexed up to the minute `through`."""
         upper = f"MW#{through}#~"
-        for shard in range(self.shards):
-            values = {":pk": _value(f"R#{sequence_id}#{shard}"), ":mark": _value(MARK)}
-            for item in self._query("PK = :pk AND begins_with(SK, :mark)", values):
-                if "GSI1PK" not in item or item["GSI1PK"]["S"] <= upper:
-                    yield item
+        for item in self.marks(sequence_id, consistent=True):
+            if "GSI1PK" not in item or item["GSI1PK"]["S"] <= upper:
+                yield item
 
     def put_minute(self, sequence_id: str, minute: str, tally: Tally) -> None:
         self._put(f"RU#{minute[:13]}", f"{sequence_id}#{minute}#", tally)
@@ -226,7 +231,12 @@ class Rollups:
         self.table.put_batch(items[:1])
 
     def _query(
-        self, condition: str, values: Mapping[str, Any], *, index: bool = False
+        self,
+        condition: str,
+        values: Mapping[str, Any],
+        *,
+        index: bool = False,
+        consistent: bool = True,
     ) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {
             "TableName": self.table.name,
@@ -234,8 +244,8 @@ class Rollups:
             "ExpressionAttributeValues": dict(values),
         }
         if index:
-            params["IndexName"] = INDEX
-        else:
+            params["IndexName"] = INDEX  # an index is read eventually consistent only
+        elif consistent:
             params["ConsistentRead"] = True
         for page in self.client.get_paginator("query").paginate(**params):
             yield from page["Items"]

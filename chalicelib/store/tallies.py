@@ -48,14 +48,12 @@ class Marks:
 
     def __init__(self) -> None:
         self._sums: dict[tuple[str, ...], Totals] = defaultdict(lambda: defaultdict(Decimal))
-        self.count = 0
 
     def add(self, item: Mapping[str, Any]) -> None:
         where = tuple(item[name]["S"] if name in item else "" for name in _CELL)
         totals = self._sums[(*where, "1" if "g" in item else "")]
         amount = item.get("a")
         totals[item["m"]["S"]] += Decimal(amount["N"]) if amount else 1
-        self.count += 1
 
     def tally(self) -> Tally:
         return {
