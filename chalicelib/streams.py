@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from chalicelib import observability
 from chalicelib.funnel import Funnel, send_metrics
-from chalicelib.store import Change
+from chalicelib.store import Change, readable
 
 Consumer = Callable[[Change], Change]
 
@@ -58,8 +58,8 @@ def handle(event: dict[str, Any], consumers: Sequence[Consumer]) -> dict[str, An
             return
         change = Change(
             record.event_name.name,
-            dict(record.dynamodb.new_image or {}),
-            dict(record.dynamodb.old_image or {}),
+            readable(dict(record.dynamodb.new_image or {})),
+            readable(dict(record.dynamodb.old_image or {})),
             str(record.dynamodb.sequence_number or ""),
         )
         for consumer in consumers:

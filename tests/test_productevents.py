@@ -7,6 +7,7 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from chalicelib import productevents, services
 from chalicelib.conversions import sign_request
 from chalicelib.errors import InvalidInput
 from chalicelib.stamps import iso
-from chalicelib.store import Table
+from chalicelib.store import Table, jsontext
 from tests.conftest import CONVERSION_SECRET
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/nurture-park"
@@ -251,3 +252,54 @@ def test_property_names_are_a_letter_or_underscore_then_up_to_63_more(key: str) 
         assert not named and str(exc).startswith("properties.")
     else:
         assert named
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.text(max_size=20)
+    | st.integers(-(10**38) + 1, 10**38 - 1)
+    | st.decimals(allow_nan=False, allow_infinity=False)
+)
+
+
+def exact(value: Any) -> Any:
+    """An independent statement of what reading back gives: every number a Decimal of the same
+    digits and exponent (ints as Decimals, as DynamoDB's own numbers read back)."""
+    if isinstance(value, dict):
+        return {k: exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [exact(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=10),
+        st.recursive(
+            SCALARS,
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner),
+            max_leaves=12,
+        ),
+        max_size=6,
+    )
+)
+def test_properties_stored_as_text_read_back_exactly(properties: dict[str, Any]) -> None:
+    stored = jsontext.text(properties)
+    assert json.loads(stored, parse_float=Decimal, parse_int=Decimal) == exact(properties)
+    assert repr(jsontext.document(stored)) == repr(exact(properties))
+
+
+def test_an_events_properties_are_one_text_attribute(client: Client, table: Table) -> None:
+    """One attribute of JSON text, not a map: botocore validates and serialises a nested map
+    attribute by attribute, on the hot path (benchmarks/hot_path.py)."""
+    post(client, event())
+    [raw] = services.client("dynamodb").scan(TableName=table.name)["Items"]
+    assert set(raw["properties"]) == {"S"}
+    assert json.loads(raw["properties"]["S"]) == {
+        "cart_url": "https://shop.example/cart/9",
+        "total": 49.9,
+        "items": [{"sku": "a-1", "qty": 2}],
+    }

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import services, store
 from chalicelib.localtime import ceil_minute
 from chalicelib.schedule import minute_key
-from chalicelib.stamps import instant
+from chalicelib.stamps import instant, iso
 from chalicelib.tokens import Purpose, verify
 from tests.contactworld import ANYTIME, ContactWorld
 from tests.test_journey import T0, Clock
@@ -223,3 +223,45 @@ def test_contacts_who_opted_out_of_the_topic_or_lack_consent_are_not_enrolled(
         for name in ("ann", "cid", "dee")
     }
     assert receipts == {"ann": "enrolled", "cid": "topic_opted_out", "dee": "no_consent"}
+
+
+EXACT = {
+    "total": Decimal(25),
+    "cart_url": "https://shop.example/c/9",
+    "digits": Decimal("12345678901234567890.123456789012345678"),
+    "tiny": Decimal("1E-130"),
+    "huge": Decimal("9.9999999999999999999999999999999999999E+125"),
+    "text": 'a "quoted" \\ back\u2028slash </script> \U0001f6d2',
+    "nothing": None,
+    "flags": [True, False],
+    "lines": [{"sku": "a-1", "qty": Decimal(2)}, {"sku": "b-2", "qty": Decimal("0.5")}],
+    "empty": {"list": [], "map": {}},
+}
+
+
+def test_an_events_properties_reach_its_sequence_exactly(world: ContactWorld) -> None:
+    """Stored as JSON text (cheap on the hot path), read back through the stream with every
+    digit, type and character as sent: the enrollment keeps them for the templates."""
+    world.product_event("ann", "cart_updated", "cart-1", **EXACT)
+    world.player.pump()
+    enrollment = world.journey.enrollments.get("ann", "cart")
+    assert enrollment is not None
+    assert repr(dict(enrollment.context)) == repr(EXACT)
+    [stored] = [e for e in world.timeline("ann", "event") if e["name"] == "cart_updated"]
+    assert repr(stored["properties"]) == repr(EXACT)
+
+
+def test_an_event_stored_with_a_map_of_properties_still_starts_its_sequence(
+    world: ContactWorld,
+) -> None:
+    """Events stored before properties were JSON text hold a DynamoDB map: read as they are."""
+    properties = {"total": {"N": "25"}, "cart_url": {"S": "https://shop.example/c/old"}}
+    item = store.product_event_item(
+        store.ProductEvent("cart_updated", "cart-old", iso(world.clock()), {}, "ann")
+    )
+    services.client("dynamodb").put_item(
+        TableName=world.table.name, Item={**item, "properties": {"M": properties}}
+    )
+    world.run_until(T0 + timedelta(hours=5))
+    assert subjects(world, "ann") == ["You left something"]
+    assert cart_link(world, "ann") == "https://shop.example/c/old"

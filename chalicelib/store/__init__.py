@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.store.items import Event, Scalar, Write
+from chalicelib.store.items import Event, Scalar, Write, readable
 from chalicelib.store.productevents import PRODUCT_EVENT, ProductEvent, product_event_item
 from chalicelib.store.table import AWS_ERRORS, KnownContact, RecordedConversion, Table
 from chalicelib.store.writes import (
@@ -201,6 +201,7 @@ __all__ = [
     "profile_create_write",
     "profile_pages",
     "profile_update_write",
+    "readable",
     "reclassify_writes",
     "score_write",
     "segment_set",

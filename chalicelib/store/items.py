@@ -9,6 +9,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from chalicelib.store import jsontext
+
 Write = list[dict[str, Any]]
 Scalar = str | int | float | Decimal | bool | None
 
@@ -105,4 +107,14 @@ def _strings(values: Iterable[str]) -> dict[str, Any]:
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return readable({name: _deserializer.deserialize(value) for name, value in item.items()})
+
+
+def readable(values: dict[str, Any]) -> dict[str, Any]:
+    """An item's deserialised values (read, or a stream image) as the code reads them: a product
+    event's properties, stored as JSON text (`jsontext`), as their document. Events stored
+    before kept them as a map, read as is."""
+    properties = values.get("properties")
+    if type(properties) is str:
+        values["properties"] = jsontext.document(properties)
+    return values

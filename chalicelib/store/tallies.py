@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
+from chalicelib.store import jsontext
 from chalicelib.store.sends import segment_set
 
 Totals = dict[str, Decimal]
@@ -110,7 +111,5 @@ def encoded(tally: Mapping[Cell, Mapping[str, Decimal]], limit: int = PART_CHARS
 
 def decoded(text: str) -> Iterator[tuple[Cell, Totals]]:
     """The cells and totals of one stored part."""
-    for step, variant, day, stage, segments, totals in json.loads(
-        text, parse_int=Decimal, parse_float=Decimal
-    ):
+    for step, variant, day, stage, segments, totals in jsontext.DECIMALS.decode(text):
         yield Cell(step, variant, day, stage, frozenset(segments)), totals
