@@ -157,7 +157,8 @@ def product_event() -> dict[str, Any]:
 
 
 def events_floor(client: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """The least a correct event handler does: check the body's HMAC, parse it, one PutItem."""
+    """The least a correct event handler does: check the body's HMAC, parse it, one PutItem of
+    the item nurture writes (the properties as their JSON text, as nurture stores them)."""
     body = request["body"].encode()
     stamp, given = (
         p.split("=", 1)[1] for p in request["headers"]["x-nurture-signature"].split(",")
@@ -176,7 +177,7 @@ def events_floor(client: Any, request: dict[str, Any]) -> dict[str, Any]:
             "event_id": {"S": doc["event_id"]},
             "contact_id": {"S": doc["contact"]},
             "at": {"S": doc["at"]},
-            "properties": {"M": {k: {"S": str(v)} for k, v in doc["properties"].items()}},
+            "properties": {"S": json.dumps(doc["properties"])},
             "ttl": {"N": "1"},
         },
         ConditionExpression="attribute_not_exists(PK)",
