@@ -1,16 +1,24 @@
 """The public function's package serves every recipient route with nothing else: the
 distributions bundling.PUBLIC_DISTRIBUTIONS installs (and their dependencies, Chalice's
 excepted), the app's sources, and what the Lambda runtime brings (boto3, botocore and theirs).
-A fresh interpreter without site-packages runs each route through app.public."""
+A fresh interpreter without site-packages runs each route through app.public, with exactly the
+environment the synthesized stack gives the function, against a moto server holding what that
+environment names (its table, queue and secrets)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+from aws_cdk import assertions
+from deployed import stand_up
 from infra_testing import INFRA
 from nurture_infra.bundling import APP_SOURCES, PUBLIC_DISTRIBUTIONS
 from nurture_infra.localruntime import RUNTIME, closure, link_distributions
@@ -22,7 +30,8 @@ import app
 from chalicelib import conversions, services
 from chalicelib.tokens import Claims, Purpose, sign
 
-keys = services.keyring()
+keys = services.keyring()  # from Secrets Manager, as in AWS
+(conversion_secret,) = services.conversion_secrets()
 now = int(time.time()) - 3600
 def token(purpose, **more):
     return sign(Claims(purpose, "alice", "send-1", now, **more), keys)
@@ -42,23 +51,9 @@ def call(method, route, token=None, body=b"", headers=None):
         event["body"] = base64.b64encode(body).decode()
     return app.public(event, None)["statusCode"]
 
-from botocore.awsrequest import AWSResponse
-
-def answered(model, **_):
-    # every DynamoDB call succeeds without a network (a read finds alice's profile)
-    calls.append(model.name)
-    if model.name == "GetItem":
-        return ok, {"Item": {"PK": {"S": "C#alice"}, "SK": {"S": "PROFILE"}}}
-    return ok, {}
-
-ok = AWSResponse("https://dynamodb.us-east-1.amazonaws.com", 200, {}, None)
-
-calls = []
-services.client("dynamodb").meta.events.register("before-call.dynamodb.*", answered)
-
 def signed(doc):
     body = json.dumps(doc).encode()
-    stamp = conversions.sign_request("conversion-secret-0123456789", body, int(time.time()))
+    stamp = conversions.sign_request(conversion_secret, body, int(time.time()))
     return body, {"content-type": "application/json", "x-nurture-signature": stamp}
 
 at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -73,14 +68,58 @@ answers = [
     call("POST", "/api/events", None,
          *signed({"event_id": "e-1", "contact": "alice", "name": "cart_updated", "at": at})),
 ]
-assert calls, "the routes reached the table"
 loaded = sorted({m.split(".")[0] for m, mod in sys.modules.items()
                  if (getattr(mod, "__file__", None) or "").startswith(sys.argv[1])})
 print(json.dumps({"answers": answers, "loaded": loaded}))
 """
 
 
-def test_the_public_package_serves_every_recipient_route(tmp_path: Path) -> None:
+CREDENTIALS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    """A moto server on a free port (its state is this process's: reset before and after)."""
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    requests.post(f"{url}/moto-api/reset", timeout=10)
+    try:
+        yield url
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=10)
+        server.stop()
+
+
+def test_the_public_package_serves_every_recipient_route(
+    tmp_path: Path, template: assertions.Template, endpoint: str
+) -> None:
+    import boto3
+
+    from chalicelib.store import Table
+
+    session = boto3.session.Session(
+        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint)
+
+    deployed = stand_up(template, client, CREDENTIALS["AWS_DEFAULT_REGION"])
+    table = Table(client("dynamodb"), deployed["NURTURE_TABLE"])
+    table.put_profile("alice", {"email": "alice@example.com"})
     package, runtime = tmp_path / "package", tmp_path / "runtime"
     package.mkdir()
     runtime.mkdir()
@@ -89,18 +128,13 @@ def test_the_public_package_serves_every_recipient_route(tmp_path: Path) -> None
         if (ROOT / name).exists():
             (package / name).symlink_to(ROOT / name)
     link_distributions(closure(list(RUNTIME)), runtime)
-    keys = {"active": "k1", "keys": {"k1": "c2lnbmluZy1rZXktMDEyMzQ1Njc4OWFiY2RlZg=="}}
     environment = {
+        **deployed,  # the function's own variables, nothing more
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": f"{package}{os.pathsep}{runtime}",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "NURTURE_TABLE": "t",
-        "NURTURE_PARK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/park",
-        "NURTURE_SIGNING_KEYS": json.dumps(keys),
-        "NURTURE_API_KEYS": json.dumps({"conversion_secrets": ["conversion-secret-0123456789"]}),
     }
     result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
         [sys.executable, "-S", "-c", SERVE_EVERY_ROUTE, str(package)],
@@ -113,5 +147,8 @@ def test_the_public_package_serves_every_recipient_route(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["answers"] == [200, 302, 200, 200, 200, 200]
+    assert {"opened", "clicked", "unsubscribed"} <= {
+        event["type"] for event in table.events("alice")
+    }
     assert {"app", "chalice", "chalicelib", "jinja2"} <= set(answer["loaded"])
     assert not {"pydantic", "yaml", "holidays", "css_inline", "botocore"} & set(answer["loaded"])

@@ -1,22 +1,24 @@
-"""The public function's role, as synthesized, allows every AWS call its routes make: each
-recipient route is driven on moto through `app.public` (HTTP API payload 2.0), every call is
-recorded, and each is checked against the role's statements (action, table or index, leading
-keys). moto enforces no IAM, so without this a missing grant would fail only in AWS."""
+"""The public function, as synthesized, serves every recipient route: each is driven on moto
+through `app.public` (HTTP API payload 2.0) with exactly the environment the template gives the
+function (its table, queue and secrets stood up on moto; no marketer key, secret or setting), so
+a route that reaches for anything else answers 500 here as it would in AWS. Every call is
+recorded and checked against the role's statements (action, table or index, leading keys): moto
+enforces no IAM, so without this a missing grant would fail only in AWS."""
 
 from __future__ import annotations
 
 import fnmatch
 import importlib.util
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_cdk import assertions
+from deployed import public_function, secrets_named, stand_up
 from infra_testing import INFRA
-
-from tests import conftest as app_env  # the app's test environment, before any boto3 client
 
 Json = dict[str, Any]
 TRANSACT_ACTIONS = {
@@ -28,12 +30,7 @@ TRANSACT_ACTIONS = {
 
 
 def public_statements(template: assertions.Template) -> list[Json]:
-    functions = template.find_resources("AWS::Lambda::Function")
-    (role,) = [
-        fn["Properties"]["Role"]["Fn::GetAtt"][0]
-        for fn in functions.values()
-        if fn["Properties"]["Handler"] == "app.public"
-    ]
+    role = public_function(template)[1]["Role"]["Fn::GetAtt"][0]
     return [
         statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -91,10 +88,46 @@ def allowed(statements: list[Json], action: str, pk: str, index: bool) -> bool:
     return False
 
 
+def forget_settings(*, clients: bool = False) -> None:
+    """Drop the settings and what `services` built from them (and its clients if asked)."""
+    from chalicelib import services
+    from chalicelib.config import settings
+
+    settings.cache_clear()
+    for built in vars(services).values():
+        if hasattr(built, "cache_clear") and (clients or built is not services.client):
+            built.cache_clear()
+
+
 @pytest.fixture
-def recorded() -> Iterator[list[tuple[str, str, Json]]]:
+def deployed(
+    template: assertions.Template, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A moto account holding what the public function's environment names, and the process
+    environment set to that environment alone (with moto's credentials and region)."""
     from moto import mock_aws
 
+    from chalicelib import services
+
+    for name in list(os.environ):
+        if name.startswith(("NURTURE_", "POWERTOOLS_", "AWS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    forget_settings(clients=True)  # clients made before moto's mock, or for another region
+    with mock_aws():
+        environment = stand_up(template, services.client, "us-east-1")
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        forget_settings()
+        yield environment
+    forget_settings(clients=True)
+
+
+@pytest.fixture
+def recorded(deployed: dict[str, str]) -> Iterator[list[tuple[str, str, Json]]]:
     from chalicelib import services
 
     calls: list[tuple[str, str, Json]] = []
@@ -102,14 +135,11 @@ def recorded() -> Iterator[list[tuple[str, str, Json]]]:
     def seen(model: Any, params: Json, **_: Any) -> None:
         calls.append((model.service_model.service_name, model.name, params))
 
-    with mock_aws():
-        services.table().create()
-        services.client("sqs").create_queue(QueueName="nurture-park")
-        for service in ("dynamodb", "sqs"):
-            services.client(service).meta.events.register("provide-client-params.*.*", seen)
-        yield calls
-        for service in ("dynamodb", "sqs"):
-            services.client(service).meta.events.unregister("provide-client-params.*.*", seen)
+    for service in ("dynamodb", "sqs"):
+        services.client(service).meta.events.register("provide-client-params.*.*", seen)
+    yield calls
+    for service in ("dynamodb", "sqs"):
+        services.client(service).meta.events.unregister("provide-client-params.*.*", seen)
 
 
 def http(method: str, route: str, path: str, body: bytes = b"", **headers: str) -> Json:
@@ -144,11 +174,23 @@ def repo_app() -> Any:
     return module
 
 
+def token_for(purpose: Any, **more: Any) -> str:
+    """Alice's token of a message sent an hour ago, signed with the deployed signing keys."""
+    from chalicelib import services
+    from chalicelib.tokens import Claims, sign
+
+    return sign(
+        Claims(purpose, "alice", "send-1", int(time.time()) - 3600, **more), services.keyring()
+    )
+
+
 def signed(doc: Json) -> tuple[bytes, dict[str, str]]:
-    from chalicelib import conversions
+    """A server-to-server body signed with the deployed conversion secret."""
+    from chalicelib import conversions, services
 
     body = json.dumps(doc).encode()
-    signature = conversions.sign_request(app_env.CONVERSION_SECRET, body, int(time.time()))
+    (secret,) = services.conversion_secrets()
+    signature = conversions.sign_request(secret, body, int(time.time()))
     return body, {"content_type": "application/json", "x_nurture_signature": signature}
 
 
@@ -161,11 +203,11 @@ def test_every_call_of_the_recipient_routes_is_granted(
     services.table().put_profile("alice", {"email": "alice@example.com"})
     recorded.clear()  # the marketer's import above is not a recipient route
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    click = app_env.token_for(Purpose.CLICK, link=0, url="https://example.com/")
-    unsubscribe = app_env.token_for(Purpose.UNSUBSCRIBE)
+    click = token_for(Purpose.CLICK, link=0, url="https://example.com/")
+    unsubscribe = token_for(Purpose.UNSUBSCRIBE)
     form = {"content-type": "application/x-www-form-urlencoded"}
     requests = [
-        http("GET", "/o/{token}", f"/o/{app_env.token_for(Purpose.OPEN)}"),
+        http("GET", "/o/{token}", f"/o/{token_for(Purpose.OPEN)}"),
         http("GET", "/c/{token}", f"/c/{click}"),
         http("HEAD", "/c/{token}", f"/c/{click}"),
         http("GET", "/u/{token}", f"/u/{unsubscribe}"),
@@ -173,7 +215,7 @@ def test_every_call_of_the_recipient_routes_is_granted(
         http("POST", "/u/{token}", f"/u/{unsubscribe}", b"List-Unsubscribe=One-Click", **form),
     ]
     for doc in (
-        {"conversion_id": "o-1", "token": app_env.token_for(Purpose.CONVERSION), "value": 9.5},
+        {"conversion_id": "o-1", "token": token_for(Purpose.CONVERSION), "value": 9.5},
         {"conversion_id": "o-2", "contact_id": "alice"},
     ):
         body, headers = signed(doc)
@@ -200,3 +242,18 @@ def test_every_call_of_the_recipient_routes_is_granted(
             assert allowed(statements, action, pk, index), (action, pk, index)
             checked += 1
     assert checked >= len(requests)
+
+
+def test_the_public_function_is_given_no_marketer_secret_and_may_read_its_own(
+    template: assertions.Template, deployed: dict[str, str]
+) -> None:
+    named = secrets_named(template)
+    assert set(named) == {"NURTURE_SIGNING_KEYS_SECRET", "NURTURE_CONVERSION_SECRETS_SECRET"}
+    assert not {"NURTURE_API_KEYS", "NURTURE_API_KEYS_SECRET", "NURTURE_SENDER"} & set(deployed)
+    statements = public_statements(template)
+    for logical in named.values():
+        assert any(
+            "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+            and statement["Resource"] == {"Ref": logical}
+            for statement in statements
+        ), logical
