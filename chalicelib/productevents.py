@@ -11,7 +11,6 @@ Kept lean (json and re, no pydantic): it runs on the public API's hot path.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from chalicelib.emails import hash_identity, normalise_email
 from chalicelib.errors import InvalidInput, TooLarge
 from chalicelib.parking import Parking, commit
 from chalicelib.stamps import iso_utc
+from chalicelib.store import jsontext
 
 __all__ = ["MAX_BATCH", "Accepted", "parse", "record", "record_batch", "resolve", "save"]
 
@@ -131,7 +131,8 @@ def _event(
     doc: Any, prefix: str, now: float, retention_days: int, *, backfill: bool, small: bool = False
 ) -> store.ProductEvent:
     """One event; `small` says the whole body is at most half the properties limit, so its
-    properties are within it without measuring them (numbers re-spelt stay well inside)."""
+    properties' stored text is within it without measuring it (numbers re-spelt stay well
+    inside)."""
     if not isinstance(doc, dict):
         raise InvalidInput(prefix.rstrip(".") or "body", "must be a JSON object")
     if not doc.keys() <= _KNOWN:
@@ -147,7 +148,7 @@ def _event(
     _check(properties, f"{prefix}properties", 1)
     if not isinstance(properties, dict):
         raise InvalidInput(f"{prefix}properties", "must be a JSON object")
-    size = 0 if small else len(json.dumps(properties, ensure_ascii=False, default=str).encode())
+    size = 0 if small else len(jsontext.text(properties).encode())
     if size > MAX_PROPERTIES_BYTES:
         raise InvalidInput(
             f"{prefix}properties", f"is {size} bytes; the limit is {MAX_PROPERTIES_BYTES}"

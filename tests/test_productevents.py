@@ -303,3 +303,18 @@ def test_an_events_properties_are_one_text_attribute(client: Client, table: Tabl
         "total": 49.9,
         "items": [{"sku": "a-1", "qty": 2}],
     }
+
+
+def test_the_properties_limit_is_on_their_stored_text(client: Client, table: Table) -> None:
+    """4,096 bytes of stored JSON text are accepted to the byte, however spaced the request
+    was; one byte more is a 400 naming the field and its size."""
+    lines = ["é" * 16] * 100  # two bytes a character: bytes, not characters, are counted
+    base = len(jsontext.text({"lines": lines, "note": ""}).encode())
+    fits = {"lines": lines, "note": "n" * (4096 - base)}
+    assert len(json.dumps(fits, ensure_ascii=False).encode()) > 4096  # as sent, spaced
+    assert post(client, event(properties=fits)).status_code == 200
+    over = {"lines": lines, "note": "n" * (4097 - base)}
+    answer = post(client, event(event_id="cart-2", properties=over))
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["error"] == ("properties: is 4097 bytes; the limit is 4096")
+    assert [e["event_id"] for e in product_events(table)] == ["cart-1"]
