@@ -14,6 +14,9 @@ runtime's Python (infra/nurture_infra/bundling.py), and from source (boto3's byt
 runtime, everything else compiled at import), as packaged without one. Targets: open, click
 and the product event <= 1.5x the floor; entry import <= 1.3x boto3. benchmarks/package.py
 measures the built asset under the runtime's Python itself.
+
+`python benchmarks/hot_path.py --instructions` counts instructions per request instead (under
+valgrind, about two minutes): a figure a busy machine does not blur, to cross-check the times.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hmac
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,6 +68,8 @@ from chalicelib.tokens import Claims, Purpose, sign  # noqa: E402
 REQUESTS = 200
 ROUNDS = 105
 IMPORT_RUNS = 15
+INSTRUCTION_REQUESTS = 300
+WARM_UP = 5
 AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
 PIXEL = base64.b64encode(b"GIF89a...").decode()
 
@@ -198,8 +204,9 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}x (spread {min(values):.2f}-{max(values):.2f})"
 
 
-def hot_path() -> None:
-    client = services.client("dynamodb")
+def cases(client: Any, signed: list[dict[str, Any]]) -> dict[str, Callable[[], Any]]:
+    """Each case's request, through `app.public` or the floors; `signed[0]` is the product
+    event (re-signed between rounds, so its timestamp stays inside the window)."""
     issued = int(time.time()) - 3600
     open_token = sign(Claims(Purpose.OPEN, "contact-1", "send-1", issued), services.keyring())
     click_token = sign(
@@ -214,30 +221,35 @@ def hot_path() -> None:
         services.keyring(),
     )
     opened, clicked = event("o", open_token), event("c", click_token)
-    signed = [product_event()]
-    cases: dict[str, Callable[[], Any]] = {
+    return {
         "open": lambda: public(opened, None),
         "click": lambda: public(clicked, None),
         "event": lambda: public(dict(signed[0]), None),
         "floor": lambda: floor_handler(client, open_token),
         "efloor": lambda: events_floor(client, signed[0]),
     }
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    names = list(cases)
+
+
+def hot_path() -> None:
+    client = services.client("dynamodb")
+    signed = [product_event()]
+    handlers = cases(client, signed)
+    samples: dict[str, list[float]] = {name: [] for name in handlers}
+    names = list(handlers)
     with Stubber(client) as stubber:
         for _ in range(2):  # the click and the event below write once each
             stubber.add_response("put_item", {})
         with contextlib.redirect_stdout(io.StringIO()) as emitted:  # its EMF line, not ours
             assert public(event("o", "bad"), None)["statusCode"] == 200
         assert '"BadTokens"' in emitted.getvalue(), "a bad token is counted"
-        assert public(clicked, None)["statusCode"] == 302
-        assert public(dict(signed[0]), None)["statusCode"] == 200, "the event must be accepted"
+        assert handlers["click"]()["statusCode"] == 302
+        assert handlers["event"]()["statusCode"] == 200, "the event must be accepted"
         stubber.assert_no_pending_responses()
         for round_ in range(ROUNDS):
             signed[0] = product_event()  # a fresh signature, well inside the time window
             turn = round_ % len(names)
             for name in names[turn:] + names[:turn]:  # rotate who goes first
-                samples[name].append(per_request(stubber, cases[name]))
+                samples[name].append(per_request(stubber, handlers[name]))
     print(
         f"hot path (app.public, HTTP API payload 2.0), {ROUNDS} interleaved rounds x "
         f"{REQUESTS} requests, CPU time per request (median, min-max):"
@@ -256,6 +268,63 @@ def hot_path() -> None:
         ratios = [a / b for a, b in zip(samples[name], samples[floor], strict=True)]
         print(f"  {name} / {floor} = {spread(ratios)}  {note}".rstrip())
     print("  event: 1 write (a conditional PutItem), 0 reads")
+
+
+def run_case(name: str, count: int) -> None:
+    """`count` requests of one case after a few to warm it up (the child of `instructions`)."""
+    client = services.client("dynamodb")
+    chosen = cases(client, [product_event()])[name]
+    with Stubber(client) as stubber, contextlib.redirect_stdout(io.StringIO()):
+        for _ in range(WARM_UP + count):
+            stubber.add_response("put_item", {})
+        for _ in range(WARM_UP + count):
+            chosen()
+
+
+def instruction_refs(valgrind: str, name: str, count: int) -> int:
+    """Instructions a process running `count` requests of `name` executes (valgrind)."""
+    result = subprocess.run(  # noqa: S603
+        [
+            valgrind,
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--case",
+            name,
+            str(count),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in result.stderr.splitlines() if "I refs:" in " ".join(x.split()))
+    return int(line.rsplit(":", 1)[1].replace(",", ""))
+
+
+def instructions() -> None:
+    """Instructions per request, each case's process with and without its requests: a count
+    that a busy machine does not blur (CPU time per instruction differs between the cases,
+    so this is a cross-check of the times above, not the target itself)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("instructions: valgrind is not installed (apt-get install -y valgrind)")
+        return
+    per = {
+        name: (
+            instruction_refs(valgrind, name, INSTRUCTION_REQUESTS)
+            - instruction_refs(valgrind, name, 0)
+        )
+        / INSTRUCTION_REQUESTS
+        for name in ("open", "click", "event", "floor", "efloor")
+    }
+    print(f"instructions per request (valgrind, {INSTRUCTION_REQUESTS} requests a case):")
+    for name, count in per.items():
+        print(f"  {name:6s} {count / 1000:7.0f}k")
+    for name, floor in (("open", "floor"), ("click", "floor"), ("event", "floor")):
+        print(f"  {name} / {floor} = {per[name] / per[floor]:.2f}x")
 
 
 def import_micros(module: str, cache: str, write: bool = False) -> int:
@@ -315,5 +384,10 @@ def import_time() -> None:
 
 
 if __name__ == "__main__":
-    hot_path()
-    import_time()
+    if sys.argv[1:2] == ["--case"]:
+        run_case(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1:] == ["--instructions"]:
+        instructions()
+    else:
+        hot_path()
+        import_time()
