@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.errors import BadToken, ConfigError
-from chalicelib.tokens import MAX_TOKEN_LENGTH, Claims, Keyring, Purpose, sign, verify
+from chalicelib.tokens import MAX_TOKEN_LENGTH, Claims, Keyring, Purpose, _b64decode, sign, verify
 
 KEY_A = b"a" * 32
 KEY_B = b"b" * 32
@@ -88,6 +88,21 @@ def test_non_canonical_base64_with_same_bytes_is_rejected() -> None:
     assert base64.urlsafe_b64decode(sibling + "==") == base64.urlsafe_b64decode(tag + "==")
     with pytest.raises(BadToken):
         verify(f"{body}.{sibling}", Purpose.OPEN, RING)
+
+
+@given(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=12))
+def test_base64url_is_taken_only_as_the_canonical_encoding_of_its_bytes(text: str) -> None:
+    """Any text of the alphabet decodes if and only if it is exactly how its bytes encode."""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        data: bytes | None = base64.urlsafe_b64decode(padded)
+    except ValueError:
+        data = None
+    if text and data is not None and base64.urlsafe_b64encode(data).decode() == padded:
+        assert _b64decode(text) == data
+    else:
+        with pytest.raises(BadToken):
+            _b64decode(text)
 
 
 def test_token_is_bound_to_its_purpose() -> None:
