@@ -11,6 +11,7 @@ import pytest
 from chalicelib import audience, services, store
 from chalicelib.segments import parse_segment
 from chalicelib.stamps import iso
+from chalicelib.tracking import CLICK_METHOD
 from tests.contactworld import ContactWorld
 from tests.test_journey import T0, Clock
 
@@ -54,7 +55,8 @@ def test_scanner_head_and_burst_clicks_and_machine_opens_teach_nothing(
     world.player.pump()
     item = world.table.profile("ann") or {}
     assert not {"interests", "last_clicked_at", "last_opened_at", "summary_seq"} & set(item)
-    verdicts = {(e["verdict"], e.get("method")) for e in world.timeline("ann", "clicked")}
+    clicks = world.timeline("ann", "clicked")
+    verdicts = {(e["verdict"], e.get("method", CLICK_METHOD)) for e in clicks}
     assert verdicts == {("scanner", "HEAD"), ("scanner", "GET")}
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from chalice.test import Client
 
@@ -169,6 +171,24 @@ def test_head_redirects_but_is_a_scanner_click(client: Client, table: Table) -> 
     assert response.status_code == 302
     [clicked] = events_of(table, kind="clicked")
     assert (clicked["verdict"], clicked["verdict_reason"]) == ("scanner", "head_request")
+
+
+def test_a_click_names_its_method_only_when_not_a_get_and_the_timeline_shows_both(
+    client: Client, table: Table
+) -> None:
+    """A GET click's item holds no `method` (one attribute less on every click's write); the
+    timeline still shows each click's method."""
+    table.put_profile("alice", {"email": "alice@example.com"})
+    for method, link in (("GET", 1), ("HEAD", 2)):
+        token = token_for(Purpose.CLICK, link=link, url="https://example.com/")
+        answer = client.http.request(method, f"/c/{token}", headers={"user-agent": BROWSER})
+        assert answer.status_code == 302
+    stored = {int(e["link"]): e.get("method") for e in events_of(table, kind="clicked")}
+    assert stored == {1: None, 2: "HEAD"}
+    key = {"authorization": "Bearer api-key-0123456789abcdef"}
+    shown = json.loads(client.http.get("/api/contacts/alice/timeline", headers=key).body)
+    methods = {e["link"]: e["method"] for e in shown["entries"] if e["type"] == "clicked"}
+    assert methods == {1: "GET", 2: "HEAD"}
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from chalicelib.errors import ContactNotFound, InvalidInput
 from chalicelib.send import SendJob
 from chalicelib.sequences import Sequence
 from chalicelib.stamps import iso
+from chalicelib.tracking import CLICK_METHOD
 
 __all__ = ["MAX_PAGE", "TIMELINE_COLUMNS", "Page", "Span", "View", "plain", "span"]
 
@@ -213,6 +214,8 @@ def _event_entry(
     if event.get("type") == "sent" and send is not None:
         return None
     entry: dict[str, Any] = {k: v for k, v in plain(event).items() if k not in _KEYS}
+    if entry.get("type") == "clicked":
+        entry.setdefault("method", CLICK_METHOD)  # a GET click's item names no method
     if send is not None:
         entry.update(
             {k: plain(send[k]) for k in ("sequence_id", "step_id", "variant") if k in send}
