@@ -300,9 +300,10 @@ class Funnel:
         items = store.settled_items(sequence_id, counted.cells, counted.cohorts, origin)
         self.table.put_batch(items)
 
-    def counted(self, sequence_id: str) -> Counted:
-        """Everything counted for the sequence, shards summed."""
-        return Counted(*self.reports.counted(sequence_id, self.clock()))
+    def counted(self, sequence_id: str, recount: bool = False) -> Counted:
+        """Everything counted for the sequence, shards summed (every mark added up when asked
+        to `recount`, whatever the rollup holds)."""
+        return Counted(*self.reports.counted(sequence_id, self.clock(), recount))
 
     def report(self, sequence: Sequence) -> list[StepFunnel]:
         """Every step in sequence order, with zeros where nothing happened yet."""

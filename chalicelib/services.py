@@ -232,9 +232,11 @@ def report(
     until: str | None,
     segment: str | None = None,
     stage: str | None = None,
+    recount: bool = False,
 ) -> dict[str, Any]:
     """The report of the newest version of a sequence (see `reporting.document`); `segment`
-    and `stage` must be pushed ids."""
+    and `stage` must be pushed ids; `recount` adds up every mark instead of reading the
+    rollup's totals."""
     from datetime import UTC, datetime
 
     from chalicelib import catalog, reporting
@@ -246,7 +248,7 @@ def report(
         known = catalogue()
         audience = reporting.audience(segment, stage, known.segments, known.stage_names)
     sequence, stored = catalog.newest_stored(versions(), sequence_id)
-    counted = Funnel(table()).counted(sequence.id)
+    counted = Funnel(table()).counted(sequence.id, recount)
     return reporting.document(
         sequence,
         stored.version,

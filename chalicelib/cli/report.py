@@ -37,6 +37,12 @@ COUNTED = ("unsubscribed", "bounced", "complained", "skipped", "opened_machine",
 @click.option("--until", help="Last UTC day of the sends counted, included.")
 @click.option("--segment", help="Only sends to contacts who were in this segment when sent.")
 @click.option("--stage", help="Only sends to contacts who were at this stage when sent.")
+@click.option(
+    "--recount",
+    is_flag=True,
+    help="Add up every count stored for the sequence instead of reading the rollup's totals: "
+    "slower (it reads every send's counts), for auditing the rollup.",
+)
 def report_command(
     sequence_id: str,
     shape: str,
@@ -45,6 +51,7 @@ def report_command(
     until: str | None,
     segment: str | None,
     stage: str | None,
+    recount: bool,
 ) -> None:
     """The funnel of a sequence, step by step and per A/B variant: sends and the deliveries,
     unique human opens, clicks and conversions they led to (rates of sent), unsubscribes,
@@ -54,11 +61,11 @@ def report_command(
     from chalicelib.reporting import csv_lines
 
     if by is not None:
-        if segment is not None or stage is not None:
-            raise click.UsageError("--by cannot be combined with --segment or --stage")
+        if segment is not None or stage is not None or recount:
+            raise click.UsageError("--by cannot be combined with --segment, --stage or --recount")
         _breakdown(sequence_id, by)
         return
-    doc = or_fail(lambda: services.report(sequence_id, since, until, segment, stage))
+    doc = or_fail(lambda: services.report(sequence_id, since, until, segment, stage, recount))
     left_out = doc.get("unfilterable") or {}
     if left_out.get("sent") or left_out.get("skipped"):
         click.echo(

@@ -211,11 +211,14 @@ class Reports:
         self._table = table
         self.rollups = Rollups(table, SHARDS)
 
-    def counted(self, sequence_id: str, now: float) -> tuple[Tally, dict[Cohort, Totals]]:
+    def counted(
+        self, sequence_id: str, now: float, recount: bool = False
+    ) -> tuple[Tally, dict[Cohort, Totals]]:
         """Everything counted for the sequence at `now`: totals per cell, and per holdout
         cohort. Marks are read as the rollup left them (`store/rollups.py`), or all added up
-        when it has not run or lags behind; counters written before marks are added in."""
-        progress = self.rollups.progress()
+        when it has not run or lags behind, or when asked to `recount` (an audit of the
+        rollup); counters written before marks are added in."""
+        progress = None if recount else self.rollups.progress()
         if progress is not None and minutes_apart(progress.minute, minute(now)) > LIVE_MINUTES:
             progress = None
         counters: list[tuple[Cell, Totals]] = []
