@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 from chalicelib import classify, observability, store
@@ -195,8 +194,11 @@ class Tracker:
             **attrs,
         )
         # A refused write is logged whole by commit; the recipient is served regardless.
-        with suppress(WriteRefused):
+        # (Not contextlib.suppress: making its object costs every open and click 0.3 us.)
+        try:  # noqa: SIM105
             commit(self.table, self.parking, store.event_write(event))
+        except WriteRefused:
+            pass
 
     def _event(
         self, claims: Claims, kind: str, now: float, expires_at: int | None, **attrs: store.Scalar
