@@ -18,6 +18,7 @@ _deserializer = TypeDeserializer()
 _serializer = TypeSerializer()
 _NUMBERS = (int, float, Decimal)  # tuples: `int | float | Decimal` is built at every call
 _SEQUENCES = (list, tuple)
+_DOCUMENTS = (Mapping, list, tuple)
 _SCALARS = frozenset({float, bool, type(None)})
 
 
@@ -53,7 +54,9 @@ def _put_event(event: Event) -> dict[str, Any]:
     if event.expires_at is not None:
         item["ttl"] = _value(event.expires_at)
     for name, value in event.attrs.items():
-        if isinstance(value, Mapping | list | tuple):
+        if type(value) is str:  # most attributes (verdicts, reasons, links): the cheap test first
+            item[name] = {"S": value}
+        elif isinstance(value, _DOCUMENTS):
             item[name] = _serializer.serialize(_listed(value))
         elif value is not None:
             item[name] = _value(value)
