@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from chalicelib import services
 from chalicelib.cli import nurture
 from chalicelib.config import settings
 from chalicelib.store import Table
+from local.ports import free_port
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "sequences"
 BROKEN = """id: Broken Id
@@ -187,9 +187,7 @@ def test_an_unknown_address_fails_naming_it(table: Table, args: tuple[str, ...])
 
 
 def test_aws_out_of_reach_is_one_line_not_a_traceback() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",

@@ -4,7 +4,6 @@ HTTP to a moto server (as to S3), a worker thread plays the import queue's Lambd
 from __future__ import annotations
 
 import functools
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from click.testing import CliRunner, Result
 
 from chalicelib import imports, services
@@ -20,6 +18,7 @@ from chalicelib.cli import imports as cli_imports
 from chalicelib.cli import nurture
 from chalicelib.config import settings
 from chalicelib.store import Table
+from local.ports import moto_server
 
 
 def run(*args: str) -> Result:
@@ -30,30 +29,18 @@ def run(*args: str) -> Result:
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A moto server on a free port that every client of `services` talks to over HTTP (the
     clients other tests cached, and objects holding them, are left as they are)."""
-    from moto.server import ThreadedMotoServer
+    with moto_server() as endpoint:
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto's state is per process
+        @functools.cache
+        def client(service: str) -> Any:
+            return boto3.session.Session().client(service, endpoint_url=endpoint)
 
-    @functools.cache
-    def client(service: str) -> Any:
-        return boto3.session.Session().client(service, endpoint_url=endpoint)
-
-    monkeypatch.setattr(services, "client", client)
-    monkeypatch.setattr(cli_imports, "POLL_SECONDS", 0.2)
-    try:
+        monkeypatch.setattr(services, "client", client)
+        monkeypatch.setattr(cli_imports, "POLL_SECONDS", 0.2)
         services.table().create()
         services.client("s3").create_bucket(Bucket=settings().import_bucket)
         services.client("sqs").create_queue(QueueName="nurture-imports")
         yield
-    finally:
-        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-        server.stop()
 
 
 def _play_the_queue(stop: threading.Event) -> None:

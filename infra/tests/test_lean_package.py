@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from deployed import stand_up
 from infra_testing import INFRA
 from nurture_infra.bundling import APP_SOURCES, PUBLIC_DISTRIBUTIONS
 from nurture_infra.localruntime import RUNTIME, closure, link_distributions
+
+from local.ports import moto_server
 
 ROOT = INFRA.parent
 SERVE_EVERY_ROUTE = r"""
@@ -83,22 +84,8 @@ CREDENTIALS = {
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    """A moto server on a free port (its state is this process's: reset before and after)."""
-    import requests
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        requests.post(f"{url}/moto-api/reset", timeout=10)
-        server.stop()
 
 
 def test_the_public_package_serves_every_recipient_route(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from local.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,16 +46,10 @@ class Stack:
         return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def launch(state: Path) -> tuple[subprocess.Popen[str], Stack]:
     """Start the local stack on free ports with its state in `state`, as a user starts it;
     return once it printed its banner (the process keeps running)."""
-    port, moto_port, receiver_port = _free_port(), _free_port(), _free_port()
+    port, moto_port, receiver_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NURTURE_"))}
     process = subprocess.Popen(  # noqa: S603
         [
