@@ -19,7 +19,6 @@ _serializer = TypeSerializer()
 _NUMBERS = (int, float, Decimal)  # tuples: `int | float | Decimal` is built at every call
 _SEQUENCES = (list, tuple)
 _DOCUMENTS = (Mapping, list, tuple)
-_SCALARS = frozenset({float, bool, type(None)})
 
 
 @dataclass(frozen=True)
@@ -88,17 +87,8 @@ def _value(value: Scalar) -> dict[str, Any]:
 
 
 def _document(value: Any) -> dict[str, Any]:
-    """A JSON-like value (maps, lists, text, numbers, flags, null) as a low-level attribute.
-    Parsed JSON's scalars are told apart by exact type first: asking `Mapping` costs more, and
-    product events' properties are written on the hot path."""
-    kind = type(value)
-    if kind is str:
-        return {"S": value}
-    if kind is int or kind is Decimal:
-        return {"N": str(value)}
-    if kind in _SCALARS:
-        return _value(value)
-    if kind is dict or isinstance(value, Mapping):
+    """A JSON-like value (maps, lists, text, numbers, flags, null) as a low-level attribute."""
+    if isinstance(value, Mapping):
         return {"M": {str(k): _document(v) for k, v in value.items()}}
     if isinstance(value, _SEQUENCES):
         return {"L": [_document(v) for v in value]}
